@@ -1,0 +1,87 @@
+package io.vineyard;
+
+import java.util.HexFormat;
+
+/**
+ * The 64-bit identity of an object, rendered as {@code o} followed by 16 lowercase hex digits.
+ *
+ * <p>Blob ids have the top bit set. Ids are minted by a daemon without coordination: they embed the
+ * minting instance's id (bits 48–62) above a per-instance sequence (bits 0–47) that follows the
+ * clock, so a restarted daemon does not reuse the ids of its previous run.
+ */
+public record ObjectId(long value) implements Comparable<ObjectId> {
+
+  /** Top bit: the id names a blob. */
+  public static final long BLOB_BIT = 1L << 63;
+
+  /** Bits of the sequence part. */
+  public static final int SEQUENCE_BITS = 48;
+
+  /** Largest instance id that fits in an object id. */
+  public static final long MAX_INSTANCE_ID = (1L << 15) - 1;
+
+  private static final long SEQUENCE_MASK = (1L << SEQUENCE_BITS) - 1;
+
+  /** Builds an id from its parts. */
+  public static ObjectId of(boolean blob, long instanceId, long sequence) {
+    if (instanceId < 0 || instanceId > MAX_INSTANCE_ID) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT, "instance id out of range [0, " + MAX_INSTANCE_ID + "]: " + instanceId);
+    }
+    long v = (instanceId << SEQUENCE_BITS) | (sequence & SEQUENCE_MASK);
+    return new ObjectId(blob ? v | BLOB_BIT : v);
+  }
+
+  /**
+   * Parses {@code o} + 16 hex digits (the form {@link #toString()} gives).
+   *
+   * @throws VineyardException with {@link ErrorCode#INVALID_ARGUMENT} for anything else
+   */
+  public static ObjectId parse(String text) {
+    if (text == null || text.length() != 17 || text.charAt(0) != 'o') {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT, "not an object id (expected 'o' and 16 hex digits): " + text);
+    }
+    try {
+      return new ObjectId(HexFormat.fromHexDigitsToLong(text, 1, 17));
+    } catch (IllegalArgumentException e) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT, "not an object id (expected 'o' and 16 hex digits): " + text, e);
+    }
+  }
+
+  /** Whether {@code text} has the form of an object id. */
+  public static boolean looksLikeId(String text) {
+    if (text == null || text.length() != 17 || text.charAt(0) != 'o') {
+      return false;
+    }
+    for (int i = 1; i < 17; i++) {
+      if (Character.digit(text.charAt(i), 16) < 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  public boolean isBlob() {
+    return (value & BLOB_BIT) != 0;
+  }
+
+  public long instanceId() {
+    return (value >>> SEQUENCE_BITS) & MAX_INSTANCE_ID;
+  }
+
+  public long sequence() {
+    return value & SEQUENCE_MASK;
+  }
+
+  @Override
+  public int compareTo(ObjectId o) {
+    return Long.compareUnsigned(value, o.value);
+  }
+
+  @Override
+  public String toString() {
+    return "o" + HexFormat.of().toHexDigits(value);
+  }
+}

@@ -1,0 +1,449 @@
+package io.vineyard.client;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.vineyard.ErrorCode;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.StoreStats;
+import io.vineyard.VineyardException;
+import io.vineyard.internal.Protos;
+import io.vineyard.internal.UnixSocketConnection;
+import io.vineyard.proto.ipc.AbortBlobRequest;
+import io.vineyard.proto.ipc.BlobLocation;
+import io.vineyard.proto.ipc.CreateBlobRequest;
+import io.vineyard.proto.ipc.DeleteRequest;
+import io.vineyard.proto.ipc.DeleteResponse;
+import io.vineyard.proto.ipc.DropNameRequest;
+import io.vineyard.proto.ipc.ExistsRequest;
+import io.vineyard.proto.ipc.GetBlobsRequest;
+import io.vineyard.proto.ipc.GetMetaRequest;
+import io.vineyard.proto.ipc.GetNameRequest;
+import io.vineyard.proto.ipc.ListEntry;
+import io.vineyard.proto.ipc.ListRequest;
+import io.vineyard.proto.ipc.ListResponse;
+import io.vineyard.proto.ipc.ProtocolVersion;
+import io.vineyard.proto.ipc.PutMetaRequest;
+import io.vineyard.proto.ipc.PutNameRequest;
+import io.vineyard.proto.ipc.Region;
+import io.vineyard.proto.ipc.RegisterRequest;
+import io.vineyard.proto.ipc.RegisterResponse;
+import io.vineyard.proto.ipc.ReleaseRequest;
+import io.vineyard.proto.ipc.Request;
+import io.vineyard.proto.ipc.Response;
+import io.vineyard.proto.ipc.SealBlobRequest;
+import io.vineyard.proto.ipc.StatsRequest;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A connection to the node-local {@code vineyardd} over its UNIX-domain socket.
+ *
+ * <p>Blobs are shared, not copied: the daemon passes the descriptors of its shared-memory files over
+ * the socket once per connection, the client maps each file once, and every blob it creates or gets
+ * is a view of those mappings. Thread-safe: requests from several threads are serialized on the one
+ * connection.
+ *
+ * <p>Closing the client closes every {@link Blob} and {@link BlobWriter} it handed out; the daemon
+ * then drops this client's pins and reclaims the blobs it left unsealed. Handles still open at close
+ * are a leak in the caller: close cleans them up and then throws {@link IllegalStateException}, so
+ * that tests notice.
+ */
+public final class IpcClient implements AutoCloseable {
+
+  /** Environment variable naming the daemon's socket. */
+  public static final String SOCKET_ENV = "VINEYARD_IPC_SOCKET";
+
+  /** How long one request may wait for the daemon by default. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(2);
+
+  private static final Logger LOG = LoggerFactory.getLogger(IpcClient.class);
+  private static final int MAX_FRAME = 256 << 20;
+
+  private final UnixSocketConnection conn;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Map<Integer, SharedRegion> regions = new HashMap<>();
+  private final Set<Blob> openBlobs = ConcurrentHashMap.newKeySet();
+  private final Set<BlobWriter> openWriters = ConcurrentHashMap.newKeySet();
+  private final long instanceId;
+  private final long clientId;
+  private final String daemonVersion;
+  private volatile boolean closed;
+
+  private IpcClient(UnixSocketConnection conn, String name) {
+    this.conn = conn;
+    Response r =
+        call(Request.newBuilder()
+            .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_1).setClientName(name))
+            .build());
+    RegisterResponse reg = r.getRegister();
+    if (reg.getVersion() != ProtocolVersion.PROTOCOL_VERSION_1) {
+      conn.close();
+      throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "daemon speaks protocol " + reg.getVersion());
+    }
+    this.instanceId = reg.getInstanceId();
+    this.clientId = reg.getClientId();
+    this.daemonVersion = reg.getDaemonVersion();
+  }
+
+  /** Connects to the socket named by {@value #SOCKET_ENV}, else the default path. */
+  public static IpcClient connect() {
+    return connect(defaultSocket());
+  }
+
+  public static IpcClient connect(Path socket) {
+    return connect(socket, DEFAULT_TIMEOUT, "java-client");
+  }
+
+  /**
+   * Connects and registers.
+   *
+   * @param timeout how long one request may wait for the daemon before the connection is given up
+   * @param clientName shown in the daemon's log
+   * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when no daemon listens there
+   */
+  public static IpcClient connect(Path socket, Duration timeout, String clientName) {
+    UnixSocketConnection conn = UnixSocketConnection.connect(socket, timeout);
+    try {
+      return new IpcClient(conn, clientName);
+    } catch (RuntimeException e) {
+      conn.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The socket a client uses by default: {@value #SOCKET_ENV} if set, else
+   * {@code /var/run/vineyard.sock} for root and {@code ~/.local/vineyard/vineyard.sock} for others.
+   */
+  public static Path defaultSocket() {
+    String env = System.getenv(SOCKET_ENV);
+    if (env != null && !env.isBlank()) {
+      return Path.of(env);
+    }
+    if ("root".equals(System.getProperty("user.name"))) {
+      return Path.of("/var/run/vineyard.sock");
+    }
+    return Path.of(System.getProperty("user.home"), ".local", "vineyard", "vineyard.sock");
+  }
+
+  /** The daemon's instance id. */
+  public long instanceId() {
+    return instanceId;
+  }
+
+  /** This connection's id in the daemon's log. */
+  public long clientId() {
+    return clientId;
+  }
+
+  public String daemonVersion() {
+    return daemonVersion;
+  }
+
+  public Path socket() {
+    return conn.path();
+  }
+
+  // ---------------------------------------------------------------- blobs
+
+  /**
+   * Allocates a blob of {@code size} bytes in shared memory for this client to fill and seal.
+   *
+   * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when the store cannot hold it
+   */
+  public BlobWriter createBlob(long size) {
+    if (size < 0) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob size must not be negative: " + size);
+    }
+    lock.lock();
+    try {
+      Response r = call(Request.newBuilder().setCreateBlob(CreateBlobRequest.newBuilder().setSize(size)).build());
+      BlobLocation loc = r.getCreateBlob().getBlob();
+      MemorySegment base = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readWrite();
+      BlobWriter w = new BlobWriter(this, new ObjectId(loc.getId()), base, loc.getOffset(), loc.getSize());
+      openWriters.add(w);
+      return w;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Creates a blob holding a copy of {@code bytes}, seals it and returns its id. */
+  public ObjectId putBlob(byte[] bytes) {
+    try (BlobWriter w = createBlob(bytes.length)) {
+      MemorySegment.copy(bytes, 0, w.segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+      return w.seal();
+    }
+  }
+
+  /**
+   * Gets a sealed blob, pinned for this client until the returned handle is closed.
+   *
+   * @throws VineyardException {@link ErrorCode#NOT_FOUND} for an unknown or deleted id,
+   *     {@link ErrorCode#NOT_SEALED} for a blob still being written
+   */
+  public Blob getBlob(ObjectId id) {
+    return getBlobs(List.of(id)).getFirst();
+  }
+
+  /** Gets several sealed blobs in one round trip; all or none are pinned. */
+  public List<Blob> getBlobs(Collection<ObjectId> ids) {
+    GetBlobsRequest.Builder req = GetBlobsRequest.newBuilder();
+    for (ObjectId id : ids) {
+      req.addIds(id.value());
+    }
+    lock.lock();
+    try {
+      Response r = call(Request.newBuilder().setGetBlobs(req).build());
+      List<Blob> out = new ArrayList<>(r.getGetBlobs().getBlobsCount());
+      for (BlobLocation loc : r.getGetBlobs().getBlobsList()) {
+        MemorySegment base = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readOnly();
+        Blob b = new Blob(this, new ObjectId(loc.getId()), base, loc.getOffset(), loc.getSize());
+        openBlobs.add(b);
+        out.add(b);
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether a sealed object (blob or metadata object) with this id exists. */
+  public boolean exists(ObjectId id) {
+    return call(Request.newBuilder().setExists(ExistsRequest.newBuilder().setId(id.value())).build())
+        .getExists()
+        .getExists();
+  }
+
+  /**
+   * Deletes objects. Memory of blobs that some client still holds is freed when the last pin goes.
+   *
+   * @param force delete even objects that another object references as a member
+   * @param deep also delete members that no other object references
+   * @return the ids actually deleted (with {@code deep}, members too)
+   * @throws VineyardException {@link ErrorCode#NOT_FOUND}, {@link ErrorCode#OBJECT_IN_USE}
+   */
+  public List<ObjectId> delete(Collection<ObjectId> ids, boolean force, boolean deep) {
+    DeleteRequest.Builder req = DeleteRequest.newBuilder().setForce(force).setDeep(deep);
+    ids.forEach(id -> req.addIds(id.value()));
+    DeleteResponse r = call(Request.newBuilder().setDelete(req).build()).getDelete();
+    return r.getDeletedList().stream().map(ObjectId::new).toList();
+  }
+
+  /** Deletes one object, without force, not deep. */
+  public void delete(ObjectId id) {
+    delete(List.of(id), false, false);
+  }
+
+  // ---------------------------------------------------------------- metadata
+
+  /**
+   * Stores an object's metadata; its members must exist (and blobs be sealed).
+   *
+   * @return the new object's id
+   */
+  public ObjectId putMeta(ObjectMeta meta) {
+    return new ObjectId(
+        call(Request.newBuilder().setPutMeta(PutMetaRequest.newBuilder().setMeta(Protos.toProto(meta))).build())
+            .getPutMeta()
+            .getId());
+  }
+
+  /** The full metadata tree of an object (a blob's too). */
+  public ObjectMeta getMeta(ObjectId id) {
+    return Protos.fromProto(
+        call(Request.newBuilder().setGetMeta(GetMetaRequest.newBuilder().setId(id.value())).build())
+            .getGetMeta()
+            .getMeta());
+  }
+
+  /**
+   * Lists objects whose typename matches a glob ({@code *}, {@code ?}); {@code null} or empty for
+   * all.
+   *
+   * @param limit at most this many; 0 for the daemon's default
+   */
+  public List<ObjectInfo> list(String typenamePattern, int limit) {
+    ListRequest.Builder req = ListRequest.newBuilder().setLimit(limit);
+    if (typenamePattern != null) {
+      req.setTypenamePattern(typenamePattern);
+    }
+    ListResponse r = call(Request.newBuilder().setList(req).build()).getList();
+    List<ObjectInfo> out = new ArrayList<>(r.getEntriesCount());
+    for (ListEntry e : r.getEntriesList()) {
+      out.add(new ObjectInfo(Protos.fromProto(e.getMeta()), e.getNamesList()));
+    }
+    return out;
+  }
+
+  /** Binds {@code name} to an object, replacing an earlier binding of that name. */
+  public void putName(String name, ObjectId id) {
+    call(Request.newBuilder().setPutName(PutNameRequest.newBuilder().setName(name).setId(id.value())).build());
+  }
+
+  /**
+   * The object bound to {@code name}.
+   *
+   * @throws VineyardException {@link ErrorCode#NOT_FOUND} when unbound
+   */
+  public ObjectId getName(String name) {
+    return new ObjectId(
+        call(Request.newBuilder().setGetName(GetNameRequest.newBuilder().setName(name)).build())
+            .getGetName()
+            .getId());
+  }
+
+  public void dropName(String name) {
+    call(Request.newBuilder().setDropName(DropNameRequest.newBuilder().setName(name)).build());
+  }
+
+  /** The daemon's counters. */
+  public StoreStats stats() {
+    return Protos.fromProto(call(Request.newBuilder().setStats(StatsRequest.getDefaultInstance()).build()).getStats());
+  }
+
+  // ---------------------------------------------------------------- handle callbacks
+
+  void seal(ObjectId id, boolean keepPinned) {
+    call(Request.newBuilder()
+        .setSealBlob(SealBlobRequest.newBuilder().setId(id.value()).setKeepPinned(keepPinned))
+        .build());
+  }
+
+  void abort(ObjectId id) {
+    if (closed) {
+      return;
+    }
+    call(Request.newBuilder().setAbortBlob(AbortBlobRequest.newBuilder().setId(id.value())).build());
+  }
+
+  void writerDone(BlobWriter w) {
+    openWriters.remove(w);
+  }
+
+  void released(Blob b) {
+    openBlobs.remove(b);
+    releaseSealed(b.id());
+  }
+
+  /** Drops one pin; one-way, so it costs a send and no round trip. */
+  void releaseSealed(ObjectId id) {
+    if (closed) {
+      return;
+    }
+    lock.lock();
+    try {
+      if (!closed) {
+        send(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addIds(id.value())).build());
+      }
+    } catch (VineyardException e) {
+      LOG.warn("could not release {}: {}", id, e.getMessage());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private SharedRegion regionFor(BlobLocation loc) {
+    SharedRegion region = regions.get(loc.getRegion());
+    if (region == null) {
+      throw new VineyardException(
+          ErrorCode.PROTOCOL_ERROR, "daemon referred to region " + loc.getRegion() + " it never sent");
+    }
+    return region;
+  }
+
+  private void send(Request request) {
+    if (closed) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "client is closed");
+    }
+    conn.writeFrame(request.toByteArray());
+  }
+
+  private Response call(Request request) {
+    lock.lock();
+    try {
+      send(request);
+      Response r;
+      try {
+        r = Response.parseFrom(conn.readFrame(MAX_FRAME));
+      } catch (InvalidProtocolBufferException e) {
+        conn.close();
+        throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "malformed response from the daemon", e);
+      }
+      for (Region region : r.getNewRegionsList()) {
+        int fd = conn.takeFd();
+        SharedRegion old = regions.put(region.getId(), new SharedRegion(region.getId(), region.getSize(), fd));
+        if (old != null) {
+          old.close();
+        }
+      }
+      if (r.hasError()) {
+        throw Protos.fromProto(r.getError());
+      }
+      return r;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Blob and writer handles still open (for diagnostics and leak checks). */
+  public int openHandleCount() {
+    return openBlobs.size() + openWriters.size();
+  }
+
+  public boolean isClosed() {
+    return closed;
+  }
+
+  @Override
+  public void close() {
+    lock.lock();
+    List<String> leaked = new ArrayList<>();
+    boolean arrowStillLive = false;
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      for (Blob b : List.copyOf(openBlobs)) {
+        leaked.add(b.toString());
+        arrowStillLive |= b.hasArrowReferences();
+        b.invalidate();
+      }
+      for (BlobWriter w : List.copyOf(openWriters)) {
+        leaked.add(w.toString());
+        arrowStillLive |= w.hasArrowReferences();
+        w.invalidate();
+      }
+      openBlobs.clear();
+      openWriters.clear();
+      conn.close();
+      if (arrowStillLive) {
+        // Unmapping under live Arrow buffers would turn the caller's bug into a crash: keep the
+        // mappings (the daemon has already dropped this client's pins).
+        LOG.error("closing client {} with Arrow buffers still live; leaving its mappings in place", clientId);
+      } else {
+        regions.values().forEach(SharedRegion::close);
+      }
+      regions.clear();
+    } finally {
+      lock.unlock();
+    }
+    if (!leaked.isEmpty()) {
+      throw new IllegalStateException("client closed with " + leaked.size() + " open handle(s): " + leaked);
+    }
+  }
+}

@@ -1,0 +1,292 @@
+package io.vineyard.internal;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The few libc calls Vineyard needs, through the FFM API (no JNI): UNIX sockets with descriptor
+ * passing, and mapping shared memory of any size. Linux on 64-bit x86 and ARM share the constants
+ * and structure layouts used here.
+ */
+@SuppressWarnings("restricted") // this class is where Vineyard goes native
+public final class Libc {
+
+  public static final int AF_UNIX = 1;
+  public static final int SOCK_STREAM = 1;
+  public static final int SOCK_CLOEXEC = 0x80000;
+  public static final int SOL_SOCKET = 1;
+  public static final int SCM_RIGHTS = 1;
+  public static final int SO_RCVTIMEO = 20;
+  public static final int SO_SNDTIMEO = 21;
+  public static final int MSG_NOSIGNAL = 0x4000;
+  public static final int MSG_CMSG_CLOEXEC = 0x40000000;
+  public static final int MSG_CTRUNC = 0x8;
+
+  public static final int O_RDONLY = 0;
+  public static final int O_RDWR = 2;
+  public static final int O_CREAT = 0100;
+  public static final int O_EXCL = 0200;
+  public static final int O_CLOEXEC = 02000000;
+
+  public static final int PROT_READ = 1;
+  public static final int PROT_WRITE = 2;
+  public static final int MAP_SHARED = 1;
+  public static final int MAP_POPULATE = 0x8000;
+
+  public static final int EINTR = 4;
+  public static final int EAGAIN = 11;
+  public static final int ENOENT = 2;
+  public static final int ECONNREFUSED = 111;
+
+  /** {@code struct sockaddr_un}: family and a 108-byte path. */
+  public static final int SOCKADDR_UN_SIZE = 110;
+
+  public static final int SUN_PATH_MAX = 108;
+
+  /** {@code struct msghdr} on LP64 Linux. */
+  public static final StructLayout MSGHDR =
+      MemoryLayout.structLayout(
+          ValueLayout.ADDRESS.withName("msg_name"),
+          ValueLayout.JAVA_INT.withName("msg_namelen"),
+          MemoryLayout.paddingLayout(4),
+          ValueLayout.ADDRESS.withName("msg_iov"),
+          ValueLayout.JAVA_LONG.withName("msg_iovlen"),
+          ValueLayout.ADDRESS.withName("msg_control"),
+          ValueLayout.JAVA_LONG.withName("msg_controllen"),
+          ValueLayout.JAVA_INT.withName("msg_flags"),
+          MemoryLayout.paddingLayout(4));
+
+  /** {@code struct iovec}. */
+  public static final StructLayout IOVEC =
+      MemoryLayout.structLayout(
+          ValueLayout.ADDRESS.withName("iov_base"), ValueLayout.JAVA_LONG.withName("iov_len"));
+
+  /** Size of {@code struct cmsghdr} (len, level, type) before its data. */
+  public static final int CMSGHDR_SIZE = 16;
+
+  static final VarHandle MSG_IOV = MSGHDR.varHandle(MemoryLayout.PathElement.groupElement("msg_iov"));
+  static final VarHandle MSG_IOVLEN = MSGHDR.varHandle(MemoryLayout.PathElement.groupElement("msg_iovlen"));
+  static final VarHandle MSG_CONTROL = MSGHDR.varHandle(MemoryLayout.PathElement.groupElement("msg_control"));
+  static final VarHandle MSG_CONTROLLEN =
+      MSGHDR.varHandle(MemoryLayout.PathElement.groupElement("msg_controllen"));
+  static final VarHandle MSG_FLAGS = MSGHDR.varHandle(MemoryLayout.PathElement.groupElement("msg_flags"));
+  static final VarHandle IOV_BASE = IOVEC.varHandle(MemoryLayout.PathElement.groupElement("iov_base"));
+  static final VarHandle IOV_LEN = IOVEC.varHandle(MemoryLayout.PathElement.groupElement("iov_len"));
+
+  private static final Linker LINKER = Linker.nativeLinker();
+  private static final SymbolLookup LIBC = LINKER.defaultLookup();
+  private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+  private static final VarHandle ERRNO =
+      CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+  private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+  private static final MethodHandle SOCKET =
+      downcall("socket", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  private static final MethodHandle CONNECT =
+      downcall("connect", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  private static final MethodHandle SEND =
+      downcall("send", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+  private static final MethodHandle RECVMSG =
+      downcall("recvmsg", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  private static final MethodHandle SETSOCKOPT =
+      downcall("setsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  private static final MethodHandle CLOSE =
+      downcall("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  private static final MethodHandle OPEN =
+      downcall("open", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  private static final MethodHandle FTRUNCATE =
+      downcall("ftruncate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+  private static final MethodHandle FALLOCATE =
+      downcall("fallocate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle MMAP =
+      downcall("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+  private static final MethodHandle MUNMAP =
+      downcall("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  private static final MethodHandle STRERROR =
+      LINKER.downcallHandle(
+          LIBC.find("strerror").orElseThrow(),
+          FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+
+  private Libc() {}
+
+  private static MethodHandle downcall(String name, FunctionDescriptor fd) {
+    MemorySegment symbol =
+        LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+    // Every call captures errno; the handle takes the capture segment as its first argument.
+    return LINKER.downcallHandle(symbol, fd, CAPTURE_ERRNO);
+  }
+
+  /** A per-thread buffer for errno captured by the last call on this thread. */
+  private static final ThreadLocal<MemorySegment> STATE =
+      ThreadLocal.withInitial(() -> Arena.global().allocate(CALL_STATE));
+
+  private static MemorySegment state() {
+    return STATE.get();
+  }
+
+  /** errno captured by this thread's last call through this class. */
+  public static int lastErrno() {
+    return (int) ERRNO.get(state(), 0L);
+  }
+
+  /** The text of an errno value. */
+  public static String strerror(int errno) {
+    try {
+      MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+      return s.reinterpret(256).getString(0);
+    } catch (Throwable t) {
+      return "errno " + errno;
+    }
+  }
+
+  private static RuntimeException rethrow(Throwable t) {
+    if (t instanceof RuntimeException r) {
+      return r;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    return new VineyardException(ErrorCode.INTERNAL, "native call failed", t);
+  }
+
+  public static int socket(int domain, int type, int protocol) {
+    try {
+      return (int) SOCKET.invokeExact(state(), domain, type, protocol);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int connect(int fd, MemorySegment addr, int len) {
+    try {
+      return (int) CONNECT.invokeExact(state(), fd, addr, len);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static long send(int fd, MemorySegment buf, long len, int flags) {
+    try {
+      return (long) SEND.invokeExact(state(), fd, buf, len, flags);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static long recvmsg(int fd, MemorySegment msghdr, int flags) {
+    try {
+      return (long) RECVMSG.invokeExact(state(), fd, msghdr, flags);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int setsockopt(int fd, int level, int name, MemorySegment value, int len) {
+    try {
+      return (int) SETSOCKOPT.invokeExact(state(), fd, level, name, value, len);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int close(int fd) {
+    try {
+      return (int) CLOSE.invokeExact(state(), fd);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int open(MemorySegment path, int flags, int mode) {
+    try {
+      return (int) OPEN.invokeExact(state(), path, flags, mode);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int ftruncate(int fd, long length) {
+    try {
+      return (int) FTRUNCATE.invokeExact(state(), fd, length);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int fallocate(int fd, int mode, long offset, long length) {
+    try {
+      return (int) FALLOCATE.invokeExact(state(), fd, mode, offset, length);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** Returns the mapped address, or {@code -1} (MAP_FAILED) with errno set. */
+  public static long mmap(long length, int prot, int flags, int fd, long offset) {
+    try {
+      MemorySegment r = (MemorySegment) MMAP.invokeExact(state(), MemorySegment.NULL, length, prot, flags, fd, offset);
+      return r.address();
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static int munmap(long address, long length) {
+    try {
+      return (int) MUNMAP.invokeExact(state(), MemorySegment.ofAddress(address), length);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Maps {@code length} bytes of {@code fd} from offset 0, shared, and returns a segment of that size
+   * whose arena unmaps it when closed.
+   *
+   * @param writable map read-write (else read-only: writes through it fault in the kernel, and the
+   *     returned segment is read-only in Java too)
+   * @param populate pre-fault every page now (MAP_POPULATE)
+   */
+  public static MemorySegment map(int fd, long length, boolean writable, boolean populate, Arena arena) {
+    int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+    int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
+    long addr = mmap(length, prot, flags, fd, 0);
+    if (addr == -1L) {
+      int errno = lastErrno();
+      throw new VineyardException(
+          errno == 12 ? ErrorCode.OUT_OF_MEMORY : ErrorCode.IO_ERROR,
+          "mmap of " + length + " bytes failed: " + strerror(errno));
+    }
+    MemorySegment seg = MemorySegment.ofAddress(addr).reinterpret(length, arena, s -> munmap(addr, length));
+    return writable ? seg : seg.asReadOnly();
+  }
+
+  /** Opens a file and returns its descriptor, failing with a clear error. */
+  public static int openFile(String path, int flags, int mode) {
+    try (Arena a = Arena.ofConfined()) {
+      int fd = open(a.allocateFrom(path), flags | O_CLOEXEC, mode);
+      if (fd < 0) {
+        int errno = lastErrno();
+        throw new VineyardException(ErrorCode.IO_ERROR, "cannot open " + path + ": " + strerror(errno));
+      }
+      return fd;
+    }
+  }
+
+  /** Closes a descriptor, ignoring errors (closing is best effort and must not throw). */
+  public static void closeQuietly(int fd) {
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+}

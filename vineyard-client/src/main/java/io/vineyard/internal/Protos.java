@@ -1,0 +1,92 @@
+package io.vineyard.internal;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.StoreStats;
+import io.vineyard.VineyardException;
+import io.vineyard.proto.ipc.FieldValue;
+import io.vineyard.proto.ipc.StatsResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Conversions between the public value types and their wire messages. */
+public final class Protos {
+
+  private Protos() {}
+
+  public static io.vineyard.proto.ipc.ObjectMeta toProto(ObjectMeta meta) {
+    io.vineyard.proto.ipc.ObjectMeta.Builder b =
+        io.vineyard.proto.ipc.ObjectMeta.newBuilder()
+            .setTypename(meta.typename())
+            .setNbytes(meta.nbytes())
+            .setInstanceId(meta.instanceId())
+            .setGlobal(meta.isGlobal());
+    if (meta.id() != null) {
+      b.setId(meta.id().value());
+    }
+    meta.fields().forEach((k, v) -> b.putFields(k, toProto(v)));
+    meta.members().forEach((k, v) -> b.putMembers(k, toProto(v)));
+    return b.build();
+  }
+
+  public static ObjectMeta fromProto(io.vineyard.proto.ipc.ObjectMeta p) {
+    if (p.getTypename().isEmpty()) {
+      return ObjectMeta.reference(new ObjectId(p.getId()));
+    }
+    Map<String, Object> fields = new LinkedHashMap<>();
+    p.getFieldsMap().forEach((k, v) -> fields.put(k, fromProto(v)));
+    Map<String, ObjectMeta> members = new LinkedHashMap<>();
+    p.getMembersMap().forEach((k, v) -> members.put(k, fromProto(v)));
+    return ObjectMeta.of(
+        new ObjectId(p.getId()), p.getTypename(), p.getNbytes(), p.getInstanceId(), p.getGlobal(), fields, members);
+  }
+
+  public static FieldValue toProto(Object v) {
+    FieldValue.Builder b = FieldValue.newBuilder();
+    switch (v) {
+      case String s -> b.setStringValue(s);
+      case Long l -> b.setIntValue(l);
+      case Double d -> b.setDoubleValue(d);
+      case Boolean z -> b.setBoolValue(z);
+      case ObjectMeta.Json j -> b.setJsonValue(j.text());
+      default -> throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "unsupported field value " + v);
+    }
+    return b.build();
+  }
+
+  public static Object fromProto(FieldValue v) {
+    return switch (v.getValueCase()) {
+      case STRING_VALUE -> v.getStringValue();
+      case INT_VALUE -> v.getIntValue();
+      case DOUBLE_VALUE -> v.getDoubleValue();
+      case BOOL_VALUE -> v.getBoolValue();
+      case JSON_VALUE -> new ObjectMeta.Json(v.getJsonValue());
+      case VALUE_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "field value not set");
+    };
+  }
+
+  public static StoreStats fromProto(StatsResponse s) {
+    return new StoreStats(
+        s.getInstanceId(),
+        s.getCapacityBytes(),
+        s.getUsedBytes(),
+        s.getObjectCount(),
+        s.getBlobCount(),
+        s.getUnsealedBlobCount(),
+        s.getPinnedBlobCount(),
+        s.getClientCount(),
+        s.getNameCount(),
+        s.getHeapUsedBytes(),
+        s.getHeapMaxBytes(),
+        s.getLargestFreeBytes());
+  }
+
+  public static io.vineyard.proto.ipc.Error toProto(VineyardException e) {
+    return io.vineyard.proto.ipc.Error.newBuilder().setCode(e.code().code()).setMessage(e.reason()).build();
+  }
+
+  public static VineyardException fromProto(io.vineyard.proto.ipc.Error e) {
+    return new VineyardException(ErrorCode.fromCode(e.getCode()), e.getMessage());
+  }
+}

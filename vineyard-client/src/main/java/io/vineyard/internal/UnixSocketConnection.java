@@ -1,0 +1,259 @@
+package io.vineyard.internal;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+
+/**
+ * A blocking client connection on a UNIX-domain stream socket that sends and receives length-framed
+ * messages and receives file descriptors passed with {@code SCM_RIGHTS}. Not thread-safe: callers
+ * serialize access.
+ *
+ * <p>Frames are a 4-byte big-endian length and a payload. A descriptor arrives with one filler byte
+ * that belongs to no frame; the kernel ends a {@code recvmsg} right after the message that carries
+ * descriptors, so that filler is always the last byte a descriptor-bearing read returns, and it is
+ * dropped there.
+ */
+public final class UnixSocketConnection implements AutoCloseable {
+
+  private static final ValueLayout.OfInt INT_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+  private static final int INITIAL_BUFFER = 64 * 1024;
+  private static final int MAX_FDS_PER_READ = 16;
+
+  private final int fd;
+  private final Path path;
+  private final Arena arena = Arena.ofShared();
+  private final MemorySegment msghdr;
+  private final MemorySegment iov;
+  private final MemorySegment control;
+  private final ArrayDeque<Integer> receivedFds = new ArrayDeque<>();
+
+  private MemorySegment recvBuf;
+  private long readPos;
+  private long writePos;
+  private MemorySegment sendBuf;
+  private boolean closed;
+
+  private UnixSocketConnection(int fd, Path path) {
+    this.fd = fd;
+    this.path = path;
+    this.msghdr = arena.allocate(Libc.MSGHDR);
+    this.iov = arena.allocate(Libc.IOVEC);
+    this.control = arena.allocate(Libc.CMSGHDR_SIZE + 4L * MAX_FDS_PER_READ, 8);
+    this.recvBuf = arena.allocate(INITIAL_BUFFER, 8);
+    this.sendBuf = arena.allocate(INITIAL_BUFFER, 8);
+  }
+
+  /**
+   * Connects to the socket at {@code path}.
+   *
+   * @param timeout how long a send or a receive may block before the connection is declared broken
+   * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when nothing listens there
+   */
+  public static UnixSocketConnection connect(Path path, Duration timeout) {
+    String p = path.toString();
+    byte[] bytes = p.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    if (bytes.length >= Libc.SUN_PATH_MAX) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          "socket path is longer than " + (Libc.SUN_PATH_MAX - 1) + " bytes: " + p);
+    }
+    int fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      throw new VineyardException(ErrorCode.IO_ERROR, "socket(): " + Libc.strerror(Libc.lastErrno()));
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment addr = a.allocate(Libc.SOCKADDR_UN_SIZE, 8);
+      addr.set(ValueLayout.JAVA_SHORT, 0, (short) Libc.AF_UNIX);
+      MemorySegment.copy(bytes, 0, addr, ValueLayout.JAVA_BYTE, 2, bytes.length);
+      int r;
+      do {
+        r = Libc.connect(fd, addr, Libc.SOCKADDR_UN_SIZE);
+      } while (r < 0 && Libc.lastErrno() == Libc.EINTR);
+      if (r < 0) {
+        int errno = Libc.lastErrno();
+        Libc.closeQuietly(fd);
+        throw new VineyardException(
+            ErrorCode.UNAVAILABLE,
+            "cannot connect to vineyardd at " + p + ": " + Libc.strerror(errno)
+                + (errno == Libc.ENOENT || errno == Libc.ECONNREFUSED ? " (is the daemon running?)" : ""));
+      }
+      MemorySegment tv = a.allocate(16, 8);
+      long millis = Math.max(1, timeout.toMillis());
+      tv.set(ValueLayout.JAVA_LONG, 0, millis / 1000);
+      tv.set(ValueLayout.JAVA_LONG, 8, (millis % 1000) * 1000);
+      Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, tv, 16);
+      Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, tv, 16);
+    }
+    return new UnixSocketConnection(fd, path);
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  /** Sends one frame: the 4-byte length and {@code payload}. */
+  public void writeFrame(byte[] payload) {
+    ensureOpen();
+    long total = 4L + payload.length;
+    if (sendBuf.byteSize() < total) {
+      sendBuf = arena.allocate(Math.max(total, sendBuf.byteSize() * 2), 8);
+    }
+    sendBuf.set(INT_BE, 0, payload.length);
+    MemorySegment.copy(payload, 0, sendBuf, ValueLayout.JAVA_BYTE, 4, payload.length);
+    long sent = 0;
+    while (sent < total) {
+      long n = Libc.send(fd, sendBuf.asSlice(sent), total - sent, Libc.MSG_NOSIGNAL);
+      if (n < 0) {
+        int errno = Libc.lastErrno();
+        if (errno == Libc.EINTR) {
+          continue;
+        }
+        throw broken(errno == Libc.EAGAIN ? "send timed out" : "send failed: " + Libc.strerror(errno));
+      }
+      sent += n;
+    }
+  }
+
+  /**
+   * Reads the next frame and returns its payload, valid until the next call on this connection.
+   *
+   * @param maxFrame frames longer than this break the connection
+   */
+  public ByteBuffer readFrame(int maxFrame) {
+    ensureOpen();
+    fillAtLeast(4);
+    long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
+    if (len > maxFrame) {
+      throw broken("daemon sent a frame of " + len + " bytes, over the limit of " + maxFrame);
+    }
+    fillAtLeast(4 + len);
+    ByteBuffer payload = recvBuf.asSlice(readPos + 4, len).asByteBuffer();
+    readPos += 4 + len;
+    return payload;
+  }
+
+  /**
+   * Takes the oldest received descriptor not yet taken. The caller owns it and must close it.
+   *
+   * @throws VineyardException {@link ErrorCode#PROTOCOL_ERROR} when none was received
+   */
+  public int takeFd() {
+    Integer f = receivedFds.poll();
+    if (f == null) {
+      throw broken("daemon announced a shared-memory descriptor that did not arrive");
+    }
+    return f;
+  }
+
+  private void fillAtLeast(long needed) {
+    while (writePos - readPos < needed) {
+      if (readPos == writePos) {
+        readPos = writePos = 0;
+      }
+      if (recvBuf.byteSize() - readPos < needed) {
+        long buffered = writePos - readPos;
+        long capacity = recvBuf.byteSize();
+        while (capacity < needed) {
+          capacity *= 2;
+        }
+        MemorySegment target = capacity == recvBuf.byteSize() ? recvBuf : arena.allocate(capacity, 8);
+        MemorySegment.copy(recvBuf, readPos, target, 0, buffered);
+        recvBuf = target;
+        readPos = 0;
+        writePos = buffered;
+      }
+      receiveOnce();
+    }
+  }
+
+  private void receiveOnce() {
+    long room = recvBuf.byteSize() - writePos;
+    Libc.IOV_BASE.set(iov, 0L, recvBuf.asSlice(writePos));
+    Libc.IOV_LEN.set(iov, 0L, room);
+    msghdr.fill((byte) 0);
+    Libc.MSG_IOV.set(msghdr, 0L, iov);
+    Libc.MSG_IOVLEN.set(msghdr, 0L, 1L);
+    Libc.MSG_CONTROL.set(msghdr, 0L, control);
+    Libc.MSG_CONTROLLEN.set(msghdr, 0L, control.byteSize());
+    long n;
+    while (true) {
+      n = Libc.recvmsg(fd, msghdr, Libc.MSG_CMSG_CLOEXEC);
+      if (n >= 0) {
+        break;
+      }
+      int errno = Libc.lastErrno();
+      if (errno != Libc.EINTR) {
+        throw broken(errno == Libc.EAGAIN ? "timed out waiting for the daemon" : "receive failed: " + Libc.strerror(errno));
+      }
+    }
+    if (n == 0) {
+      throw broken("the daemon closed the connection");
+    }
+    int fds = collectFds();
+    if (((int) Libc.MSG_FLAGS.get(msghdr, 0L) & Libc.MSG_CTRUNC) != 0) {
+      throw broken("received more descriptors than expected (control data truncated)");
+    }
+    // One filler byte travels with each descriptor message; it ends this read.
+    writePos += fds > 0 ? n - 1 : n;
+  }
+
+  private int collectFds() {
+    long controlLen = (long) Libc.MSG_CONTROLLEN.get(msghdr, 0L);
+    int count = 0;
+    long pos = 0;
+    while (pos + Libc.CMSGHDR_SIZE <= controlLen) {
+      long cmsgLen = control.get(ValueLayout.JAVA_LONG, pos);
+      int level = control.get(ValueLayout.JAVA_INT, pos + 8);
+      int type = control.get(ValueLayout.JAVA_INT, pos + 12);
+      if (cmsgLen < Libc.CMSGHDR_SIZE) {
+        break;
+      }
+      if (level == Libc.SOL_SOCKET && type == Libc.SCM_RIGHTS) {
+        int n = (int) ((cmsgLen - Libc.CMSGHDR_SIZE) / 4);
+        for (int i = 0; i < n; i++) {
+          receivedFds.add(control.get(ValueLayout.JAVA_INT, pos + Libc.CMSGHDR_SIZE + 4L * i));
+          count++;
+        }
+      }
+      pos += (cmsgLen + 7) & ~7L;
+    }
+    return count;
+  }
+
+  private VineyardException broken(String why) {
+    close();
+    return new VineyardException(ErrorCode.UNAVAILABLE, why + " (" + path + "); the connection is closed");
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "connection to " + path + " is closed");
+    }
+  }
+
+  public boolean isClosed() {
+    return closed;
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    Libc.closeQuietly(fd);
+    Integer f;
+    while ((f = receivedFds.poll()) != null) {
+      Libc.closeQuietly(f);
+    }
+    arena.close();
+  }
+}

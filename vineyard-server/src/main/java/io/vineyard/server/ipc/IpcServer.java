@@ -1,0 +1,128 @@
+package io.vineyard.server.ipc;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.DomainSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.codec.LengthFieldPrepender;
+import io.netty.handler.codec.protobuf.ProtobufDecoder;
+import io.netty.handler.codec.protobuf.ProtobufEncoder;
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+import io.vineyard.proto.ipc.Request;
+import io.vineyard.server.memory.SharedMemory;
+import io.vineyard.server.store.ObjectStore;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The daemon's UNIX-domain socket server (Netty, epoll). */
+public final class IpcServer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
+
+  private final Path socket;
+  private final EventLoopGroup group;
+  private final Channel channel;
+
+  private IpcServer(Path socket, EventLoopGroup group, Channel channel) {
+    this.socket = socket;
+    this.group = group;
+    this.channel = channel;
+  }
+
+  /**
+   * Binds the socket and starts serving.
+   *
+   * @param socketMode permissions of the socket file, e.g. {@code rw-rw----}
+   * @param maxFrame largest request accepted, in bytes
+   */
+  public static IpcServer start(
+      Path socket, String socketMode, int ioThreads, int maxFrame, ObjectStore store, SharedMemory shm, String version) {
+    if (!Epoll.isAvailable()) {
+      throw new VineyardException(
+          ErrorCode.UNAVAILABLE, "the epoll transport is not available: " + Epoll.unavailabilityCause());
+    }
+    prepareSocketPath(socket);
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(ioThreads, EpollIoHandler.newFactory());
+    try {
+      ServerBootstrap b =
+          new ServerBootstrap()
+              .group(group)
+              .channel(EpollServerDomainSocketChannel.class)
+              .childHandler(
+                  new ChannelInitializer<DomainSocketChannel>() {
+                    @Override
+                    protected void initChannel(DomainSocketChannel ch) {
+                      ch.pipeline()
+                          .addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
+                          .addLast("decode", new ProtobufDecoder(Request.getDefaultInstance()))
+                          .addLast("prepend", new LengthFieldPrepender(4))
+                          .addLast("encode", new ProtobufEncoder())
+                          .addLast("serve", new IpcHandler(store, shm, version, maxFrame));
+                    }
+                  });
+      Channel ch = b.bind(new DomainSocketAddress(socket.toFile())).syncUninterruptibly().channel();
+      Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString(socketMode));
+      LOG.info("listening on {} (mode {})", socket, socketMode);
+      return new IpcServer(socket, group, ch);
+    } catch (IOException | RuntimeException e) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      if (e instanceof VineyardException ve) {
+        throw ve;
+      }
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot listen on " + socket + ": " + e, e);
+    }
+  }
+
+  /** Creates the socket's directory; removes a socket file that no daemon listens on any more. */
+  private static void prepareSocketPath(Path socket) {
+    try {
+      Path parent = socket.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      if (Files.exists(socket)) {
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+          probe.connect(UnixDomainSocketAddress.of(socket));
+          throw new VineyardException(
+              ErrorCode.ALREADY_EXISTS, "another daemon is already listening on " + socket);
+        } catch (IOException stale) {
+          LOG.info("removing stale socket {}", socket);
+          Files.delete(socket);
+        }
+      }
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot prepare socket path " + socket + ": " + e, e);
+    }
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  @Override
+  public void close() {
+    channel.close().syncUninterruptibly();
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    try {
+      Files.deleteIfExists(socket);
+    } catch (IOException e) {
+      LOG.warn("cannot remove {}: {}", socket, e.toString());
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package io.vineyard.server.memory;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.MemorySize;
+import io.vineyard.VineyardException;
+import io.vineyard.internal.Libc;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Comparator;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's shared memory: one file on tmpfs in a directory private to this daemon
+ * ({@code <shm-dir>/vineyardd-<pid>}, mode 0700), mapped once by the daemon and, through its
+ * descriptor passed over the socket, by every client. Clients need no permission on the file.
+ */
+public final class SharedMemory implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(SharedMemory.class);
+  private static final String DIR_PREFIX = "vineyardd-";
+
+  private final Path dir;
+  private final Path file;
+  private final int fd;
+  private final long size;
+  private final Arena arena = Arena.ofShared();
+  private final MemorySegment mapping;
+  private boolean closed;
+
+  private SharedMemory(Path dir, Path file, int fd, long size, boolean populate) {
+    this.dir = dir;
+    this.file = file;
+    this.fd = fd;
+    this.size = size;
+    try {
+      this.mapping = Libc.map(fd, size, true, populate, arena);
+    } catch (RuntimeException e) {
+      arena.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Creates and maps a region of {@code size} bytes under {@code shmDir}.
+   *
+   * @param reserve allocate every page now (fails at start, not later, when tmpfs is too small) and
+   *     pre-fault the daemon's mapping, so the first writers do not pay page faults
+   */
+  public static SharedMemory create(Path shmDir, long size, boolean reserve) {
+    if (size <= 0) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "shared memory size must be positive: " + size);
+    }
+    Path dir = shmDir.resolve(DIR_PREFIX + ProcessHandle.current().pid());
+    try {
+      Files.createDirectories(shmDir);
+      removeStale(shmDir);
+      deleteTree(dir);
+      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create shared-memory directory " + dir + ": " + e, e);
+    }
+    long usable = usableSpace(dir);
+    if (!reserve && usable >= 0 && usable < size) {
+      LOG.warn(
+          "{} has {} free but --size is {}: writers may fail once it fills; use --reserve-memory to reserve it now",
+          shmDir, MemorySize.format(usable), MemorySize.format(size));
+    }
+    Path file = dir.resolve("region-0");
+    int fd = Libc.openFile(file.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0600);
+    try {
+      if (Libc.ftruncate(fd, size) != 0) {
+        throw new VineyardException(ErrorCode.IO_ERROR, "cannot size " + file + ": " + Libc.strerror(Libc.lastErrno()));
+      }
+      if (reserve && Libc.fallocate(fd, 0, 0, size) != 0) {
+        int errno = Libc.lastErrno();
+        throw new VineyardException(
+            ErrorCode.OUT_OF_MEMORY,
+            "cannot reserve " + MemorySize.format(size) + " in " + shmDir + ": " + Libc.strerror(errno));
+      }
+      return new SharedMemory(dir, file, fd, size, reserve);
+    } catch (RuntimeException e) {
+      Libc.closeQuietly(fd);
+      deleteTree(dir);
+      throw e;
+    }
+  }
+
+  /** The region's descriptor, to pass to clients. Owned by this object. */
+  public int fd() {
+    return fd;
+  }
+
+  public long size() {
+    return size;
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  public Path directory() {
+    return dir;
+  }
+
+  /** The daemon's own read-write mapping of the whole region. */
+  public MemorySegment mapping() {
+    return mapping;
+  }
+
+  /** Removes directories left by daemons that are no longer running. */
+  private static void removeStale(Path shmDir) throws IOException {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(shmDir, DIR_PREFIX + "*")) {
+      for (Path p : ds) {
+        String suffix = p.getFileName().toString().substring(DIR_PREFIX.length());
+        try {
+          long pid = Long.parseLong(suffix);
+          if (ProcessHandle.of(pid).isEmpty()) {
+            LOG.info("removing shared memory of a daemon that is gone: {}", p);
+            deleteTree(p);
+          }
+        } catch (NumberFormatException e) {
+          // not ours
+        }
+      }
+    }
+  }
+
+  private static long usableSpace(Path p) {
+    try {
+      return Files.getFileStore(p).getUsableSpace();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  private static void deleteTree(Path p) {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      s.sorted(Comparator.reverseOrder()).forEach(q -> {
+        try {
+          Files.deleteIfExists(q);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+    } catch (IOException | UncheckedIOException e) {
+      LOG.warn("cannot remove {}: {}", p, e.toString());
+    }
+  }
+
+  /** Unmaps, closes the descriptor and removes the files. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    arena.close();
+    Libc.closeQuietly(fd);
+    deleteTree(dir);
+  }
+}

@@ -1,0 +1,42 @@
+package io.vineyard.server.store;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/** What one connected client holds: its pins and the blobs it is still writing. */
+public final class Session {
+
+  final long id;
+  final String name;
+  /** Blob id to the number of pins this client holds on it. */
+  final Map<Long, Integer> pins = new HashMap<>();
+  /** Blobs created by this client and not yet sealed or aborted. */
+  final Set<Long> unsealed = new HashSet<>();
+  /** Regions whose descriptors this client has received. Touched only by its connection's thread. */
+  private final Set<Integer> regionsSent = new HashSet<>();
+
+  Session(long id, String name) {
+    this.id = id;
+    this.name = name;
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /** Marks a region as sent; returns true the first time, when the descriptor must go out. */
+  public boolean markRegionSent(int region) {
+    return regionsSent.add(region);
+  }
+
+  @Override
+  public String toString() {
+    return "client " + id + (name.isEmpty() ? "" : " (" + name + ")");
+  }
+}

@@ -1,0 +1,61 @@
+package io.vineyard.server.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Starts a main class in a separate JVM with this JVM's classpath and the flags Vineyard needs. */
+public final class ChildJvm {
+
+  /** The flags every Vineyard process needs (FFM downcalls, Arrow memory). */
+  public static final List<String> JVM_FLAGS =
+      List.of(
+          "--enable-native-access=ALL-UNNAMED",
+          "--add-opens=java.base/java.nio=org.apache.arrow.memory.core,ALL-UNNAMED",
+          "-XX:+UseSerialGC",
+          "-Xshare:auto");
+
+  private ChildJvm() {}
+
+  public static String javaBinary() {
+    return ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+  }
+
+  /** Builds the command line for {@code mainClass} with {@code args}. */
+  public static List<String> command(List<String> jvmArgs, Class<?> mainClass, List<String> args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(javaBinary());
+    cmd.addAll(JVM_FLAGS);
+    cmd.addAll(jvmArgs);
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(mainClass.getName());
+    cmd.addAll(args);
+    return cmd;
+  }
+
+  /** Starts the JVM with stdout and stderr going to {@code log}. */
+  public static Process start(Path log, List<String> jvmArgs, Class<?> mainClass, String... args) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(command(jvmArgs, mainClass, List.of(args)));
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(log.toFile());
+    return pb.start();
+  }
+
+  /** Runs the JVM to completion (bounded by {@code timeoutSeconds}) and returns its exit code and output. */
+  public static Result run(Path log, long timeoutSeconds, Class<?> mainClass, String... args)
+      throws IOException, InterruptedException {
+    Process p = start(log, List.of(), mainClass, args);
+    if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+      p.destroyForcibly().waitFor();
+      throw new AssertionError(mainClass.getSimpleName() + " did not finish in " + timeoutSeconds + " s:\n" + Files.readString(log));
+    }
+    return new Result(p.exitValue(), Files.readString(log));
+  }
+
+  /** A finished child's exit code and combined output. */
+  public record Result(int exitCode, String output) {}
+}

@@ -1,0 +1,122 @@
+package io.vineyard.server.testing;
+
+import io.vineyard.VineyardException;
+import io.vineyard.client.IpcClient;
+import io.vineyard.server.Vineyardd;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real {@code vineyardd} in its own JVM, on a socket and a shared-memory directory of its own,
+ * for integration tests. Closing it stops the daemon and removes its files.
+ */
+public final class DaemonProcess implements AutoCloseable {
+
+  private final Process process;
+  private final Path socket;
+  private final Path shmDir;
+  private final Path log;
+
+  private DaemonProcess(Process process, Path socket, Path shmDir, Path log) {
+    this.process = process;
+    this.socket = socket;
+    this.shmDir = shmDir;
+    this.log = log;
+  }
+
+  /**
+   * Starts a daemon with {@code --size size} and any extra flags, and waits until it accepts clients.
+   *
+   * @param workDir where the socket and the log go (a short path: sockets are limited to 107 bytes)
+   */
+  public static DaemonProcess start(Path workDir, String size, String... extraArgs) throws IOException {
+    Path socket = workDir.resolve("vineyard.sock");
+    Path shmDir = Files.createTempDirectory(Path.of("/dev/shm"), "vineyard-test-");
+    Path log = workDir.resolve("vineyardd.log");
+    List<String> args = new ArrayList<>(List.of("--socket", socket.toString(), "--size", size, "--shm-dir", shmDir.toString()));
+    args.addAll(List.of(extraArgs));
+    Process p = ChildJvm.start(log, List.of("-Xmx256m"), Vineyardd.class, args.toArray(String[]::new));
+    DaemonProcess d = new DaemonProcess(p, socket, shmDir, log);
+    d.awaitReady(Duration.ofSeconds(60));
+    return d;
+  }
+
+  private void awaitReady(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    VineyardException last = null;
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new AssertionError("vineyardd exited with " + process.exitValue() + ":\n" + Files.readString(log));
+      }
+      if (Files.exists(socket)) {
+        try {
+          IpcClient.connect(socket).close();
+          return;
+        } catch (VineyardException e) {
+          last = e;
+        }
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted", e);
+      }
+    }
+    close();
+    throw new AssertionError("vineyardd not ready in " + timeout + " (" + last + "):\n" + Files.readString(log));
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  public Path shmDir() {
+    return shmDir;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  public IpcClient connect() {
+    return IpcClient.connect(socket);
+  }
+
+  public String log() throws IOException {
+    return Files.readString(log);
+  }
+
+  /** Stops the daemon (SIGTERM, then SIGKILL after 10 s) and removes its shared-memory directory. */
+  @Override
+  public void close() throws IOException {
+    if (process.isAlive()) {
+      process.destroy();
+      try {
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (Files.exists(shmDir)) {
+      try (Stream<Path> s = Files.walk(shmDir)) {
+        for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(q);
+        }
+      }
+    }
+  }
+}
