@@ -25,18 +25,17 @@ import picocli.CommandLine.Option;
     versionProvider = Vineyardd.Version.class,
     sortOptions = false,
     showDefaultValues = true,
-    description = {
-      "Vineyard daemon: keeps immutable objects in shared memory and serves them zero-copy to",
-      "clients on this node over a UNIX-domain socket.",
-      ""
-    },
+    description =
+        "Vineyard daemon: keeps immutable objects in shared memory and serves them zero-copy to"
+            + " clients on this node over a UNIX-domain socket.%n",
     footer = {
       "",
       "Examples:",
       "  vineyardd --socket /tmp/vineyard.sock --size 2Gi",
       "  vineyardd --size 8Gi --reserve-memory --shm-dir /dev/shm/vineyard",
       "",
-      "JVM options go in VINEYARDD_JAVA_OPTS (default -Xmx512m)."
+      "JVM options go in VINEYARDD_JAVA_OPTS (default -Xmx512m).",
+      ""
     })
 public final class Vineyardd implements Callable<Integer>, AutoCloseable {
 

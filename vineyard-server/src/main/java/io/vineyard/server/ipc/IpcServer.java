@@ -2,6 +2,8 @@ package io.vineyard.server.ipc;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -68,12 +70,7 @@ public final class IpcServer implements AutoCloseable {
                   new ChannelInitializer<DomainSocketChannel>() {
                     @Override
                     protected void initChannel(DomainSocketChannel ch) {
-                      ch.pipeline()
-                          .addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
-                          .addLast("decode", new ProtobufDecoder(Request.getDefaultInstance()))
-                          .addLast("prepend", new LengthFieldPrepender(4))
-                          .addLast("encode", new ProtobufEncoder())
-                          .addLast("serve", new IpcHandler(store, shm, version, maxFrame));
+                      configure(ch.pipeline(), maxFrame, new IpcHandler(store, shm, version, maxFrame));
                     }
                   });
       Channel ch = b.bind(new DomainSocketAddress(socket.toFile())).syncUninterruptibly().channel();
@@ -87,6 +84,18 @@ public final class IpcServer implements AutoCloseable {
       }
       throw new VineyardException(ErrorCode.IO_ERROR, "cannot listen on " + socket + ": " + e, e);
     }
+  }
+
+  /**
+   * Sets up one connection's pipeline: 4-byte big-endian length framing (at most {@code maxFrame}
+   * bytes of payload) around protobuf requests and responses.
+   */
+  static void configure(ChannelPipeline p, int maxFrame, ChannelHandler handler) {
+    p.addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
+        .addLast("decode", new ProtobufDecoder(Request.getDefaultInstance()))
+        .addLast("prepend", new LengthFieldPrepender(4))
+        .addLast("encode", new ProtobufEncoder())
+        .addLast("serve", handler);
   }
 
   /** Creates the socket's directory; removes a socket file that no daemon listens on any more. */

@@ -14,7 +14,7 @@ public final class ChildJvm {
   public static final List<String> JVM_FLAGS =
       List.of(
           "--enable-native-access=ALL-UNNAMED",
-          "--add-opens=java.base/java.nio=org.apache.arrow.memory.core,ALL-UNNAMED",
+          "--add-opens=java.base/java.nio=ALL-UNNAMED",
           "-XX:+UseSerialGC",
           "-Xshare:auto");
 
