@@ -410,26 +410,37 @@ public final class IpcClient implements AutoCloseable {
 
   @Override
   public void close() {
+    List<Blob> blobs;
+    List<BlobWriter> writers;
     lock.lock();
-    List<String> leaked = new ArrayList<>();
-    boolean arrowStillLive = false;
     try {
       if (closed) {
         return;
       }
       closed = true;
-      for (Blob b : List.copyOf(openBlobs)) {
-        leaked.add(b.toString());
-        arrowStillLive |= b.hasArrowReferences();
-        b.invalidate();
-      }
-      for (BlobWriter w : List.copyOf(openWriters)) {
-        leaked.add(w.toString());
-        arrowStillLive |= w.hasArrowReferences();
-        w.invalidate();
-      }
+      blobs = List.copyOf(openBlobs);
+      writers = List.copyOf(openWriters);
       openBlobs.clear();
       openWriters.clear();
+    } finally {
+      lock.unlock();
+    }
+    // Handles are invalidated outside the client lock: a writer takes its own monitor and then the
+    // client lock (seal), so taking them in the other order here could deadlock.
+    List<String> leaked = new ArrayList<>();
+    boolean arrowStillLive = false;
+    for (Blob b : blobs) {
+      leaked.add(b.toString());
+      arrowStillLive |= b.hasArrowReferences();
+      b.invalidate();
+    }
+    for (BlobWriter w : writers) {
+      leaked.add(w.toString());
+      arrowStillLive |= w.hasArrowReferences();
+      w.invalidate();
+    }
+    lock.lock();
+    try {
       conn.close();
       if (arrowStillLive) {
         // Unmapping under live Arrow buffers would turn the caller's bug into a crash: keep the

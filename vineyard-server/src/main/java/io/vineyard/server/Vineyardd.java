@@ -1,12 +1,14 @@
 package io.vineyard.server;
 
 import io.vineyard.MemorySize;
+import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.server.ipc.IpcServer;
 import io.vineyard.server.memory.SharedMemory;
 import io.vineyard.server.store.ObjectStore;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -96,6 +98,16 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     }
     if (ioThreads < 1) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--io-threads must be at least 1");
+    }
+    if (instanceId < 0 || instanceId > ObjectId.MAX_INSTANCE_ID) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--instance-id must be between 0 and " + ObjectId.MAX_INSTANCE_ID);
+    }
+    try {
+      PosixFilePermissions.fromString(socketMode);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--socket-mode must look like rw-rw----, got '" + socketMode + "'");
     }
     long started = System.nanoTime();
     shm = SharedMemory.create(shmDir, capacity, reserveMemory);
