@@ -1,5 +1,7 @@
 package io.vineyard;
 
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Locale;
 
 /** Parses and prints byte sizes: {@code 4096}, {@code 512Mi}, {@code 2Gi}, {@code 1.5G}, {@code 64KiB}. */
@@ -26,6 +28,9 @@ public final class MemorySize {
     String unit = s.substring(end).toLowerCase(Locale.ROOT);
     if (unit.endsWith("b") && unit.length() > 1) {
       unit = unit.substring(0, unit.length() - 1);
+      if (unit.equals("b")) {
+        throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "unknown size unit in '" + text + "'");
+      }
     }
     long multiplier =
         switch (unit) {
@@ -41,11 +46,15 @@ public final class MemorySize {
           default -> throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "unknown size unit in '" + text + "'");
         };
     try {
-      double value = Double.parseDouble(number);
-      if (value < 0 || Double.isNaN(value) || value * multiplier > Long.MAX_VALUE) {
+      // Decimal arithmetic: in binary floating point 1.001K would be 1000 bytes, and integers over
+      // 2^53 would lose their low bits.
+      BigDecimal value = new BigDecimal(number);
+      BigDecimal bytes = value.multiply(BigDecimal.valueOf(multiplier));
+      if (value.signum() < 0 || bytes.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "size out of range: " + text);
       }
-      return (long) Math.floor(value * multiplier);
+      // Below one byte it is 0 (and a value of 1 or more has few fraction digits, so this is cheap).
+      return bytes.compareTo(BigDecimal.ONE) < 0 ? 0 : bytes.setScale(0, RoundingMode.FLOOR).longValueExact();
     } catch (NumberFormatException e) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "not a size: '" + text + "'", e);
     }

@@ -56,7 +56,7 @@ public record ObjectId(long value) implements Comparable<ObjectId> {
       return false;
     }
     for (int i = 1; i < 17; i++) {
-      if (Character.digit(text.charAt(i), 16) < 0) {
+      if (!HexFormat.isHexDigit(text.charAt(i))) {
         return false;
       }
     }

@@ -254,6 +254,9 @@ public final class ObjectMeta {
     }
 
     public Builder jsonField(String name, String json) {
+      if (json == null) {
+        throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "field '" + name + "' has no JSON text");
+      }
       return put(name, new Json(json));
     }
 

@@ -38,8 +38,9 @@ public final class Protos {
     p.getFieldsMap().forEach((k, v) -> fields.put(k, fromProto(v)));
     Map<String, ObjectMeta> members = new LinkedHashMap<>();
     p.getMembersMap().forEach((k, v) -> members.put(k, fromProto(v)));
+    // Id 0 is never minted: it marks metadata not stored yet.
     return ObjectMeta.of(
-        new ObjectId(p.getId()), p.getTypename(), p.getNbytes(), p.getInstanceId(), p.getGlobal(), fields, members);
+        p.getId() == 0 ? null : new ObjectId(p.getId()), p.getTypename(), p.getNbytes(), p.getInstanceId(), p.getGlobal(), fields, members);
   }
 
   public static FieldValue toProto(Object v) {

@@ -424,17 +424,22 @@ public final class ObjectStore {
     List<Long> deleted = new ArrayList<>();
     List<Long> deferred = new ArrayList<>();
     for (long id : targets) {
-      deleteOne(id, deep, deleted, deferred);
+      deleteOne(id, deep, requested, deleted, deferred);
     }
     return new DeleteResult(deleted, deferred);
   }
 
-  private void deleteOne(long id, boolean deep, List<Long> deleted, List<Long> deferred) {
+  private void deleteOne(long id, boolean deep, Set<Long> requested, List<Long> deleted, List<Long> deferred) {
     if (!visible(id)) {
       return; // already deleted in this call
     }
     for (long parent : List.copyOf(parentsOf(id))) {
-      deleteOne(parent, false, deleted, deferred);
+      // A referrer that is itself a target is deleted as asked (deep included), whatever the order of
+      // the targets; one deleted only because of force is not deep-deleted.
+      deleteOne(parent, deep && requested.contains(parent), requested, deleted, deferred);
+    }
+    if (!visible(id)) {
+      return; // a parent's deep delete took this one already
     }
     dropNamesOf(id);
     creationOrder.remove(id);
@@ -449,7 +454,7 @@ public final class ObjectStore {
         Set<Long> parents = parentsOf(mid);
         parents.remove(id);
         if (deep && parents.isEmpty()) {
-          deleteOne(mid, true, deleted, deferred);
+          deleteOne(mid, true, requested, deleted, deferred);
         }
       }
       return;
