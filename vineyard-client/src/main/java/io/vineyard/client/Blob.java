@@ -3,7 +3,6 @@ package io.vineyard.client;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,17 +15,20 @@ import org.apache.arrow.memory.ForeignAllocation;
  *
  * <p>While a {@code Blob} is open the daemon keeps the bytes where they are (the blob is pinned);
  * closing it releases the pin. Arrow buffers made with {@link #toArrowBuf} keep the pin too, until
- * the last of them is released. Using {@link #segment()} after close fails with an
- * {@link IllegalStateException} rather than reading memory that may have been reused.
+ * the last of them is released. {@link #segment()} fails once the blob is closed; a segment obtained
+ * earlier stays mapped until the client closes (reading it then fails with an
+ * {@link IllegalStateException}, never a crash), but after release the daemon may reuse its bytes
+ * for other blobs, so do not keep it past {@code close()}.
+ *
+ * <p>The view is a slice of the client's one mapping of the region: getting a blob creates no
+ * mapping and no memory session of its own, so it costs the same for any size.
  */
-@SuppressWarnings("restricted") // views of daemon memory whose lifetime this class manages
 public final class Blob implements AutoCloseable {
 
   private final IpcClient client;
   private final ObjectId id;
   private final long size;
   private final long address;
-  private final Arena arena;
   private final MemorySegment segment;
   private final AtomicInteger refs = new AtomicInteger(1);
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -35,9 +37,8 @@ public final class Blob implements AutoCloseable {
     this.client = client;
     this.id = id;
     this.size = size;
-    this.address = region.address() + offset;
-    this.arena = Arena.ofShared();
-    this.segment = MemorySegment.ofAddress(address).reinterpret(size, arena, null).asReadOnly();
+    this.segment = region.asSlice(offset, size).asReadOnly();
+    this.address = segment.address();
   }
 
   public ObjectId id() {
@@ -92,7 +93,6 @@ public final class Blob implements AutoCloseable {
 
   private void unref() {
     if (refs.decrementAndGet() == 0) {
-      arena.close();
       client.released(this);
     }
   }
@@ -102,12 +102,9 @@ public final class Blob implements AutoCloseable {
     return refs.get() > (closed.get() ? 0 : 1);
   }
 
-  /** Closes the Java view at client shutdown (the daemon drops the pin with the connection). */
+  /** Marks the handle closed at client shutdown (the daemon drops the pin with the connection). */
   void invalidate() {
-    if (closed.compareAndSet(false, true) && refs.get() <= 1) {
-      refs.set(0);
-      arena.close();
-    }
+    closed.set(true);
   }
 
   /** Releases this handle's pin (once the Arrow buffers made from it are released, too). */

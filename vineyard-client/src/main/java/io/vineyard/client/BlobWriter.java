@@ -3,7 +3,6 @@ package io.vineyard.client;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -15,7 +14,6 @@ import org.apache.arrow.memory.ForeignAllocation;
  * then on it is immutable and readable by every client. Closing an unsealed writer aborts the blob
  * and frees its memory; so does the daemon if this client disconnects or dies first.
  */
-@SuppressWarnings("restricted") // views of daemon memory whose lifetime this class manages
 public final class BlobWriter implements AutoCloseable {
 
   private enum State { OPEN, SEALED, ABORTED }
@@ -24,7 +22,6 @@ public final class BlobWriter implements AutoCloseable {
   private final ObjectId id;
   private final long size;
   private final long address;
-  private final Arena arena;
   private final MemorySegment segment;
   private State state = State.OPEN;
   private int arrowRefs;
@@ -34,9 +31,8 @@ public final class BlobWriter implements AutoCloseable {
     this.client = client;
     this.id = id;
     this.size = size;
-    this.address = region.address() + offset;
-    this.arena = Arena.ofShared();
-    this.segment = MemorySegment.ofAddress(address).reinterpret(size, arena, null);
+    this.segment = region.asSlice(offset, size);
+    this.address = segment.address();
   }
 
   public ObjectId id() {
@@ -103,7 +99,6 @@ public final class BlobWriter implements AutoCloseable {
     client.seal(id, keepPinned);
     state = State.SEALED;
     pinnedAfterSeal = keepPinned;
-    arena.close();
     client.writerDone(this);
     return id;
   }
@@ -116,9 +111,6 @@ public final class BlobWriter implements AutoCloseable {
   synchronized void invalidate() {
     if (state == State.OPEN) {
       state = State.ABORTED;
-      if (arrowRefs == 0) {
-        arena.close();
-      }
     }
   }
 
@@ -133,7 +125,6 @@ public final class BlobWriter implements AutoCloseable {
       return;
     }
     state = State.ABORTED;
-    arena.close();
     client.writerDone(this);
     client.abort(id);
   }
