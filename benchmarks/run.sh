@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs the IPC benchmark against a fresh vineyardd and writes benchmarks/results/latest.json.
+#
+# usage: benchmarks/run.sh [--quick] [--no-build]
+#   --quick     smaller baseline copy, fewer repetitions, shorter loops (under two minutes)
+#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests install first)
+#
+# The daemon gets its own socket in a temporary directory and its shared memory under
+# /dev/shm/vineyard-bench; both are removed on exit, whatever happens.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+quick=0
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=../bin/java-env
+source "$root/bin/java-env"   # JAVA, JAVA_HOME, VINEYARD_JVM_FLAGS
+
+if [ "$build" = 1 ]; then
+  echo "[run] building (mvn -B -q -DskipTests install) ..." >&2
+  (cd "$root" && mvn -B -q -DskipTests install)
+fi
+
+bench_jar=$(ls "$root"/benchmarks/target/vineyard-benchmarks-*.jar 2>/dev/null \
+  | grep -v -e '-sources.jar' -e '-tests.jar' | head -n 1 || true)
+if [ -z "$bench_jar" ] || [ ! -d "$root/benchmarks/target/lib" ]; then
+  echo "run.sh: the benchmarks are not built; run without --no-build" >&2
+  exit 3
+fi
+
+if [ "$quick" = 1 ]; then
+  size=3Gi
+  mode_flag=(--quick)
+else
+  size=4Gi
+  mode_flag=()
+fi
+daemon_java_opts="-Xmx256m"
+shm_dir=/dev/shm/vineyard-bench
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vineyard-bench.XXXXXX")
+sock="$tmp/vineyard.sock"
+daemon_log="$tmp/vineyardd.log"
+daemon_pid=""
+bench_pid=""
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
+    kill -TERM "$bench_pid" 2>/dev/null || true
+    wait "$bench_pid" 2>/dev/null || true
+  fi
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do   # up to 10 s for a clean shutdown (it removes its shared memory)
+      kill -0 "$daemon_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$daemon_pid" 2>/dev/null; then
+      echo "[run] daemon did not stop; killing it" >&2
+      kill -KILL "$daemon_pid" 2>/dev/null || true
+    fi
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  if [ "$rc" != 0 ] && [ -s "$daemon_log" ]; then
+    echo "[run] last lines of the daemon log:" >&2
+    tail -n 20 "$daemon_log" >&2 || true
+  fi
+  if [ -n "$daemon_pid" ]; then
+    rm -rf "$shm_dir/vineyardd-$daemon_pid"
+  fi
+  rmdir "$shm_dir" 2>/dev/null || true
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "[run] starting vineyardd: --size $size --reserve-memory, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
+VINEYARDD_JAVA_OPTS="$daemon_java_opts" "$root/bin/vineyardd" \
+  --socket "$sock" --size "$size" --reserve-memory --shm-dir "$shm_dir" >"$daemon_log" 2>&1 &
+daemon_pid=$!
+
+for _ in $(seq 1 600); do   # up to 60 s (reserving the memory takes a few seconds)
+  [ -S "$sock" ] && break
+  if ! kill -0 "$daemon_pid" 2>/dev/null; then
+    echo "run.sh: vineyardd exited during start-up:" >&2
+    cat "$daemon_log" >&2
+    daemon_pid=""
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ ! -S "$sock" ]; then
+  echo "run.sh: vineyardd did not create its socket within 60 s" >&2
+  exit 1
+fi
+
+mkdir -p "$root/benchmarks/results"
+cd "$root"
+# In the background and waited for, so that a signal to this script stops the harness too.
+"$JAVA" "${VINEYARD_JVM_FLAGS[@]}" -Xmx1g -XX:MaxDirectMemorySize=8g \
+  -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.IpcBenchmark \
+  --socket "$sock" --out "$root/benchmarks/results/latest.json" ${mode_flag[@]+"${mode_flag[@]}"} \
+  --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir" \
+  --setting "java_opts=$daemon_java_opts" --setting "io_threads=2 (default)" \
+  --setting "daemon_pid=$daemon_pid" &
+bench_pid=$!
+bench_rc=0
+wait "$bench_pid" || bench_rc=$?
+bench_pid=""
+exit "$bench_rc"
