@@ -3,39 +3,75 @@ package io.vineyard.client;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.ForeignAllocation;
 
 /**
- * A blob being written: a writable view of freshly allocated shared memory. Fill it through
- * {@link #segment()} (or an Arrow buffer from {@link #toArrowBuf}), then {@link #seal()} it; from
- * then on it is immutable and readable by every client. Closing an unsealed writer aborts the blob
- * and frees its memory; so does the daemon if this client disconnects or dies first.
+ * A blob being written. Fill it through {@link #segment()} (or an Arrow buffer from
+ * {@link #toArrowBuf}), then {@link #seal()} it: from then on it is immutable and readable by every
+ * client, and {@code seal()} returns only once that is so. Closing an unsealed writer aborts the
+ * blob; so does the daemon if this client disconnects or dies first.
+ *
+ * <p>Large blobs are written in place, in the daemon's shared memory. Small ones (up to
+ * {@link IpcClient#INLINE_LIMIT}) are written to local memory and travel with the seal, which
+ * creates and seals them in one round trip; asking for {@link #id()} before sealing reserves the
+ * blob in the daemon first (one more round trip). Either way, what was written before
+ * {@code seal()} is what gets sealed.
+ *
+ * <p>{@link #segment()} fails once the writer is sealed or closed. Do not write through a segment
+ * obtained earlier after sealing: for large blobs other processes may already be reading it.
  */
 public final class BlobWriter implements AutoCloseable {
 
   private enum State { OPEN, SEALED, ABORTED }
 
   private final IpcClient client;
-  private final ObjectId id;
   private final long size;
-  private final long address;
+  /** Where the caller writes: the blob itself, or local staging memory for small blobs. */
   private final MemorySegment segment;
+  private final boolean staged;
+  /** Null while a staged blob is not reserved in the daemon yet. */
+  private ObjectId id;
+  /** For a staged blob reserved by {@link #id()}: its bytes in shared memory. */
+  private MemorySegment reserved;
   private State state = State.OPEN;
   private int arrowRefs;
   private boolean pinnedAfterSeal;
 
+  /** A blob allocated in the daemon, written in place. */
   BlobWriter(IpcClient client, ObjectId id, MemorySegment region, long offset, long size) {
     this.client = client;
     this.id = id;
     this.size = size;
     this.segment = region.asSlice(offset, size);
-    this.address = segment.address();
+    this.staged = false;
   }
 
-  public ObjectId id() {
+  /** A small blob staged in local memory until sealed. */
+  BlobWriter(IpcClient client, long size) {
+    this.client = client;
+    this.size = size;
+    // Freed by the GC once neither this writer nor an Arrow buffer made from it is reachable.
+    this.segment = Arena.ofAuto().allocate(size, 64);
+    this.staged = true;
+  }
+
+  /**
+   * The blob's id. For a small blob that is not sealed yet this reserves it in the daemon, where it
+   * shows as unsealed until {@link #seal()}.
+   */
+  public synchronized ObjectId id() {
+    if (id == null) {
+      if (state != State.OPEN) {
+        throw new IllegalStateException("blob was " + state.name().toLowerCase(java.util.Locale.ROOT) + " before it had an id");
+      }
+      IpcClient.Reservation r = client.reserve(size);
+      id = r.id();
+      reserved = r.segment();
+    }
     return id;
   }
 
@@ -43,26 +79,31 @@ public final class BlobWriter implements AutoCloseable {
     return size;
   }
 
-  /** The blob's memory, writable until sealed. */
+  /** The memory to write, until sealed. */
   public synchronized MemorySegment segment() {
     if (state != State.OPEN) {
-      throw new IllegalStateException("blob " + id + " is " + state.name().toLowerCase(java.util.Locale.ROOT));
+      throw new IllegalStateException("blob " + describe() + " is " + state.name().toLowerCase(java.util.Locale.ROOT));
     }
     return segment;
   }
 
   /**
-   * The blob's memory as an Arrow buffer accounted to {@code allocator}, with no copy. Write before
-   * sealing; the buffer keeps the blob pinned until released, also after sealing.
+   * The memory to write as an Arrow buffer accounted to {@code allocator}, with no copy. Write before
+   * sealing; the buffer stays valid until released, also after sealing.
    */
   public synchronized ArrowBuf toArrowBuf(BufferAllocator allocator) {
     if (state != State.OPEN) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob " + id + " is no longer open for writing");
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob " + describe() + " is no longer open for writing");
     }
     arrowRefs++;
+    MemorySegment memory = segment;
     try {
       return allocator.wrapForeignAllocation(
-          new ForeignAllocation(size, address) {
+          new ForeignAllocation(size, memory.address()) {
+            // Keeps staging memory reachable while the buffer lives.
+            @SuppressWarnings("unused")
+            private final MemorySegment keepAlive = memory;
+
             @Override
             protected void release0() {
               arrowReleased();
@@ -90,15 +131,23 @@ public final class BlobWriter implements AutoCloseable {
    */
   public synchronized ObjectId seal() {
     if (state == State.SEALED) {
-      throw new VineyardException(ErrorCode.ALREADY_SEALED, "blob " + id + " is already sealed");
+      throw new VineyardException(ErrorCode.ALREADY_SEALED, "blob " + describe() + " is already sealed");
     }
     if (state == State.ABORTED) {
-      throw new VineyardException(ErrorCode.NOT_FOUND, "blob " + id + " was aborted");
+      throw new VineyardException(ErrorCode.NOT_FOUND, "blob " + describe() + " was aborted");
     }
-    boolean keepPinned = arrowRefs > 0;
-    client.seal(id, keepPinned);
+    if (!staged) {
+      // Arrow buffers over shared memory keep the blob pinned until they are released.
+      boolean keepPinned = arrowRefs > 0;
+      client.seal(id, keepPinned);
+      pinnedAfterSeal = keepPinned;
+    } else if (reserved != null) {
+      MemorySegment.copy(segment, 0, reserved, 0, size);
+      client.seal(id, false);
+    } else {
+      id = client.createSealed(segment);
+    }
     state = State.SEALED;
-    pinnedAfterSeal = keepPinned;
     client.writerDone(this);
     return id;
   }
@@ -114,8 +163,9 @@ public final class BlobWriter implements AutoCloseable {
     }
   }
 
+  /** Whether Arrow buffers over shared memory are still live (staging memory is the GC's). */
   synchronized boolean hasArrowReferences() {
-    return arrowRefs > 0;
+    return arrowRefs > 0 && !staged;
   }
 
   /** Aborts the blob unless it was sealed. */
@@ -126,11 +176,17 @@ public final class BlobWriter implements AutoCloseable {
     }
     state = State.ABORTED;
     client.writerDone(this);
-    client.abort(id);
+    if (id != null) {
+      client.abort(id);
+    }
+  }
+
+  private String describe() {
+    return id != null ? id.toString() : "(" + size + " bytes, not created yet)";
   }
 
   @Override
   public String toString() {
-    return "BlobWriter{" + id + ", " + size + " bytes, " + state + "}";
+    return "BlobWriter{" + describe() + ", " + size + " bytes, " + state + "}";
   }
 }

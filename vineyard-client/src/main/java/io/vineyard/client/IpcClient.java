@@ -1,6 +1,7 @@
 package io.vineyard.client;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
@@ -78,6 +79,7 @@ public final class IpcClient implements AutoCloseable {
   private final long instanceId;
   private final long clientId;
   private final String daemonVersion;
+  private final long inlineLimit;
   private volatile boolean closed;
 
   private IpcClient(UnixSocketConnection conn, String name) {
@@ -94,6 +96,8 @@ public final class IpcClient implements AutoCloseable {
     this.instanceId = reg.getInstanceId();
     this.clientId = reg.getClientId();
     this.daemonVersion = reg.getDaemonVersion();
+    // An inline blob must fit in one request frame, with room for the rest of the request.
+    this.inlineLimit = Math.min(INLINE_LIMIT, Math.max(0, reg.getMaxFrame() / 2L - 1024));
   }
 
   /** Connects to the socket named by {@value #SOCKET_ENV}, else the default path. */
@@ -158,7 +162,13 @@ public final class IpcClient implements AutoCloseable {
   // ---------------------------------------------------------------- blobs
 
   /**
-   * Allocates a blob of {@code size} bytes in shared memory for this client to fill and seal.
+   * Blobs up to this size are staged in local memory and created and sealed in one round trip,
+   * their bytes carried in the request; larger ones are written in place in shared memory.
+   */
+  public static final long INLINE_LIMIT = 64 << 10;
+
+  /**
+   * Starts a blob of {@code size} bytes for this client to fill and seal.
    *
    * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when the store cannot hold it
    */
@@ -166,17 +176,45 @@ public final class IpcClient implements AutoCloseable {
     if (size < 0) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob size must not be negative: " + size);
     }
+    if (closed) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "client is closed");
+    }
+    BlobWriter w;
+    if (size > 0 && size <= inlineLimit) {
+      w = new BlobWriter(this, size);
+    } else {
+      Reservation r = reserve(size);
+      w = new BlobWriter(this, r.id(), r.segment(), 0, size);
+    }
+    openWriters.add(w);
+    return w;
+  }
+
+  /** A blob allocated in the daemon and not sealed yet: its id and writable bytes. */
+  record Reservation(ObjectId id, MemorySegment segment) {}
+
+  /** Allocates an unsealed blob in shared memory (one round trip). */
+  Reservation reserve(long size) {
     lock.lock();
     try {
       Response r = call(Request.newBuilder().setCreateBlob(CreateBlobRequest.newBuilder().setSize(size)).build());
       BlobLocation loc = r.getCreateBlob().getBlob();
-      MemorySegment base = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readWrite();
-      BlobWriter w = new BlobWriter(this, new ObjectId(loc.getId()), base, loc.getOffset(), loc.getSize());
-      openWriters.add(w);
-      return w;
+      MemorySegment bytes =
+          loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readWrite().asSlice(loc.getOffset(), loc.getSize());
+      return new Reservation(new ObjectId(loc.getId()), bytes);
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Creates and seals a blob holding {@code data}, in one round trip. */
+  ObjectId createSealed(MemorySegment data) {
+    CreateBlobRequest.Builder req =
+        CreateBlobRequest.newBuilder()
+            .setSize(data.byteSize())
+            .setSealWithData(true)
+            .setData(UnsafeByteOperations.unsafeWrap(data.asByteBuffer()));
+    return new ObjectId(call(Request.newBuilder().setCreateBlob(req).build()).getCreateBlob().getBlob().getId());
   }
 
   /** Creates a blob holding a copy of {@code bytes}, seals it and returns its id. */

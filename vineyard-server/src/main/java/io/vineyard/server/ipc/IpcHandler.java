@@ -12,6 +12,7 @@ import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
 import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.BlobLocation;
+import io.vineyard.proto.ipc.CreateBlobRequest;
 import io.vineyard.proto.ipc.CreateBlobResponse;
 import io.vineyard.proto.ipc.DeleteResponse;
 import io.vineyard.proto.ipc.Empty;
@@ -69,9 +70,14 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       switch (req.getBodyCase()) {
         case REGISTER -> register(ctx, req, resp);
         case CREATE_BLOB -> {
-          ObjectStore.Location loc = store.createBlob(session, req.getCreateBlob().getSize());
-          resp.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(loc)));
-          announceRegion(ctx, resp, loc.size());
+          CreateBlobRequest c = req.getCreateBlob();
+          if (c.getSealWithData()) {
+            resp.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(createSealed(c))));
+          } else {
+            ObjectStore.Location loc = store.createBlob(session, c.getSize());
+            resp.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(loc)));
+            announceRegion(ctx, resp, loc.size());
+          }
         }
         case SEAL_BLOB -> {
           store.seal(session, req.getSealBlob().getId(), req.getSealBlob().getKeepPinned());
@@ -165,6 +171,25 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
             .setClientId(session.id())
             .setDaemonVersion(daemonVersion)
             .setMaxFrame(maxFrame));
+  }
+
+  /** Creates a blob from bytes carried in the request and seals it: small blobs in one round trip. */
+  private ObjectStore.Location createSealed(CreateBlobRequest c) {
+    if (c.getData().size() != c.getSize()) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT, "blob of " + c.getSize() + " bytes sent with " + c.getData().size() + " bytes of data");
+    }
+    ObjectStore.Location loc = store.createBlob(session, c.getSize());
+    try {
+      if (loc.size() > 0) {
+        c.getData().copyTo(shm.mapping().asSlice(loc.offset(), loc.size()).asByteBuffer());
+      }
+      store.seal(session, loc.id(), false);
+    } catch (RuntimeException e) {
+      store.abort(session, loc.id());
+      throw e;
+    }
+    return loc;
   }
 
   /** Sends the region's descriptor ahead of the reply the first time this client needs it. */

@@ -100,6 +100,60 @@ class IpcClientIT {
   }
 
   @Test
+  void blobsAroundTheInlineLimitRoundTrip() {
+    long limit = IpcClient.INLINE_LIMIT;
+    try (IpcClient writer = daemon.connect(); IpcClient reader = daemon.connect()) {
+      for (long size : new long[] {1, 63, 4096, limit - 1, limit, limit + 1, 3 * limit}) {
+        byte[] data = randomBytes((int) size, size);
+        ObjectId id = writer.putBlob(data);
+        try (Blob b = reader.getBlob(id)) {
+          assertArrayEquals(data, b.segment().toArray(ValueLayout.JAVA_BYTE), "size " + size);
+        }
+        assertEquals(size, reader.getMeta(id).nbytes());
+        writer.delete(id);
+      }
+      assertEquals(0, reader.stats().usedBytes());
+    }
+  }
+
+  @Test
+  void aSmallBlobWhoseIdIsAskedEarlyIsReservedThenSealedWithWhatWasWritten() {
+    byte[] data = randomBytes(1000, 5);
+    try (IpcClient writer = daemon.connect(); IpcClient reader = daemon.connect()) {
+      try (BlobWriter w = writer.createBlob(data.length)) {
+        ObjectId id = w.id();
+        assertEquals(ErrorCode.NOT_SEALED, assertThrows(VineyardException.class, () -> reader.getBlob(id)).code());
+        assertEquals(1, reader.stats().unsealedBlobCount());
+        MemorySegment.copy(data, 0, w.segment(), ValueLayout.JAVA_BYTE, 0, data.length);
+        assertEquals(id, w.seal());
+        try (Blob b = reader.getBlob(id)) {
+          assertArrayEquals(data, b.segment().toArray(ValueLayout.JAVA_BYTE));
+        }
+        writer.delete(id);
+      }
+    }
+  }
+
+  @Test
+  void writesAfterSealDoNotReachASmallSealedBlob() {
+    try (BufferAllocator alloc = new RootAllocator(); IpcClient c = daemon.connect()) {
+      ObjectId id;
+      ArrowBuf buf;
+      try (BlobWriter w = c.createBlob(64)) {
+        buf = w.toArrowBuf(alloc);
+        buf.setLong(0, 42L);
+        id = w.seal();
+      }
+      buf.setLong(0, -1L); // the staging memory, not the sealed blob
+      buf.close();
+      try (Blob b = c.getBlob(id)) {
+        assertEquals(42L, b.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, 0));
+      }
+      c.delete(id);
+    }
+  }
+
+  @Test
   void emptyBlobsWork() {
     try (IpcClient c = daemon.connect()) {
       ObjectId id;
