@@ -6,6 +6,7 @@ import io.vineyard.StoreStats;
 import io.vineyard.client.Blob;
 import io.vineyard.client.BlobWriter;
 import io.vineyard.client.IpcClient;
+import java.lang.management.ManagementFactory;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -404,10 +405,14 @@ public final class IpcBenchmark {
   private Map<String, Double> runChild(List<String> blobs) {
     String java =
         ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> cmd = new ArrayList<>(List.of(
-        java,
-        "--enable-native-access=ALL-UNNAMED",
-        "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    List<String> cmd = new ArrayList<>(List.of(java));
+    // The same access flags as this JVM (bin/java-env chose them for the JDK in use).
+    for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (arg.startsWith("--enable-native-access") || arg.startsWith("--add-opens") || arg.startsWith("--sun-misc")) {
+        cmd.add(arg);
+      }
+    }
+    cmd.addAll(List.of(
         "-cp", System.getProperty("java.class.path"),
         GetLatencyChild.class.getName(),
         "--socket", socket.toString(),

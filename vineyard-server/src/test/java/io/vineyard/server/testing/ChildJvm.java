@@ -10,13 +10,22 @@ import java.util.concurrent.TimeUnit;
 /** Starts a main class in a separate JVM with this JVM's classpath and the flags Vineyard needs. */
 public final class ChildJvm {
 
-  /** The flags every Vineyard process needs (FFM downcalls, Arrow memory). */
-  public static final List<String> JVM_FLAGS =
-      List.of(
-          "--enable-native-access=ALL-UNNAMED",
-          "--add-opens=java.base/java.nio=ALL-UNNAMED",
-          "-XX:+UseSerialGC",
-          "-Xshare:auto");
+  /**
+   * The flags every Vineyard process needs (FFM downcalls, Arrow memory, and on newer JDKs quiet
+   * protobuf), taken from this JVM, which the build started with them; plus a small-footprint GC.
+   */
+  public static final List<String> JVM_FLAGS = jvmFlags();
+
+  private static List<String> jvmFlags() {
+    List<String> flags = new ArrayList<>();
+    for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (arg.startsWith("--enable-native-access") || arg.startsWith("--add-opens") || arg.startsWith("--sun-misc")) {
+        flags.add(arg);
+      }
+    }
+    flags.add("-XX:+UseSerialGC");
+    return List.copyOf(flags);
+  }
 
   private ChildJvm() {}
 
