@@ -246,8 +246,10 @@ public final class IpcClient implements AutoCloseable {
       Response r = call(Request.newBuilder().setGetBlobs(req).build());
       List<Blob> out = new ArrayList<>(r.getGetBlobs().getBlobsCount());
       for (BlobLocation loc : r.getGetBlobs().getBlobsList()) {
-        MemorySegment base = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readOnly();
-        Blob b = new Blob(this, new ObjectId(loc.getId()), base, loc.getOffset(), loc.getSize());
+        SharedRegion region = loc.getSize() == 0 ? null : regionFor(loc);
+        MemorySegment base = region == null ? MemorySegment.NULL : region.readOnly();
+        int fd = region == null ? -1 : region.fd();
+        Blob b = new Blob(this, new ObjectId(loc.getId()), base, fd, loc.getOffset(), loc.getSize());
         openBlobs.add(b);
         out.add(b);
       }
@@ -313,6 +315,19 @@ public final class IpcClient implements AutoCloseable {
    * @param limit at most this many; 0 for the daemon's default
    */
   public List<ObjectInfo> list(String typenamePattern, int limit) {
+    return listObjects(typenamePattern, limit).objects();
+  }
+
+  /**
+   * A listing and whether the limit cut it short.
+   *
+   * @param objects the objects listed, oldest first; members appear as references by id
+   * @param truncated more objects match than were returned
+   */
+  public record Listing(List<ObjectInfo> objects, boolean truncated) {}
+
+  /** Like {@link #list}, and says whether the limit cut the listing short. */
+  public Listing listObjects(String typenamePattern, int limit) {
     ListRequest.Builder req = ListRequest.newBuilder().setLimit(limit);
     if (typenamePattern != null) {
       req.setTypenamePattern(typenamePattern);
@@ -322,7 +337,7 @@ public final class IpcClient implements AutoCloseable {
     for (ListEntry e : r.getEntriesList()) {
       out.add(new ObjectInfo(Protos.fromProto(e.getMeta()), e.getNamesList()));
     }
-    return out;
+    return new Listing(List.copyOf(out), r.getTruncated());
   }
 
   /** Binds {@code name} to an object, replacing an earlier binding of that name. */

@@ -40,6 +40,11 @@ final class SharedRegion {
     return readWrite;
   }
 
+  /** The region's descriptor, owned by this object. */
+  int fd() {
+    return fd;
+  }
+
   /** Unmaps and closes the descriptor; every blob view must be closed first. */
   void close() {
     arena.close();

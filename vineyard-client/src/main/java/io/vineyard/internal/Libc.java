@@ -33,6 +33,7 @@ public final class Libc {
   public static final int MSG_CTRUNC = 0x8;
 
   public static final int O_RDONLY = 0;
+  public static final int O_WRONLY = 1;
   public static final int O_RDWR = 2;
   public static final int O_CREAT = 0100;
   public static final int O_EXCL = 0200;
@@ -42,8 +43,13 @@ public final class Libc {
   public static final int PROT_WRITE = 2;
   public static final int MAP_SHARED = 1;
   public static final int MAP_POPULATE = 0x8000;
+  public static final int MADV_POPULATE_READ = 22;
+  public static final long PAGE_SIZE = 4096;
 
   public static final int EINTR = 4;
+  public static final int EPIPE = 32;
+  public static final int EINVAL = 22;
+  public static final int ENOSYS = 38;
   public static final int EAGAIN = 11;
   public static final int ENOENT = 2;
   public static final int ECONNREFUSED = 111;
@@ -110,8 +116,15 @@ public final class Libc {
       downcall("fallocate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
   private static final MethodHandle MMAP =
       downcall("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+  private static final MethodHandle SENDFILE =
+      downcall("sendfile", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  private static final MethodHandle MADVISE =
+      downcall("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
   private static final MethodHandle MUNMAP =
       downcall("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  private static final MethodHandle ISATTY =
+      LINKER.downcallHandle(
+          LIBC.find("isatty").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
   private static final MethodHandle STRERROR =
       LINKER.downcallHandle(
           LIBC.find("strerror").orElseThrow(),
@@ -137,6 +150,15 @@ public final class Libc {
   /** errno captured by this thread's last call through this class. */
   public static int lastErrno() {
     return (int) ERRNO.get(state(), 0L);
+  }
+
+  /** Whether the descriptor is a terminal (e.g. {@code isatty(2)} for stderr). */
+  public static boolean isatty(int fd) {
+    try {
+      return (int) ISATTY.invokeExact(fd) == 1;
+    } catch (Throwable t) {
+      return false;
+    }
   }
 
   /** The text of an errno value. */
@@ -236,6 +258,39 @@ public final class Libc {
     try {
       MemorySegment r = (MemorySegment) MMAP.invokeExact(state(), MemorySegment.NULL, length, prot, flags, fd, offset);
       return r.address();
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Copies {@code count} bytes at {@code offset} of {@code inFd} to {@code outFd} inside the kernel.
+   *
+   * @return bytes copied (possibly fewer), or -1 with errno set
+   */
+  public static long sendfile(int outFd, int inFd, long offset, long count) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment off = a.allocate(ValueLayout.JAVA_LONG);
+      off.set(ValueLayout.JAVA_LONG, 0, offset);
+      return (long) SENDFILE.invokeExact(state(), outFd, inFd, off, count);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Maps every page of {@code seg} into this process's page tables now, in one call, instead of one
+   * fault per page later ({@code MADV_POPULATE_READ}, Linux 5.14+). Best effort: returns false when
+   * the kernel cannot.
+   */
+  public static boolean populateRead(MemorySegment seg) {
+    if (seg.byteSize() == 0) {
+      return true;
+    }
+    long start = seg.address() & -PAGE_SIZE;
+    long end = seg.address() + seg.byteSize();
+    try {
+      return (int) MADVISE.invokeExact(state(), MemorySegment.ofAddress(start), end - start, MADV_POPULATE_READ) == 0;
     } catch (Throwable t) {
       throw rethrow(t);
     }

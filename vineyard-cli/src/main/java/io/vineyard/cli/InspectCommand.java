@@ -1,0 +1,47 @@
+package io.vineyard.cli;
+
+import io.vineyard.MemorySize;
+import io.vineyard.ObjectMeta;
+import io.vineyard.client.IpcClient;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(
+    name = "inspect",
+    mixinStandardHelpOptions = true,
+    description = "Shows an object's metadata tree: type, size, fields and members, down to the blobs.",
+    footer = {
+      "",
+      "Examples:",
+      "  vineyardctl inspect o0001a2b3c4d5e6f7",
+      "  vineyardctl inspect features --output json",
+      ""
+    })
+final class InspectCommand extends ClientCommand {
+
+  @Parameters(paramLabel = "ID|NAME", description = "The object's id or a name bound to it.")
+  String ref;
+
+  @Override
+  protected int run(IpcClient client) {
+    ObjectMeta meta = client.getMeta(resolve(client, ref));
+    if (root.json()) {
+      root.out.println(Json.meta(meta, 0));
+    } else {
+      print(meta, "", "");
+    }
+    return ExitCodes.OK;
+  }
+
+  private void print(ObjectMeta m, String indent, String label) {
+    root.out.println(indent + label + m.id() + "  " + m.typename() + "  " + MemorySize.format(m.nbytes())
+        + "  instance " + m.instanceId() + (m.isGlobal() ? "  global" : ""));
+    for (Map.Entry<String, Object> f : m.fields().entrySet()) {
+      root.out.println(indent + "    " + f.getKey() + " = " + Json.value(f.getValue()));
+    }
+    for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
+      print(e.getValue(), indent + "    ", e.getKey() + ": ");
+    }
+  }
+}

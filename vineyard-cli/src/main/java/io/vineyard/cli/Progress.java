@@ -1,0 +1,72 @@
+package io.vineyard.cli;
+
+import io.vineyard.MemorySize;
+import java.io.PrintStream;
+import java.util.Locale;
+
+/**
+ * A progress bar for long transfers, drawn on stderr only when stderr is a terminal; otherwise
+ * every call is a no-op, so piped output stays clean.
+ */
+final class Progress implements AutoCloseable {
+
+  private static final long MIN_BYTES = 16L << 20;
+  private static final long REDRAW_NANOS = 100_000_000L;
+
+  private final PrintStream err;
+  private final String label;
+  private final long total;
+  private final boolean enabled;
+  private final long start = System.nanoTime();
+  private long lastDraw;
+  private long done;
+
+  /**
+   * @param total bytes expected, or -1 when unknown
+   * @param terminal whether stderr is a terminal
+   */
+  Progress(PrintStream err, String label, long total, boolean terminal) {
+    this.err = err;
+    this.label = label;
+    this.total = total;
+    this.enabled = terminal && (total < 0 || total >= MIN_BYTES);
+    // With no total, a bar appears only once the transfer has become long.
+  }
+
+  void advance(long bytes) {
+    done += bytes;
+    if (!enabled) {
+      return;
+    }
+    if (total < 0 && done < MIN_BYTES) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (now - lastDraw >= REDRAW_NANOS) {
+      lastDraw = now;
+      draw(now);
+    }
+  }
+
+  private void draw(long now) {
+    double seconds = Math.max(1e-9, (now - start) / 1e9);
+    String rate = MemorySize.format((long) (done / seconds)) + "/s";
+    if (total > 0) {
+      int width = 30;
+      int filled = (int) (width * done / total);
+      err.printf(Locale.ROOT, "\r%s [%s%s] %3d%% %s of %s, %s\033[K", label, "=".repeat(filled), " ".repeat(width - filled),
+          100 * done / total, MemorySize.format(done), MemorySize.format(total), rate);
+    } else {
+      err.printf(Locale.ROOT, "\r%s %s, %s\033[K", label, MemorySize.format(done), rate);
+    }
+    err.flush();
+  }
+
+  @Override
+  public void close() {
+    if (enabled && lastDraw != 0) {
+      draw(System.nanoTime());
+      err.println();
+    }
+  }
+}

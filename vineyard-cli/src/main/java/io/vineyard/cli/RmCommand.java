@@ -1,0 +1,50 @@
+package io.vineyard.cli;
+
+import io.vineyard.ObjectId;
+import io.vineyard.client.IpcClient;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(
+    name = "rm",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Deletes objects and prints the ids deleted. Memory that a client still holds is freed when it lets go.",
+      "An object that another object uses as a member is only deleted with --force, which deletes the users too."
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  vineyardctl rm o8000000000000001",
+      "  vineyardctl rm my-table --deep",
+      ""
+    })
+final class RmCommand extends ClientCommand {
+
+  @Parameters(paramLabel = "ID|NAME", arity = "1..*", description = "Objects to delete, by id or name.")
+  List<String> refs;
+
+  @Option(names = "--deep", description = "Also delete members that nothing else uses.")
+  boolean deep;
+
+  @Option(names = "--force", description = "Delete even objects that other objects use, and those objects too.")
+  boolean force;
+
+  @Override
+  protected int run(IpcClient client) {
+    List<ObjectId> ids = new ArrayList<>();
+    for (String ref : refs) {
+      ids.add(resolve(client, ref));
+    }
+    List<ObjectId> deleted = client.delete(ids, force, deep);
+    if (root.json()) {
+      root.out.println("{\"deleted\": " + Json.strings(deleted.stream().map(ObjectId::toString).toList()) + "}");
+    } else {
+      deleted.forEach(root.out::println);
+    }
+    return ExitCodes.OK;
+  }
+}

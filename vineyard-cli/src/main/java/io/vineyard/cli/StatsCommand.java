@@ -1,0 +1,48 @@
+package io.vineyard.cli;
+
+import io.vineyard.MemorySize;
+import io.vineyard.StoreStats;
+import io.vineyard.client.IpcClient;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+
+@Command(
+    name = "stats",
+    mixinStandardHelpOptions = true,
+    description = "Shows the daemon's capacity, memory in use and counts.",
+    footer = {"", "Examples:", "  vineyardctl stats", "  vineyardctl stats --output json", ""})
+final class StatsCommand extends ClientCommand {
+
+  @Override
+  protected int run(IpcClient client) {
+    StoreStats s = client.stats();
+    if (root.json()) {
+      root.out.println("{\"instance_id\": " + s.instanceId()
+          + ", \"capacity_bytes\": " + s.capacityBytes()
+          + ", \"used_bytes\": " + s.usedBytes()
+          + ", \"largest_free_bytes\": " + s.largestFreeBytes()
+          + ", \"object_count\": " + s.objectCount()
+          + ", \"blob_count\": " + s.blobCount()
+          + ", \"unsealed_blob_count\": " + s.unsealedBlobCount()
+          + ", \"pinned_blob_count\": " + s.pinnedBlobCount()
+          + ", \"name_count\": " + s.nameCount()
+          + ", \"client_count\": " + s.clientCount()
+          + ", \"heap_used_bytes\": " + s.heapUsedBytes()
+          + ", \"heap_max_bytes\": " + s.heapMaxBytes() + "}");
+      return ExitCodes.OK;
+    }
+    List<String[]> rows = new ArrayList<>();
+    rows.add(new String[] {"instance", Long.toString(s.instanceId())});
+    rows.add(new String[] {"capacity", MemorySize.format(s.capacityBytes()) + " (" + s.capacityBytes() + " bytes)"});
+    rows.add(new String[] {"used", MemorySize.format(s.usedBytes()) + " (" + s.usedBytes() + " bytes)"});
+    rows.add(new String[] {"largest free block", MemorySize.format(s.largestFreeBytes())});
+    rows.add(new String[] {"objects", Long.toString(s.objectCount())});
+    rows.add(new String[] {"blobs", s.blobCount() + " (" + s.unsealedBlobCount() + " unsealed, " + s.pinnedBlobCount() + " pinned)"});
+    rows.add(new String[] {"names", Long.toString(s.nameCount())});
+    rows.add(new String[] {"clients", Long.toString(s.clientCount())});
+    rows.add(new String[] {"daemon heap", MemorySize.format(s.heapUsedBytes()) + " of " + MemorySize.format(s.heapMaxBytes())});
+    Table.print(root.out, rows);
+    return ExitCodes.OK;
+  }
+}

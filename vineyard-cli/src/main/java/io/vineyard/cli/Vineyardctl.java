@@ -1,0 +1,190 @@
+package io.vineyard.cli;
+
+import io.vineyard.VineyardException;
+import io.vineyard.client.IpcClient;
+import io.vineyard.internal.Libc;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/** {@code vineyardctl}: put, get, list, inspect and delete objects of a Vineyard daemon. */
+@Command(
+    name = "vineyardctl",
+    mixinStandardHelpOptions = true,
+    versionProvider = Vineyardctl.Version.class,
+    sortOptions = false,
+    description = "Puts, gets, lists, inspects and deletes objects in a Vineyard daemon.%n",
+    subcommands = {
+      PutCommand.class,
+      GetCommand.class,
+      LsCommand.class,
+      InspectCommand.class,
+      RmCommand.class,
+      NameCommand.class,
+      StatsCommand.class,
+      CommandLine.HelpCommand.class
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  vineyardctl put data.bin --name training-set",
+      "  vineyardctl get training-set -o copy.bin",
+      "  vineyardctl ls --typename 'vineyard::*' --output json",
+      "",
+      "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found, 4 cannot connect, 5 out of memory.",
+      ""
+    })
+public final class Vineyardctl implements Runnable {
+
+  /** How results are printed. */
+  public enum Output { table, json }
+
+  @Option(
+      names = "--socket",
+      scope = ScopeType.INHERIT,
+      paramLabel = "PATH",
+      description = "The daemon's socket (default: $VINEYARD_IPC_SOCKET, else /var/run/vineyard.sock for root,"
+          + " ~/.local/vineyard/vineyard.sock for others).")
+  Path socket;
+
+  @Option(
+      names = "--output",
+      scope = ScopeType.INHERIT,
+      paramLabel = "FORMAT",
+      defaultValue = "table",
+      description = "table or json. Default: ${DEFAULT-VALUE}.")
+  Output output;
+
+  @Option(
+      names = {"-v", "--verbose"},
+      scope = ScopeType.INHERIT,
+      description = "Print timings, and stack traces on errors.")
+  boolean verbose;
+
+  @Spec CommandSpec spec;
+
+  final InputStream in;
+  final PrintStream out;
+  final PrintStream err;
+  /** Raw bytes to standard output (object contents), bypassing the text layer. */
+  final WritableByteChannel rawOut;
+  /** Standard output's descriptor when it is the process's own (for in-kernel copies), else -1. */
+  final int stdoutFd;
+  final boolean stderrIsTerminal;
+
+  Vineyardctl(
+      InputStream in, PrintStream out, PrintStream err, WritableByteChannel rawOut, int stdoutFd, boolean stderrIsTerminal) {
+    this.in = in;
+    this.out = out;
+    this.err = err;
+    this.rawOut = rawOut;
+    this.stdoutFd = stdoutFd;
+    this.stderrIsTerminal = stderrIsTerminal;
+  }
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (see vineyardctl --help)");
+  }
+
+  IpcClient connect() {
+    return IpcClient.connect(socket != null ? socket : IpcClient.defaultSocket());
+  }
+
+  boolean json() {
+    return output == Output.json;
+  }
+
+  /**
+   * Runs the tool as the shell would, without exiting: the entry point for tests.
+   *
+   * @return the exit status
+   */
+  public static int run(InputStream in, OutputStream out, OutputStream err, String... args) {
+    PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+    return run(in, o, new PrintStream(err, true, StandardCharsets.UTF_8), Channels.newChannel(o), -1, false, args);
+  }
+
+  static int run(
+      InputStream in,
+      PrintStream out,
+      PrintStream err,
+      WritableByteChannel rawOut,
+      int stdoutFd,
+      boolean terminal,
+      String... args) {
+    Vineyardctl root = new Vineyardctl(in, out, err, rawOut, stdoutFd, terminal);
+    CommandLine cl = new CommandLine(root);
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+    cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> root.fail(ex));
+    cl.setParameterExceptionHandler(
+        (ex, params) -> {
+          // One line that says what is wrong, one that says where to look; not the whole usage.
+          CommandLine cmd = ex.getCommandLine();
+          err.println("vineyardctl: " + ex.getMessage());
+          err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more.");
+          return ExitCodes.INVALID_ARGUMENT;
+        });
+    int code = cl.execute(args);
+    out.flush();
+    err.flush();
+    return code;
+  }
+
+  /** Reports a failure as one line (with the stack trace under --verbose) and picks the exit status. */
+  private int fail(Exception ex) {
+    Throwable t = ex instanceof UncheckedIOException u ? u.getCause() : ex;
+    int code;
+    String message;
+    if (t instanceof VineyardException ve) {
+      code = ExitCodes.of(ve.code());
+      message = ve.reason();
+    } else if (t instanceof IOException io) {
+      code = ExitCodes.OTHER;
+      message = "I/O error: " + io.getMessage();
+    } else {
+      code = ExitCodes.OTHER;
+      message = "internal error: " + t;
+    }
+    err.println("vineyardctl: " + message);
+    if (verbose) {
+      t.printStackTrace(err);
+    }
+    return code;
+  }
+
+  @SuppressWarnings("resource") // the standard streams stay open for the life of the process
+  public static void main(String[] args) {
+    FileOutputStream stdout = new FileOutputStream(FileDescriptor.out);
+    // Text is UTF-8 whatever the locale, so names and metadata print as they are.
+    PrintStream out = new PrintStream(stdout, false, StandardCharsets.UTF_8);
+    PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+    System.exit(run(System.in, out, err, stdout.getChannel(), 1, Libc.isatty(2), args));
+  }
+
+  /** The tool's version, from the jar manifest when built. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Vineyardctl.class.getPackage().getImplementationVersion();
+      return new String[] {"vineyardctl " + (v != null ? v : "dev")};
+    }
+  }
+}

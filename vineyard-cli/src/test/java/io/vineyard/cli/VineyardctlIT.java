@@ -1,0 +1,900 @@
+package io.vineyard.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.StoreStats;
+import io.vineyard.client.IpcClient;
+import io.vineyard.server.testing.DaemonProcess;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every command of {@code vineyardctl}, run in-process through {@link Vineyardctl#run} against a real
+ * daemon in its own JVM (one per class).
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class VineyardctlIT {
+
+  private static final Pattern ID = Pattern.compile("o[0-9a-f]{16}");
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long MIB = 1 << 20;
+
+  @TempDir static Path daemonDir;
+  @TempDir Path work;
+
+  private static DaemonProcess daemon;
+  private static String sock;
+  private static IpcClient client;
+  private static final Random RANDOM = new Random(0x5eed);
+  private static int unique;
+
+  @BeforeAll
+  static void startDaemon() throws IOException {
+    assertTrue(daemonDir.resolve("vineyard.sock").toString().length() < 100, "socket path too long: " + daemonDir);
+    daemon = DaemonProcess.start(daemonDir, "256Mi");
+    sock = daemon.socket().toString();
+    client = daemon.connect();
+  }
+
+  @AfterAll
+  static void stopDaemon() throws IOException {
+    try {
+      if (client != null) {
+        client.close();
+      }
+    } finally {
+      if (daemon != null) {
+        daemon.close();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** One run's exit status and output. */
+  record Result(int code, byte[] stdoutBytes, String stderr, List<String> args) {
+    String stdout() {
+      return new String(stdoutBytes, StandardCharsets.UTF_8);
+    }
+
+    List<String> lines() {
+      return stdout().lines().toList();
+    }
+
+    String lastLine() {
+      List<String> l = lines();
+      return l.isEmpty() ? "" : l.getLast();
+    }
+
+    @Override
+    public String toString() {
+      return "vineyardctl " + String.join(" ", args) + " -> " + code + "\n--- stdout:\n"
+          + (stdoutBytes.length > 4096 ? stdoutBytes.length + " bytes" : stdout()) + "\n--- stderr:\n" + stderr;
+    }
+  }
+
+  /** Runs with no input, against the test daemon. */
+  private static Result ctl(String... args) {
+    return ctlIn(new byte[0], args);
+  }
+
+  /** Runs with {@code stdin} as standard input, against the test daemon. */
+  private static Result ctlIn(byte[] stdin, String... args) {
+    List<String> all = new ArrayList<>(List.of("--socket", sock));
+    all.addAll(List.of(args));
+    return raw(stdin, all.toArray(String[]::new));
+  }
+
+  /** Runs exactly these arguments. */
+  private static Result raw(byte[] stdin, String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Vineyardctl.run(new ByteArrayInputStream(stdin), out, err, args);
+    return new Result(code, out.toByteArray(), err.toString(StandardCharsets.UTF_8), List.of(args));
+  }
+
+  /** Runs through the package-private entry point, telling the tool whether stderr is a terminal. */
+  private static Result ctlTerminal(boolean terminal, String... args) {
+    List<String> all = new ArrayList<>(List.of("--socket", sock));
+    all.addAll(List.of(args));
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+    int code =
+        Vineyardctl.run(new ByteArrayInputStream(new byte[0]), o, new PrintStream(err, true, StandardCharsets.UTF_8),
+            Channels.newChannel(o), -1, terminal, all.toArray(String[]::new));
+    return new Result(code, out.toByteArray(), err.toString(StandardCharsets.UTF_8), all);
+  }
+
+  private static Result ok(Result r) {
+    assertEquals(0, r.code(), r::toString);
+    assertEquals("", r.stderr(), r::toString);
+    return r;
+  }
+
+  /** A failure: this exit status, nothing on stdout, one line on stderr without a stack trace. */
+  private static Result fails(int code, Result r) {
+    assertEquals(code, r.code(), r::toString);
+    assertEquals(0, r.stdoutBytes().length, () -> "nothing on stdout on error: " + r);
+    List<String> lines = r.stderr().lines().toList();
+    assertEquals(1, lines.size(), () -> "exactly one line on stderr: " + r);
+    assertTrue(lines.getFirst().startsWith("vineyardctl: "), r::toString);
+    assertTrue(r.stderr().endsWith("\n"), r::toString);
+    return r;
+  }
+
+  /** A usage error (picocli): status 2, nothing on stdout, the problem on the first line, no stack trace. */
+  private static Result usageError(Result r, String firstLineContains) {
+    assertEquals(ExitCodes.INVALID_ARGUMENT, r.code(), r::toString);
+    assertEquals(0, r.stdoutBytes().length, r::toString);
+    assertTrue(r.stderr().lines().findFirst().orElse("").contains(firstLineContains), r::toString);
+    assertFalse(r.stderr().contains("\tat "), r::toString);
+    return r;
+  }
+
+  private static String putId(Result r) {
+    ok(r);
+    String id = r.lastLine();
+    assertTrue(ID.matcher(id).matches(), () -> "the last line is the id: " + r);
+    return id;
+  }
+
+  private static byte[] random(int n) {
+    byte[] b = new byte[n];
+    RANDOM.nextBytes(b);
+    return b;
+  }
+
+  private Path file(String name, byte[] content) throws IOException {
+    return Files.write(work.resolve(name), content);
+  }
+
+  private static String uniqueName(String prefix) {
+    return prefix + "-" + (++unique);
+  }
+
+  private static JsonNode json(Result r) throws IOException {
+    ok(r);
+    return JSON.readTree(r.stdout());
+  }
+
+  /** A test::Pair of two fresh blobs, with a field of every kind. */
+  private record Pair(ObjectId id, ObjectId left, ObjectId right, String typename) {}
+
+  private static Pair pair(String typename) {
+    ObjectId left = client.putBlob(random(1000));
+    ObjectId right = client.putBlob(random(100_000));
+    ObjectId id = client.putMeta(pairMeta(typename, left, right));
+    return new Pair(id, left, right, typename);
+  }
+
+  private static ObjectMeta pairMeta(String typename, ObjectId left, ObjectId right) {
+    return ObjectMeta.builder(typename)
+        .field("k", 1L)
+        .field("d", 2.5)
+        .field("flag", true)
+        .field("s", "he said \"hi\"\n\tand left \\")
+        .jsonField("j", "{\"a\":[1,2]}")
+        .member("left", left)
+        .member("right", right)
+        .build();
+  }
+
+  // ---------------------------------------------------------------- put and get
+
+  @Test
+  void putPrintsTheIdAloneOnTheLastLineAndGetReturnsTheExactBytes() throws IOException {
+    int[] sizes = {0, 1, 1000, 64 << 10, (64 << 10) + 1, 200_000};
+    for (int size : sizes) {
+      byte[] content = random(size);
+      Path in = file("in-" + size + ".bin", content);
+      Result put = ctl("put", in.toString());
+      String id = putId(put);
+      assertEquals(1, put.lines().size(), put::toString);
+      assertEquals(size, client.getMeta(ObjectId.parse(id)).nbytes());
+
+      Result get = ok(ctl("get", id));
+      assertArrayEquals(content, get.stdoutBytes(), "get " + id + " to stdout, " + size + " bytes");
+
+      Path out = work.resolve("out-" + size + ".bin");
+      Result getFile = ok(ctl("get", id, "-o", out.toString()));
+      assertEquals(0, getFile.stdoutBytes().length, getFile::toString);
+      assertArrayEquals(content, Files.readAllBytes(out), "get " + id + " -o, " + size + " bytes");
+
+      Path out2 = work.resolve("out2-" + size + ".bin");
+      ok(ctl("get", "--out", out2.toString(), id));
+      assertArrayEquals(content, Files.readAllBytes(out2));
+
+      Result dash = ok(ctl("get", id, "-o", "-"));
+      assertArrayEquals(content, dash.stdoutBytes(), "-o - is standard output");
+    }
+  }
+
+  @Test
+  void putWithNameBindsTheNameAndGetResolvesIt() throws IOException {
+    byte[] content = random(150_000);
+    String name = uniqueName("dataset");
+    String id = putId(ctl("put", file("named.bin", content).toString(), "--name", name));
+    assertEquals(id, client.getName(name).toString());
+
+    assertArrayEquals(content, ok(ctl("get", name)).stdoutBytes());
+    Path out = work.resolve("by-name.bin");
+    ok(ctl("get", name, "-o", out.toString()));
+    assertArrayEquals(content, Files.readAllBytes(out));
+
+    // The option may come before the file, and a name with spaces and unicode is fine.
+    String odd = uniqueName("my data ✓");
+    String id2 = putId(ctl("put", "--name", odd, file("odd.bin", content).toString()));
+    assertEquals(id2, client.getName(odd).toString());
+    assertArrayEquals(content, ok(ctl("get", odd)).stdoutBytes());
+  }
+
+  @Test
+  void putDashReadsStandardInput() throws IOException {
+    for (int size : new int[] {0, 5, 64 << 10, 300_000}) {
+      byte[] content = random(size);
+      String id = putId(ctlIn(content, "put", "-"));
+      assertEquals(size, client.getMeta(ObjectId.parse(id)).nbytes());
+      assertArrayEquals(content, ok(ctl("get", id)).stdoutBytes(), "stdin of " + size + " bytes");
+    }
+    byte[] content = random(70_000);
+    String name = uniqueName("from-stdin");
+    String id = putId(ctlIn(content, "put", "-", "--name", name));
+    assertEquals(id, client.getName(name).toString());
+    assertArrayEquals(content, ok(ctl("get", name)).stdoutBytes());
+  }
+
+  @Test
+  void putJsonOutputGivesIdSizeAndName() throws IOException {
+    byte[] content = random(123);
+    String name = uniqueName("json-put");
+    JsonNode j = json(ctl("--output", "json", "put", file("j.bin", content).toString(), "--name", name));
+    assertTrue(ID.matcher(j.get("id").asText()).matches(), j::toString);
+    assertEquals(123, j.get("size").asLong());
+    assertEquals(name, j.get("name").asText());
+    assertEquals(j.get("id").asText(), client.getName(name).toString());
+  }
+
+  @Test
+  void getToAFileIsAtomicLeavesNoTemporaryFileAndOverwrites() throws IOException {
+    Path dir = Files.createDirectory(work.resolve("dest"));
+    byte[] first = random(100_000);
+    byte[] second = random(1000);
+    String a = putId(ctl("put", file("a.bin", first).toString()));
+    String b = putId(ctl("put", file("b.bin", second).toString()));
+    Path target = dir.resolve("target.bin");
+
+    ok(ctl("get", a, "-o", target.toString()));
+    assertArrayEquals(first, Files.readAllBytes(target));
+    assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(target)));
+    assertEquals(List.of(target), listDir(dir));
+
+    // Overwriting a longer file with a shorter one: exact bytes, and the file keeps its permissions.
+    Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-------"));
+    ok(ctl("get", b, "-o", target.toString()));
+    assertArrayEquals(second, Files.readAllBytes(target));
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(target)));
+    assertEquals(List.of(target), listDir(dir));
+
+    // A failed get touches neither an existing file nor creates a new one.
+    fails(ExitCodes.NOT_FOUND, ctl("get", "o8000000000000001", "-o", target.toString()));
+    assertArrayEquals(second, Files.readAllBytes(target));
+    fails(ExitCodes.NOT_FOUND, ctl("get", uniqueName("unbound"), "-o", dir.resolve("new.bin").toString()));
+    assertEquals(List.of(target), listDir(dir));
+
+    // A target that is a directory is refused up front, leaving nothing behind.
+    Path sub = Files.createDirectory(dir.resolve("sub"));
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("get", a, "-o", sub.toString()));
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("get", a, "-o", dir.resolve("missing/x.bin").toString()));
+    assertEquals(List.of(sub, target), listDir(dir));
+    assertEquals(List.of(), listDir(sub));
+
+    // A target in a subdirectory.
+    Path nested = Files.createDirectory(dir.resolve("nested"));
+    ok(ctl("get", a, "-o", nested.resolve("x").toString()));
+    assertArrayEquals(first, Files.readAllBytes(nested.resolve("x")));
+  }
+
+  private static List<Path> listDir(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.sorted().toList();
+    }
+  }
+
+  // ---------------------------------------------------------------- ls and inspect
+
+  @Test
+  void lsShowsAHeaderAndTheObjectsAndFiltersByTypename() throws IOException {
+    String name = uniqueName("ls-blob");
+    String blob = putId(ctl("put", file("ls.bin", random(3000)).toString(), "--name", name));
+    Pair p = pair("test::LsPair");
+
+    Result all = ok(ctl("ls"));
+    List<String> lines = all.lines();
+    assertTrue(lines.getFirst().matches("ID +TYPENAME +SIZE +INSTANCE +NAMES"), all::toString);
+    String blobRow = row(lines, blob);
+    assertTrue(blobRow.matches(blob + " +vineyard::Blob +2\\.9 KiB +" + client.instanceId() + " +" + Pattern.quote(name)), blobRow);
+    assertTrue(row(lines, p.id().toString()).contains("test::LsPair"), all::toString);
+    row(lines, p.left().toString());
+    // Every row has the columns in the header's places.
+    int typeCol = lines.getFirst().indexOf("TYPENAME");
+    for (String line : lines.subList(1, lines.size())) {
+      assertTrue(ID.matcher(line.substring(0, 17)).matches(), line);
+      assertFalse(line.substring(typeCol).startsWith(" "), () -> "aligned: " + all);
+    }
+
+    Result filtered = ok(ctl("ls", "--typename", "test::LsP*"));
+    assertEquals(2, filtered.lines().size(), filtered::toString);
+    assertTrue(filtered.lines().get(1).startsWith(p.id().toString()), filtered::toString);
+
+    Result none = ok(ctl("ls", "--typename", "no::such*"));
+    assertEquals(1, none.lines().size(), "only the header: " + none);
+
+    Result glob = ok(ctl("ls", "--typename", "test::L?Pair"));
+    assertEquals(2, glob.lines().size(), glob::toString);
+  }
+
+  private static String row(List<String> lines, String id) {
+    return lines.stream().filter(l -> l.startsWith(id + " ")).findFirst()
+        .orElseThrow(() -> new AssertionError(id + " not listed:\n" + String.join("\n", lines)));
+  }
+
+  @Test
+  void lsJsonIsAnArrayOfObjectsWithTheirNames() throws IOException {
+    String name1 = uniqueName("ls-json-a");
+    String name2 = uniqueName("ls-json-b");
+    String blob = putId(ctl("put", file("lsj.bin", random(4321)).toString(), "--name", name1));
+    ok(ctl("name", blob, name2));
+    Pair p = pair("test::LsJsonPair");
+
+    for (Result r : List.of(ctl("ls", "--output", "json"), ctl("--output", "json", "ls"), ctl("ls", "--output=JSON"))) {
+      JsonNode arr = json(r);
+      assertTrue(arr.isArray(), r::toString);
+      JsonNode e = find(arr, blob);
+      assertEquals("vineyard::Blob", e.get("typename").asText());
+      assertEquals(4321, e.get("nbytes").asLong());
+      assertEquals(client.instanceId(), e.get("instance_id").asLong());
+      assertTrue(e.get("names").isArray());
+      assertEquals(Set.of(name1, name2), Set.of(e.get("names").get(0).asText(), e.get("names").get(1).asText()));
+      assertEquals(0, find(arr, p.id().toString()).get("names").size());
+      for (JsonNode o : arr) {
+        for (String key : List.of("id", "typename", "nbytes", "instance_id", "names")) {
+          assertTrue(o.has(key), () -> key + " missing in " + o);
+        }
+      }
+    }
+
+    JsonNode filtered = json(ctl("ls", "--typename", "test::LsJson*", "--output", "json"));
+    assertEquals(1, filtered.size(), filtered::toString);
+    assertEquals(p.id().toString(), filtered.get(0).get("id").asText());
+    assertEquals(p.typename(), filtered.get(0).get("typename").asText());
+    assertEquals(1000 + 100_000, filtered.get(0).get("nbytes").asLong());
+
+    JsonNode empty = json(ctl("--output", "json", "ls", "--typename", "no::such"));
+    assertTrue(empty.isArray() && empty.isEmpty(), empty::toString);
+
+    JsonNode limited = json(ctl("--output", "json", "ls", "--limit", "1"));
+    assertEquals(1, limited.size(), limited::toString);
+  }
+
+  private static JsonNode find(JsonNode arr, String id) {
+    for (JsonNode o : arr) {
+      if (id.equals(o.get("id").asText())) {
+        return o;
+      }
+    }
+    throw new AssertionError(id + " not in " + arr);
+  }
+
+  @Test
+  void inspectShowsTheMetadataTreeAsATable() {
+    Pair inner = pair("test::Pair");
+    ObjectId outer = client.putMeta(
+        ObjectMeta.builder("test::Outer").field("label", "outer").member("pair", inner.id()).member("blob", inner.left())
+            .build());
+    String name = uniqueName("inspect");
+    client.putName(name, outer);
+
+    for (String ref : List.of(outer.toString(), name)) {
+      Result r = ok(ctl("inspect", ref));
+      List<String> lines = r.lines();
+      assertTrue(lines.getFirst().startsWith(outer + "  test::Outer  "), r::toString);
+      assertTrue(lines.getFirst().contains("instance " + client.instanceId()), r::toString);
+      String text = r.stdout();
+      assertTrue(text.contains("    label = \"outer\""), text);
+      assertTrue(text.contains("    pair: " + inner.id() + "  test::Pair  "), text);
+      assertTrue(text.contains("    blob: " + inner.left() + "  vineyard::Blob  1000 B"), text);
+      // The nested pair's fields and members, one level deeper.
+      assertTrue(text.contains("        k = 1\n"), text);
+      assertTrue(text.contains("        d = 2.5\n"), text);
+      assertTrue(text.contains("        flag = true\n"), text);
+      assertTrue(text.contains("        j = {\"a\":[1,2]}"), text);
+      assertTrue(text.contains("        left: " + inner.left() + "  vineyard::Blob  1000 B"), text);
+      assertTrue(text.contains("        right: " + inner.right() + "  vineyard::Blob  97.7 KiB"), text);
+    }
+
+    Result blob = ok(ctl("inspect", inner.right().toString()));
+    assertEquals(1, blob.lines().size(), blob::toString);
+    assertTrue(blob.stdout().startsWith(inner.right() + "  vineyard::Blob  97.7 KiB  instance "), blob::toString);
+  }
+
+  @Test
+  void inspectJsonIsValidWithMembersExpanded() throws IOException {
+    Pair inner = pair("test::Pair");
+    ObjectId outer = client.putMeta(
+        ObjectMeta.builder("test::Outer").field("label", "outer").member("pair", inner.id()).member("blob", inner.left())
+            .build());
+
+    for (Result r : List.of(ctl("inspect", outer.toString(), "--output", "json"), ctl("--output", "json", "inspect", outer.toString()))) {
+      JsonNode j = json(r);
+      assertEquals(outer.toString(), j.get("id").asText());
+      assertEquals("test::Outer", j.get("typename").asText());
+      assertEquals(1000 + 100_000, j.get("nbytes").asLong());
+      assertEquals(client.instanceId(), j.get("instance_id").asLong());
+      assertFalse(j.get("global").asBoolean());
+      assertEquals("outer", j.get("fields").get("label").asText());
+
+      JsonNode p = j.get("members").get("pair");
+      assertEquals(inner.id().toString(), p.get("id").asText());
+      assertEquals("test::Pair", p.get("typename").asText());
+      JsonNode f = p.get("fields");
+      assertEquals(1, f.get("k").asLong());
+      assertTrue(f.get("k").isIntegralNumber());
+      assertEquals(2.5, f.get("d").asDouble());
+      assertTrue(f.get("flag").isBoolean() && f.get("flag").asBoolean());
+      assertEquals("he said \"hi\"\n\tand left \\", f.get("s").asText());
+      assertEquals(JSON.readTree("{\"a\":[1,2]}"), f.get("j"), "JSON fields are embedded as documents");
+
+      JsonNode left = p.get("members").get("left");
+      assertEquals(inner.left().toString(), left.get("id").asText());
+      assertEquals("vineyard::Blob", left.get("typename").asText());
+      assertEquals(1000, left.get("nbytes").asLong());
+      assertTrue(left.get("fields").isObject() && left.get("members").isObject() && left.get("members").isEmpty());
+      assertEquals(100_000, p.get("members").get("right").get("nbytes").asLong());
+      assertEquals(inner.left().toString(), j.get("members").get("blob").get("id").asText());
+    }
+
+    // A double that JSON cannot hold is given as a string, so the output stays valid.
+    ObjectId odd = client.putMeta(ObjectMeta.builder("test::Odd").field("nan", Double.NaN)
+        .field("inf", Double.NEGATIVE_INFINITY).field("big", 1e300).field("ctl", "\u0001\u001f").build());
+    JsonNode j = json(ctl("--output", "json", "inspect", odd.toString()));
+    assertEquals("NaN", j.get("fields").get("nan").asText());
+    assertEquals("-Infinity", j.get("fields").get("inf").asText());
+    assertEquals(1e300, j.get("fields").get("big").asDouble());
+    assertEquals("\u0001\u001f", j.get("fields").get("ctl").asText());
+    assertTrue(j.get("members").isEmpty());
+  }
+
+  // ---------------------------------------------------------------- rm and name
+
+  @Test
+  void rmDeletesAndPrintsTheIdsThenGetFailsWithNotFound() throws IOException {
+    String a = putId(ctl("put", file("rm-a.bin", random(100)).toString()));
+    String name = uniqueName("rm-me");
+    String b = putId(ctl("put", file("rm-b.bin", random(100_000)).toString(), "--name", name));
+
+    Result r = ok(ctl("rm", a));
+    assertEquals(List.of(a), r.lines());
+    assertFalse(client.exists(ObjectId.parse(a)));
+    fails(ExitCodes.NOT_FOUND, ctl("get", a));
+    fails(ExitCodes.NOT_FOUND, ctl("get", a, "-o", work.resolve("gone.bin").toString()));
+    assertFalse(Files.exists(work.resolve("gone.bin")));
+    fails(ExitCodes.NOT_FOUND, ctl("rm", a));
+    fails(ExitCodes.NOT_FOUND, ctl("inspect", a));
+
+    // By name, with JSON output.
+    JsonNode j = json(ctl("--output", "json", "rm", name));
+    assertEquals(b, j.get("deleted").get(0).asText());
+    assertEquals(1, j.get("deleted").size());
+    assertFalse(client.exists(ObjectId.parse(b)));
+    fails(ExitCodes.NOT_FOUND, ctl("get", b));
+    fails(ExitCodes.NOT_FOUND, ctl("get", name));
+
+    // Several at once.
+    String c = putId(ctl("put", file("rm-c.bin", random(10)).toString()));
+    String d = putId(ctl("put", file("rm-d.bin", random(10)).toString()));
+    Result two = ok(ctl("rm", c, d));
+    assertEquals(Set.of(c, d), new HashSet<>(two.lines()));
+  }
+
+  @Test
+  void rmOfAMemberNeedsForceAndDeepDeletesUnsharedMembers() throws IOException {
+    Pair p = pair("test::RmPair");
+
+    // A blob that an object uses: refused without --force, and nothing is deleted.
+    Result inUse = fails(ExitCodes.OTHER, ctl("rm", p.left().toString()));
+    assertTrue(client.exists(p.left()) && client.exists(p.id()), inUse::toString);
+    assertTrue(inUse.stderr().contains(p.left().toString()), inUse::toString);
+
+    // --force deletes it and the objects that use it.
+    Result forced = ok(ctl("rm", "--force", p.left().toString()));
+    assertTrue(forced.lines().contains(p.left().toString()), forced::toString);
+    assertTrue(forced.lines().contains(p.id().toString()), forced::toString);
+    assertFalse(client.exists(p.left()));
+    assertFalse(client.exists(p.id()));
+    assertTrue(client.exists(p.right()), "the other member stays");
+
+    // Without --deep, members stay.
+    Pair q = pair("test::RmPair");
+    assertEquals(List.of(q.id().toString()), ok(ctl("rm", q.id().toString())).lines());
+    assertTrue(client.exists(q.left()) && client.exists(q.right()));
+
+    // --deep deletes members that nothing else uses, and keeps shared ones.
+    Pair r = pair("test::RmPair");
+    ObjectId other = client.putMeta(ObjectMeta.builder("test::User").member("shared", r.right()).build());
+    Result deep = ok(ctl("rm", r.id().toString(), "--deep"));
+    assertEquals(Set.of(r.id().toString(), r.left().toString()), new HashSet<>(deep.lines()), deep::toString);
+    assertFalse(client.exists(r.id()));
+    assertFalse(client.exists(r.left()));
+    assertTrue(client.exists(r.right()), "still used by " + other);
+    fails(ExitCodes.NOT_FOUND, ctl("get", r.left().toString()));
+    assertEquals(100_000, json(ctl("--output", "json", "inspect", other.toString())).get("nbytes").asLong());
+  }
+
+  @Test
+  void nameBindsRebindsResolvesAndDrops() throws IOException {
+    byte[] c1 = random(70_000);
+    byte[] c2 = random(10);
+    String id1 = putId(ctl("put", file("n1.bin", c1).toString()));
+    String id2 = putId(ctl("put", file("n2.bin", c2).toString()));
+    String name = uniqueName("latest");
+
+    Result bind = ok(ctl("name", id1, name));
+    assertEquals(0, bind.stdoutBytes().length, "silent in table mode: " + bind);
+    assertEquals(id1, client.getName(name).toString());
+    assertArrayEquals(c1, ok(ctl("get", name)).stdoutBytes());
+
+    // Rebinding replaces the earlier binding.
+    ok(ctl("name", id2, name));
+    assertArrayEquals(c2, ok(ctl("get", name)).stdoutBytes());
+
+    // The object may be given by another name; JSON output shows the binding.
+    String alias = uniqueName("alias");
+    JsonNode j = json(ctl("--output", "json", "name", name, alias));
+    assertEquals(alias, j.get("name").asText());
+    assertEquals(id2, j.get("id").asText());
+    assertArrayEquals(c2, ok(ctl("get", alias)).stdoutBytes());
+
+    // The names show up in ls.
+    String row = row(ok(ctl("ls")).lines(), id2);
+    assertTrue(row.contains(name) && row.contains(alias), row);
+
+    // Dropping a name leaves the object and the other names.
+    Result drop = ok(ctl("name", "--drop", name));
+    assertEquals(0, drop.stdoutBytes().length);
+    fails(ExitCodes.NOT_FOUND, ctl("get", name));
+    assertArrayEquals(c2, ok(ctl("get", alias)).stdoutBytes());
+    assertArrayEquals(c2, ok(ctl("get", id2)).stdoutBytes());
+    fails(ExitCodes.NOT_FOUND, ctl("name", "--drop", name));
+
+    // Binding to an object that does not exist, or by a name that is not bound.
+    fails(ExitCodes.NOT_FOUND, ctl("name", "o0000000000000001", uniqueName("x")));
+    fails(ExitCodes.NOT_FOUND, ctl("name", uniqueName("unbound"), uniqueName("x")));
+    // Missing or conflicting arguments.
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("name"));
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("name", id1));
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("name", "--drop", alias, id1));
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  @Test
+  void statsMatchTheClientsView() throws IOException {
+    putId(ctl("put", file("stats.bin", random(50_000)).toString(), "--name", uniqueName("stats")));
+
+    JsonNode j = json(ctl("stats", "--output", "json"));
+    StoreStats s = client.stats();
+    assertEquals(s.instanceId(), j.get("instance_id").asLong());
+    assertEquals(s.capacityBytes(), j.get("capacity_bytes").asLong());
+    assertEquals(256 * MIB, j.get("capacity_bytes").asLong());
+    assertEquals(s.usedBytes(), j.get("used_bytes").asLong());
+    assertEquals(s.largestFreeBytes(), j.get("largest_free_bytes").asLong());
+    assertEquals(s.objectCount(), j.get("object_count").asLong());
+    assertEquals(s.blobCount(), j.get("blob_count").asLong());
+    assertEquals(s.unsealedBlobCount(), j.get("unsealed_blob_count").asLong());
+    assertEquals(s.pinnedBlobCount(), j.get("pinned_blob_count").asLong());
+    assertEquals(s.nameCount(), j.get("name_count").asLong());
+    assertEquals(s.heapMaxBytes(), j.get("heap_max_bytes").asLong());
+    assertTrue(j.get("client_count").asLong() >= 2, "this test's client and the tool's own: " + j);
+    assertTrue(j.get("heap_used_bytes").asLong() > 0);
+    assertEquals(12, j.size(), j::toString);
+
+    Result t = ok(ctl("stats"));
+    String text = t.stdout();
+    StoreStats now = client.stats();
+    assertTrue(text.contains("capacity            256 MiB (268435456 bytes)\n"), text);
+    assertTrue(text.contains("(" + now.usedBytes() + " bytes)"), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("objects +" + now.objectCount())), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("blobs +" + now.blobCount() + " \\(0 unsealed, 0 pinned\\)")), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("names +" + now.nameCount())), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("instance +" + now.instanceId())), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("clients +[0-9]+")), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("daemon heap +.+ of .+")), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("largest free block +.+")), text);
+    assertEquals(9, text.lines().count(), text);
+  }
+
+  // ---------------------------------------------------------------- errors and exit codes
+
+  @Test
+  void notFoundIsExitCode3() throws IOException {
+    Result unknownBlob = fails(ExitCodes.NOT_FOUND, ctl("get", "o8000000000000001"));
+    assertEquals("vineyardctl: object o8000000000000001 does not exist\n", unknownBlob.stderr());
+    fails(ExitCodes.NOT_FOUND, ctl("get", "o0000000000000001"));
+    fails(ExitCodes.NOT_FOUND, ctl("inspect", "o0000000000000001"));
+    fails(ExitCodes.NOT_FOUND, ctl("rm", "o0000000000000001"));
+
+    // A deleted object.
+    String id = putId(ctl("put", file("del.bin", random(100_000)).toString()));
+    client.delete(ObjectId.parse(id));
+    fails(ExitCodes.NOT_FOUND, ctl("get", id));
+    fails(ExitCodes.NOT_FOUND, ctl("inspect", id));
+
+    // Anything that is not 'o' + 16 hex digits is a name; unbound, it is not found either.
+    for (String ref : List.of("o123", "o80000000000000zz", "O8000000000000001", "o8000000000000001x", "plain-name")) {
+      Result r = fails(ExitCodes.NOT_FOUND, ctl("get", ref));
+      assertEquals("vineyardctl: no object is named '" + ref + "'\n", r.stderr());
+    }
+  }
+
+  @Test
+  void aNameOfAnyShapeButAnIdsResolves() throws IOException {
+    byte[] content = random(77);
+    String id = putId(ctl("put", file("shape.bin", content).toString()));
+    for (String name : List.of("o123", "O8000000000000001", "o8000000000000001x", uniqueName("with space"))) {
+      ok(ctl("name", id, name));
+      assertArrayEquals(content, ok(ctl("get", name)).stdoutBytes(), name);
+    }
+  }
+
+  @Test
+  void getOfANonBlobIsAnInvalidArgument() {
+    Pair p = pair("test::GetPair");
+    Result r = fails(ExitCodes.INVALID_ARGUMENT, ctl("get", p.id().toString()));
+    assertTrue(r.stderr().contains("test::GetPair, not a blob"), r::toString);
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("get", p.id().toString(), "-o", work.resolve("pair.bin").toString()));
+    assertFalse(Files.exists(work.resolve("pair.bin")));
+  }
+
+  @Test
+  void noDaemonIsExitCode4() {
+    String nowhere = work.resolve("nobody.sock").toString();
+    for (String[] args : List.of(new String[] {"--socket", nowhere, "ls"}, new String[] {"stats", "--socket", nowhere},
+        new String[] {"--socket", nowhere, "get", "o8000000000000001"})) {
+      Result r = fails(ExitCodes.CANNOT_CONNECT, raw(new byte[0], args));
+      assertTrue(r.stderr().contains(nowhere), r::toString);
+    }
+  }
+
+  @Test
+  void moreThanTheStoreHoldsIsExitCode5() throws IOException {
+    long usedBefore = client.stats().usedBytes();
+    Path big = work.resolve("sparse.bin");
+    try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
+      f.setLength(300 * MIB);
+    }
+    Result r = fails(ExitCodes.OUT_OF_MEMORY, ctl("put", big.toString(), "--name", uniqueName("too-big")));
+    assertTrue(r.stderr().contains("cannot allocate 300 MiB"), r::toString);
+    StoreStats after = client.stats();
+    assertEquals(usedBefore, after.usedBytes(), "nothing left allocated");
+    assertEquals(0, after.unsealedBlobCount());
+  }
+
+  @Test
+  void badUsageIsExitCode2() throws IOException {
+    usageError(ctl("frobnicate"), "frobnicate");
+    usageError(ctl("ls", "--bogus"), "--bogus");
+    usageError(ctl("--bogus", "ls"), "--bogus");
+    usageError(ctl(), "a command is required");
+    usageError(ctl("get"), "ID|NAME");
+    usageError(ctl("rm"), "ID|NAME");
+    usageError(ctl("put"), "FILE");
+    usageError(ctl("--output", "xml", "ls"), "xml");
+    usageError(ctl("ls", "--limit", "many"), "many");
+    usageError(ctl("get", "a", "b"), "b");
+
+    // Argument errors found while running are one line.
+    Result missing = fails(ExitCodes.INVALID_ARGUMENT, ctl("put", work.resolve("absent.bin").toString()));
+    assertTrue(missing.stderr().contains("no such file"), missing::toString);
+    Result dir = fails(ExitCodes.INVALID_ARGUMENT, ctl("put", work.toString()));
+    assertTrue(dir.stderr().contains("is a directory"), dir::toString);
+  }
+
+  @Test
+  void verbosePrintsTheStackTraceAndTimings() throws IOException {
+    for (String[] args : List.of(new String[] {"--verbose", "get", "o8000000000000001"},
+        new String[] {"get", "o8000000000000001", "--verbose"}, new String[] {"-v", "get", "o8000000000000001"})) {
+      Result r = ctl(args);
+      assertEquals(ExitCodes.NOT_FOUND, r.code(), r::toString);
+      assertEquals(0, r.stdoutBytes().length, r::toString);
+      List<String> lines = r.stderr().lines().toList();
+      assertEquals("vineyardctl: object o8000000000000001 does not exist", lines.getFirst(), r::toString);
+      assertTrue(lines.size() > 2, r::toString);
+      assertTrue(r.stderr().contains("VineyardException"), r::toString);
+      assertTrue(r.stderr().contains("\tat "), r::toString);
+    }
+    Result conn = raw(new byte[0], "--verbose", "--socket", work.resolve("none.sock").toString(), "ls");
+    assertEquals(ExitCodes.CANNOT_CONNECT, conn.code(), conn::toString);
+    assertTrue(conn.stderr().contains("\tat "), conn::toString);
+
+    // On success, timings go to stderr and stdout still ends with the id alone.
+    byte[] content = random(1000);
+    Result put = ctl("-v", "put", file("v.bin", content).toString());
+    assertEquals(0, put.code(), put::toString);
+    assertTrue(put.stderr().startsWith("stored "), put::toString);
+    assertTrue(ID.matcher(put.lastLine()).matches() && put.lines().size() == 1, put::toString);
+    Result get = ctl("get", put.lastLine(), "--verbose");
+    assertEquals(0, get.code(), get::toString);
+    assertArrayEquals(content, get.stdoutBytes());
+    assertTrue(get.stderr().startsWith("read "), get::toString);
+  }
+
+  // ---------------------------------------------------------------- help and global options
+
+  @Test
+  void everyCommandHasHelpWithExamples() {
+    for (String cmd : List.of("put", "get", "ls", "inspect", "rm", "name", "stats")) {
+      for (Result r : List.of(raw(new byte[0], cmd, "--help"), raw(new byte[0], cmd, "-h"), raw(new byte[0], "help", cmd))) {
+        ok(r);
+        assertTrue(r.stdout().startsWith("Usage: vineyardctl " + cmd), r::toString);
+        assertTrue(r.stdout().contains("Examples:"), r::toString);
+        assertTrue(r.stdout().contains("vineyardctl " + cmd + " "), "an example of " + cmd + ": " + r);
+      }
+    }
+    Result top = ok(raw(new byte[0], "--help"));
+    assertTrue(top.stdout().contains("Examples:"), top::toString);
+    for (String s : List.of("put", "get", "ls", "inspect", "rm", "name", "stats", "--socket", "--output", "--verbose",
+        "VINEYARD_IPC_SOCKET", "3 not found")) {
+      assertTrue(top.stdout().contains(s), s + " missing: " + top);
+    }
+    Result version = ok(raw(new byte[0], "--version"));
+    assertTrue(version.stdout().startsWith("vineyardctl "), version::toString);
+  }
+
+  @Test
+  void globalOptionsGoBeforeOrAfterTheCommand() throws IOException {
+    String name = uniqueName("global");
+    String id = putId(ctl("put", file("g.bin", random(10)).toString(), "--name", name));
+    List<String[]> forms = List.of(
+        new String[] {"--socket", sock, "--output", "json", "ls"},
+        new String[] {"--output", "json", "--socket", sock, "ls"},
+        new String[] {"ls", "--socket", sock, "--output", "json"},
+        new String[] {"--socket", sock, "ls", "--output", "json"},
+        new String[] {"--output", "json", "ls", "--socket", sock},
+        new String[] {"--output=json", "ls", "--socket=" + sock});
+    for (String[] args : forms) {
+      Result r = raw(new byte[0], args);
+      JsonNode arr = json(r);
+      assertEquals(name, find(arr, id).get("names").get(0).asText(), r::toString);
+    }
+    // Table stays the default, whatever the order.
+    assertTrue(ok(raw(new byte[0], "ls", "--socket", sock)).stdout().startsWith("ID "));
+    assertTrue(ok(raw(new byte[0], "--socket", sock, "--output", "table", "ls")).stdout().startsWith("ID "));
+  }
+
+  // ---------------------------------------------------------------- progress
+
+  @Test
+  void progressIsDrawnOnlyOnATerminalAndOnlyForLargeTransfers() throws IOException {
+    byte[] large = random((int) (17 * MIB));
+    Path in = file("large.bin", large);
+
+    Result quiet = ctlTerminal(false, "put", in.toString());
+    String id = putId(quiet);
+
+    Result drawn = ctlTerminal(true, "put", in.toString());
+    assertEquals(0, drawn.code(), drawn::toString);
+    assertTrue(ID.matcher(drawn.lastLine()).matches() && drawn.lines().size() == 1, "stdout stays clean: " + drawn);
+    assertTrue(drawn.stderr().startsWith("\rput ["), drawn::toString);
+    assertTrue(drawn.stderr().contains("100% 17.0 MiB of 17.0 MiB"), drawn::toString);
+    assertTrue(drawn.stderr().endsWith("\n"), drawn::toString);
+
+    Path out = work.resolve("large.out");
+    Result get = ctlTerminal(true, "get", id, "-o", out.toString());
+    assertEquals(0, get.code(), get::toString);
+    assertTrue(get.stderr().startsWith("\rget ["), get::toString);
+    assertArrayEquals(large, Files.readAllBytes(out));
+
+    Result getStdout = ctlTerminal(true, "get", id);
+    assertArrayEquals(large, getStdout.stdoutBytes(), "the bar never goes to stdout");
+    assertTrue(getStdout.stderr().contains("get ["), getStdout::toString);
+
+    // Under 16 MiB there is no bar, even on a terminal.
+    Path small = file("small.bin", random((int) (15 * MIB)));
+    String smallId = putId(ctlTerminal(true, "put", small.toString()));
+    ok(ctlTerminal(true, "get", smallId, "-o", work.resolve("small.out").toString()));
+
+    ok(ctl("rm", id, drawn.lastLine(), smallId));
+  }
+
+  @Test
+  void smallStandardInputDrawsNoProgressOnATerminal() {
+    List<String> all = List.of("--socket", sock, "put", "-");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+    int code = Vineyardctl.run(new ByteArrayInputStream(random(10)), o, new PrintStream(err, true, StandardCharsets.UTF_8),
+        Channels.newChannel(o), -1, true, all.toArray(String[]::new));
+    assertEquals(0, code);
+    assertEquals("", err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aFailedNameBindingLeavesNoBlobBehind() throws IOException {
+    long blobs = client.stats().blobCount();
+    fails(ExitCodes.INVALID_ARGUMENT, ctl("put", file("orphan.bin", random(100)).toString(), "--name", ""));
+    assertEquals(blobs, client.stats().blobCount(), "no orphan blob");
+  }
+
+  @Test
+  void putOfANamedPipeStoresItsBytes() throws Exception {
+    Path fifo = work.resolve("fifo");
+    Process mk = new ProcessBuilder("mkfifo", fifo.toString()).redirectErrorStream(true).start();
+    assertTrue(mk.waitFor(10, TimeUnit.SECONDS) && mk.exitValue() == 0, "mkfifo failed");
+    byte[] content = random(5000);
+    CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+      try {
+        Files.write(fifo, content);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    try {
+      String id = putId(ctl("put", fifo.toString()));
+      assertArrayEquals(content, ok(ctl("get", id)).stdoutBytes());
+    } finally {
+      try {
+        writer.get(10, TimeUnit.SECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        // The tool read nothing; the writer's broken pipe (or block) is not what this test checks.
+      }
+    }
+  }
+
+  @Test
+  void theIdPrintedIsThatOfANewBlobEachTime() throws IOException {
+    Path in = file("same.bin", random(10));
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(putId(ctl("put", in.toString())));
+    }
+    assertEquals(5, ids.size());
+    for (String id : ids) {
+      assertTrue(ObjectId.parse(id).isBlob(), id);
+      assertNotEquals(0, ObjectId.parse(id).value());
+    }
+  }
+}
