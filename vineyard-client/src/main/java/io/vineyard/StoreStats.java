@@ -5,7 +5,7 @@ package io.vineyard;
  *
  * @param instanceId the daemon's instance id
  * @param capacityBytes the shared-memory limit
- * @param usedBytes arena bytes handed out to blobs, sealed or not
+ * @param usedBytes resident bytes: arena bytes handed out to blobs, sealed or not
  * @param objectCount objects (including blobs)
  * @param blobCount sealed and unsealed blobs
  * @param unsealedBlobCount blobs being written
@@ -15,6 +15,10 @@ package io.vineyard;
  * @param heapUsedBytes the daemon JVM's heap in use
  * @param heapMaxBytes the daemon JVM's heap limit
  * @param largestFreeBytes largest blob that can be created right now
+ * @param spilledBytes bytes of sealed blobs written out to the spill directory (not resident)
+ * @param spilledBlobCount blobs currently spilled
+ * @param spillWrites blobs spilled since the daemon started
+ * @param reloads spilled blobs loaded back since the daemon started
  */
 public record StoreStats(
     long instanceId,
@@ -28,4 +32,8 @@ public record StoreStats(
     long nameCount,
     long heapUsedBytes,
     long heapMaxBytes,
-    long largestFreeBytes) {}
+    long largestFreeBytes,
+    long spilledBytes,
+    long spilledBlobCount,
+    long spillWrites,
+    long reloads) {}

@@ -29,13 +29,19 @@ final class StatsCommand extends ClientCommand {
           + ", \"name_count\": " + s.nameCount()
           + ", \"client_count\": " + s.clientCount()
           + ", \"heap_used_bytes\": " + s.heapUsedBytes()
-          + ", \"heap_max_bytes\": " + s.heapMaxBytes() + "}");
+          + ", \"heap_max_bytes\": " + s.heapMaxBytes()
+          + ", \"spilled_bytes\": " + s.spilledBytes()
+          + ", \"spilled_blob_count\": " + s.spilledBlobCount()
+          + ", \"spill_writes\": " + s.spillWrites()
+          + ", \"reloads\": " + s.reloads() + "}");
       return ExitCodes.OK;
     }
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"instance", Long.toString(s.instanceId())});
     rows.add(new String[] {"capacity", MemorySize.format(s.capacityBytes()) + " (" + s.capacityBytes() + " bytes)"});
-    rows.add(new String[] {"used", MemorySize.format(s.usedBytes()) + " (" + s.usedBytes() + " bytes)"});
+    rows.add(new String[] {"used (resident)", MemorySize.format(s.usedBytes()) + " (" + s.usedBytes() + " bytes)"});
+    rows.add(new String[] {"spilled", MemorySize.format(s.spilledBytes()) + " in " + s.spilledBlobCount() + " blobs ("
+        + s.spillWrites() + " spills, " + s.reloads() + " reloads since start)"});
     rows.add(new String[] {"largest free block", MemorySize.format(s.largestFreeBytes())});
     rows.add(new String[] {"objects", Long.toString(s.objectCount())});
     rows.add(new String[] {"blobs", s.blobCount() + " (" + s.unsealedBlobCount() + " unsealed, " + s.pinnedBlobCount() + " pinned)"});

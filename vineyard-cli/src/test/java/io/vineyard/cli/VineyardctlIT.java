@@ -630,7 +630,11 @@ class VineyardctlIT {
     assertEquals(s.heapMaxBytes(), j.get("heap_max_bytes").asLong());
     assertTrue(j.get("client_count").asLong() >= 2, "this test's client and the tool's own: " + j);
     assertTrue(j.get("heap_used_bytes").asLong() > 0);
-    assertEquals(12, j.size(), j::toString);
+    assertEquals(s.spilledBytes(), j.get("spilled_bytes").asLong());
+    assertEquals(s.spilledBlobCount(), j.get("spilled_blob_count").asLong());
+    assertEquals(s.spillWrites(), j.get("spill_writes").asLong());
+    assertEquals(s.reloads(), j.get("reloads").asLong());
+    assertEquals(16, j.size(), j::toString);
 
     Result t = ok(ctl("stats"));
     String text = t.stdout();
@@ -644,7 +648,8 @@ class VineyardctlIT {
     assertTrue(text.lines().anyMatch(l -> l.matches("clients +[0-9]+")), text);
     assertTrue(text.lines().anyMatch(l -> l.matches("daemon heap +.+ of .+")), text);
     assertTrue(text.lines().anyMatch(l -> l.matches("largest free block +.+")), text);
-    assertEquals(9, text.lines().count(), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("spilled +.+ in " + now.spilledBlobCount() + " blobs \\(.+\\)")), text);
+    assertEquals(10, text.lines().count(), text);
   }
 
   // ---------------------------------------------------------------- errors and exit codes

@@ -80,7 +80,11 @@ public final class Protos {
         s.getNameCount(),
         s.getHeapUsedBytes(),
         s.getHeapMaxBytes(),
-        s.getLargestFreeBytes());
+        s.getLargestFreeBytes(),
+        s.getSpilledBytes(),
+        s.getSpilledBlobCount(),
+        s.getSpillWrites(),
+        s.getReloads());
   }
 
   public static io.vineyard.proto.ipc.Error toProto(VineyardException e) {

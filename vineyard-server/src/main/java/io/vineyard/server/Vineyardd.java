@@ -6,6 +6,7 @@ import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.server.ipc.IpcServer;
 import io.vineyard.server.memory.SharedMemory;
+import io.vineyard.server.memory.SpillFiles;
 import io.vineyard.server.store.ObjectStore;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -35,6 +36,7 @@ import picocli.CommandLine.Option;
       "Examples:",
       "  vineyardd --socket /tmp/vineyard.sock --size 2Gi",
       "  vineyardd --size 8Gi --reserve-memory --shm-dir /dev/shm/vineyard",
+      "  vineyardd --size 4Gi --spill-dir /var/lib/vineyard/spill",
       "",
       "JVM options go in VINEYARDD_JAVA_OPTS (default -Xmx512m).",
       ""
@@ -63,6 +65,19 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
           + " and a too-small tmpfs is reported at once.")
   boolean reserveMemory;
 
+  @Option(names = "--spill-dir", paramLabel = "DIR",
+      description = "Where sealed, unpinned blobs go when memory runs short (least recently used first); they are"
+          + " loaded back on get. Without it, a create that does not fit fails with an out-of-memory error.")
+  Path spillDir;
+
+  @Option(names = "--spill-upper", paramLabel = "FRACTION", defaultValue = "0.8",
+      description = "With --spill-dir: start spilling when resident memory exceeds this fraction of --size.")
+  double spillUpper;
+
+  @Option(names = "--spill-lower", paramLabel = "FRACTION", defaultValue = "0.5",
+      description = "With --spill-dir: spill until resident memory is at most this fraction of --size.")
+  double spillLower;
+
   @Option(names = "--socket-mode", paramLabel = "MODE", defaultValue = "rw-rw----",
       description = "Permissions of the socket file: who may connect.")
   String socketMode;
@@ -85,6 +100,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
 
   private final CountDownLatch stopped = new CountDownLatch(1);
   private SharedMemory shm;
+  private SpillFiles spill;
   private IpcServer server;
   private ObjectStore store;
 
@@ -109,14 +125,34 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--socket-mode must look like rw-rw----, got '" + socketMode + "'");
     }
+    if (!(spillLower > 0 && spillLower < spillUpper && spillUpper <= 1)) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--spill-lower and --spill-upper must satisfy 0 < lower < upper <= 1");
+    }
     long started = System.nanoTime();
-    shm = SharedMemory.create(shmDir, capacity, reserveMemory);
-    store = new ObjectStore(instanceId, shm.size(), listLimit);
-    server = IpcServer.start(sock, socketMode, ioThreads, (int) frame, store, shm, Version.VERSION);
+    try {
+      startServing(sock, capacity, (int) frame);
+    } catch (RuntimeException e) {
+      close(); // leave no shared memory, spill directory or socket behind
+      throw e;
+    }
     LOG.info(
         "vineyardd {} ready: instance {}, {} of shared memory in {}{}, started in {} ms",
         Version.VERSION, instanceId, MemorySize.format(capacity), shm.directory(),
         reserveMemory ? " (reserved)" : "", (System.nanoTime() - started) / 1_000_000);
+  }
+
+  private void startServing(Path sock, long capacity, int frame) {
+    shm = SharedMemory.create(shmDir, capacity, reserveMemory);
+    ObjectStore.Tiering tiering = null;
+    if (spillDir != null) {
+      spill = SpillFiles.create(spillDir);
+      tiering = new ObjectStore.Tiering(shm.mapping(), spill, spillUpper, spillLower);
+      LOG.info("spilling to {} above {}% of memory, down to {}%", spill.directory(), Math.round(spillUpper * 100),
+          Math.round(spillLower * 100));
+    }
+    store = new ObjectStore(instanceId, shm.size(), listLimit, tiering);
+    server = IpcServer.start(sock, socketMode, ioThreads, frame, store, shm, Version.VERSION);
   }
 
   public ObjectStore store() {
@@ -150,6 +186,10 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     if (shm != null) {
       shm.close();
       shm = null;
+    }
+    if (spill != null) {
+      spill.close();
+      spill = null;
     }
     stopped.countDown();
   }

@@ -163,7 +163,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         peer = " (peer credentials unavailable: " + e.getMessage() + ")";
       }
     }
-    LOG.info("{} registered{}", session, peer);
+    LOG.debug("{} registered{}", session, peer);
     resp.setRegister(
         RegisterResponse.newBuilder()
             .setVersion(ProtocolVersion.PROTOCOL_VERSION_1)

@@ -7,6 +7,7 @@ import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.proto.ipc.StatsResponse;
 import io.vineyard.server.memory.BlobAllocator;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -24,8 +25,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The daemon's object table: blobs (ranges of the shared-memory arena) and metadata objects, the
- * names bound to them, and which client pins what. Every method is atomic (one lock); none touches
- * blob bytes, so each is a few microseconds whatever the data size.
+ * names bound to them, and which client pins what. Every method is atomic (one lock). None touches
+ * blob bytes, so each is a few microseconds whatever the data size, except when memory is short and
+ * a spill directory is set: then a create may write blobs out, and a get may read one back, under
+ * that lock (a known cost: other requests wait meanwhile).
  *
  * <p>Rules: a blob is readable only once sealed, and only its creator can seal or abort it. A get
  * pins a blob for that client until released or until the client disconnects; deleting a pinned
@@ -43,11 +46,13 @@ public final class ObjectStore {
 
   private static final class BlobEntry {
     final long id;
-    final long offset;
+    /** Offset in the arena; meaningless while spilled. */
+    long offset;
     final long size;
     final long creator;
     boolean sealed;
     boolean deleted;
+    boolean spilled;
     int pins;
     final Set<Long> parents = new HashSet<>();
 
@@ -74,8 +79,31 @@ public final class ObjectStore {
   /** The outcome of a delete. */
   public record DeleteResult(List<Long> deleted, List<Long> deferred) {}
 
+  /**
+   * What the store needs to spill: its view of the arena's bytes, where they go, and the marks.
+   *
+   * @param memory the daemon's read-write mapping of the arena
+   * @param upper spill when resident bytes exceed this fraction of capacity
+   * @param lower spill down to this fraction
+   */
+  public record Tiering(java.lang.foreign.MemorySegment memory, BlobSpiller spiller, double upper, double lower) {
+    public Tiering {
+      if (!(lower > 0 && lower < upper && upper <= 1)) {
+        throw new VineyardException(
+            ErrorCode.INVALID_ARGUMENT, "spill marks must satisfy 0 < lower < upper <= 1, got " + lower + " and " + upper);
+      }
+    }
+  }
+
   private final long instanceId;
   private final IdGenerator ids;
+  private final Tiering tiering;
+  /** Resident, sealed, unpinned, non-empty blobs: the ones that may be spilled, least recently used first. */
+  private final LinkedHashMap<Long, BlobEntry> evictable = new LinkedHashMap<>();
+  private long spilledBytes;
+  private long spilledBlobs;
+  private long spillWrites;
+  private long reloads;
   private final BlobAllocator allocator;
   private final int defaultListLimit;
 
@@ -90,6 +118,12 @@ public final class ObjectStore {
   private long unsealedCount;
 
   public ObjectStore(long instanceId, long capacity, int defaultListLimit) {
+    this(instanceId, capacity, defaultListLimit, null);
+  }
+
+  /** A store that spills to {@code tiering} when memory is short ({@code null}: never spills). */
+  public ObjectStore(long instanceId, long capacity, int defaultListLimit, Tiering tiering) {
+    this.tiering = tiering;
     this.instanceId = instanceId;
     this.ids = new IdGenerator(instanceId);
     this.allocator = new BlobAllocator(capacity);
@@ -138,14 +172,7 @@ public final class ObjectStore {
     if (size < 0) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob size must not be negative: " + size);
     }
-    long offset = size == 0 ? 0 : allocator.allocate(size);
-    if (offset < 0) {
-      throw new VineyardException(
-          ErrorCode.OUT_OF_MEMORY,
-          "cannot allocate " + MemorySize.format(size) + " (" + size + " bytes): " + MemorySize.format(allocator.free())
-              + " free of " + MemorySize.format(allocator.capacity()) + ", largest free block "
-              + MemorySize.format(allocator.largestFree()));
-    }
+    long offset = allocate(size);
     long id = ids.nextBlobId().value();
     blobs.put(id, new BlobEntry(id, offset, size, s.id));
     s.unsealed.add(id);
@@ -161,6 +188,8 @@ public final class ObjectStore {
     creationOrder.add(id);
     if (keepPinned) {
       pin(s, b);
+    } else {
+      markEvictable(b);
     }
   }
 
@@ -194,9 +223,20 @@ public final class ObjectStore {
       found.add(sealedBlob(id));
     }
     List<Location> out = new ArrayList<>(found.size());
-    for (BlobEntry b : found) {
-      pin(s, b);
-      out.add(new Location(b.id, REGION_ID, b.offset, b.size));
+    try {
+      for (BlobEntry b : found) {
+        if (b.spilled) {
+          reload(b);
+        }
+        // Pinned at once, so that loading the next one cannot spill this one again.
+        pin(s, b);
+        out.add(new Location(b.id, REGION_ID, b.offset, b.size));
+      }
+    } catch (RuntimeException e) {
+      for (Location l : out) {
+        release(s, List.of(l.id()));
+      }
+      throw e;
     }
     return out;
   }
@@ -221,6 +261,7 @@ public final class ObjectStore {
   private void pin(Session s, BlobEntry b) {
     b.pins++;
     s.pins.merge(b.id, 1, Integer::sum);
+    evictable.remove(b.id);
   }
 
   private void unpin(BlobEntry b, int count) {
@@ -231,13 +272,114 @@ public final class ObjectStore {
     if (b.pins <= 0 && b.deleted) {
       blobs.remove(b.id);
       freeRange(b);
+    } else if (b.pins <= 0) {
+      markEvictable(b); // most recently used: last to go
     }
   }
 
+  private void markEvictable(BlobEntry b) {
+    if (tiering != null && b.sealed && !b.deleted && !b.spilled && b.size > 0) {
+      evictable.remove(b.id);
+      evictable.put(b.id, b);
+    }
+  }
+
+  /** Gives back a blob's memory, or its spill file. */
   private void freeRange(BlobEntry b) {
-    if (b.size > 0) {
+    evictable.remove(b.id);
+    if (b.spilled) {
+      tiering.spiller().delete(b.id);
+      b.spilled = false;
+      spilledBytes -= b.size;
+      spilledBlobs--;
+    } else if (b.size > 0) {
       allocator.free(b.offset, b.size);
     }
+  }
+
+  // ---------------------------------------------------------------- memory and spilling
+
+  /**
+   * Allocates arena space, spilling least recently used blobs first when a spill directory is set
+   * and the request does not fit; afterwards spills down to the lower mark if usage crossed the
+   * upper one.
+   */
+  private long allocate(long size) {
+    if (size == 0) {
+      return 0;
+    }
+    long offset = allocator.allocate(size);
+    IOException spillFailure = null;
+    // A request larger than all of memory cannot be helped by spilling: fail without writing anything.
+    if (offset < 0 && tiering != null && size <= allocator.capacity()) {
+      spillFailure = spill(BlobAllocator.footprint(size), lowMark());
+      offset = allocator.allocate(size);
+    }
+    if (offset < 0) {
+      String why =
+          "cannot allocate " + MemorySize.format(size) + " (" + size + " bytes): " + MemorySize.format(allocator.free())
+              + " free of " + MemorySize.format(allocator.capacity()) + ", largest free block "
+              + MemorySize.format(allocator.largestFree());
+      if (spillFailure != null) {
+        throw new VineyardException(
+            ErrorCode.OUT_OF_MEMORY, why + "; spilling to " + tiering.spiller().describe() + " failed: " + spillFailure.getMessage());
+      }
+      throw new VineyardException(
+          ErrorCode.OUT_OF_MEMORY,
+          why + (tiering == null ? " (no --spill-dir)" : "; nothing left to spill: the rest is pinned or being written"));
+    }
+    if (tiering != null && allocator.used() > tiering.upper() * allocator.capacity()) {
+      IOException e = spill(0, lowMark());
+      if (e != null) {
+        LOG.warn("spilling to {} failed, memory stays above the upper mark: {}", tiering.spiller().describe(), e.toString());
+      }
+    }
+    return offset;
+  }
+
+  private long lowMark() {
+    return (long) (tiering.lower() * allocator.capacity());
+  }
+
+  /**
+   * Spills evictable blobs, least recently used first, until a block of {@code need} bytes is free
+   * and usage is at most {@code target}, or nothing is left to spill. Returns the I/O failure that
+   * stopped it, if any; the blob that failed stays resident.
+   */
+  private IOException spill(long need, long target) {
+    while ((allocator.largestFree() < need || allocator.used() > target) && !evictable.isEmpty()) {
+      BlobEntry victim = evictable.values().iterator().next();
+      try {
+        tiering.spiller().write(victim.id, tiering.memory().asSlice(victim.offset, victim.size));
+      } catch (IOException e) {
+        return e;
+      }
+      evictable.remove(victim.id);
+      allocator.free(victim.offset, victim.size);
+      victim.spilled = true;
+      spilledBytes += victim.size;
+      spilledBlobs++;
+      spillWrites++;
+    }
+    return null;
+  }
+
+  /** Loads a spilled blob back into the arena (spilling others if need be). */
+  private void reload(BlobEntry b) {
+    long offset = allocate(b.size);
+    try {
+      tiering.spiller().read(b.id, tiering.memory().asSlice(offset, b.size));
+    } catch (IOException e) {
+      allocator.free(offset, b.size);
+      throw new VineyardException(
+          ErrorCode.IO_ERROR, "cannot load blob " + new ObjectId(b.id) + " back from " + tiering.spiller().describe() + ": " + e);
+    }
+    tiering.spiller().delete(b.id);
+    b.offset = offset;
+    b.spilled = false;
+    spilledBytes -= b.size;
+    spilledBlobs--;
+    reloads++;
   }
 
   private BlobEntry sealedBlob(long id) {
@@ -551,6 +693,10 @@ public final class ObjectStore {
         .setHeapUsedBytes(rt.totalMemory() - rt.freeMemory())
         .setHeapMaxBytes(rt.maxMemory())
         .setLargestFreeBytes(allocator.largestFree())
+        .setSpilledBytes(spilledBytes)
+        .setSpilledBlobCount(spilledBlobs)
+        .setSpillWrites(spillWrites)
+        .setReloads(reloads)
         .build();
   }
 

@@ -1,5 +1,6 @@
 package io.vineyard.server.store;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -14,11 +15,20 @@ import io.vineyard.VineyardException;
 import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.StatsResponse;
 import io.vineyard.server.memory.BlobAllocator;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -784,5 +794,586 @@ class ObjectStoreTest {
     assertEquals(1, st.getNameCount());
     assertEquals(CAPACITY - st.getUsedBytes(), st.getLargestFreeBytes());
     assertTrue(st.getHeapMaxBytes() > 0);
+  }
+
+  // ---------------------------------------------------------------- spilling
+
+  /**
+   * A spill area kept in a map, recording what the store asks of it. Setting {@link #full} makes
+   * every write fail as a full disk does; {@link #unreadable} makes reads fail.
+   */
+  private static final class MapSpiller implements BlobSpiller {
+    final Map<Long, byte[]> files = new HashMap<>();
+    final List<Long> written = new ArrayList<>();
+    final List<Long> deleted = new ArrayList<>();
+    int reads;
+    int failedWrites;
+    boolean full;
+    boolean unreadable;
+
+    @Override
+    public void write(long id, MemorySegment bytes) throws IOException {
+      if (full) {
+        failedWrites++;
+        throw new IOException("No space left on device");
+      }
+      assertFalse(files.containsKey(id), "spilled twice without a reload: " + new ObjectId(id));
+      files.put(id, bytes.toArray(ValueLayout.JAVA_BYTE));
+      written.add(id);
+    }
+
+    @Override
+    public void read(long id, MemorySegment target) throws IOException {
+      if (unreadable) {
+        throw new IOException("Input/output error");
+      }
+      byte[] b = files.get(id);
+      if (b == null) {
+        throw new IOException("no spill file for " + new ObjectId(id));
+      }
+      assertEquals(b.length, target.byteSize(), "reload target size");
+      MemorySegment.copy(b, 0, target, ValueLayout.JAVA_BYTE, 0, b.length);
+      reads++;
+    }
+
+    @Override
+    public void delete(long id) {
+      files.remove(id);
+      deleted.add(id);
+    }
+
+    @Override
+    public String describe() {
+      return "the test spill area";
+    }
+
+    long bytes() {
+      return files.values().stream().mapToLong(b -> b.length).sum();
+    }
+  }
+
+  private static final long K100 = 100 << 10; // a multiple of the alignment: footprint == size
+  private static final double UPPER = 0.8;
+  private static final double LOWER = 0.5;
+
+  private Arena arena;
+  private MemorySegment memory;
+  private MapSpiller spiller;
+  /** What each live blob of the spilling store must hold. */
+  private final Map<Long, byte[]> expected = new LinkedHashMap<>();
+
+  @AfterEach
+  void closeArena() {
+    if (arena != null) {
+      arena.close();
+    }
+  }
+
+  /** Replaces the store (and its sessions) with one that spills to a {@link MapSpiller}. */
+  private void useSpillingStore(double upper, double lower) {
+    arena = Arena.ofConfined();
+    memory = arena.allocate(CAPACITY, BlobAllocator.ALIGNMENT);
+    spiller = new MapSpiller();
+    store = new ObjectStore(INSTANCE, CAPACITY, 100, new ObjectStore.Tiering(memory, spiller, upper, lower));
+    writer = store.openSession("writer");
+    reader = store.openSession("reader");
+  }
+
+  private static byte[] content(long size, long seed) {
+    byte[] b = new byte[(int) size];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  private byte[] bytesAt(ObjectStore.Location loc) {
+    return memory.asSlice(loc.offset(), loc.size()).toArray(ValueLayout.JAVA_BYTE);
+  }
+
+  /** Creates a blob, writes random bytes into the arena where the store put it, and seals it. */
+  private ObjectStore.Location write(long size, long seed) {
+    ObjectStore.Location loc = store.createBlob(writer, size);
+    byte[] data = content(size, seed);
+    MemorySegment.copy(data, 0, memory, ValueLayout.JAVA_BYTE, loc.offset(), data.length);
+    store.seal(writer, loc.id(), false);
+    expected.put(loc.id(), data);
+    return loc;
+  }
+
+  private long put(long size, long seed) {
+    return write(size, seed).id();
+  }
+
+  /** Gets the blob (reloading it if need be), checks every byte, and releases it. */
+  private void assertIntact(long id) {
+    ObjectStore.Location loc = store.getBlobs(reader, List.of(id)).getFirst();
+    try {
+      assertEquals(expected.get(id).length, loc.size());
+      assertArrayEquals(expected.get(id), bytesAt(loc), "bytes of " + new ObjectId(id));
+    } finally {
+      store.release(reader, List.of(id));
+    }
+  }
+
+  private void assertEveryBlobIntact() {
+    for (long id : List.copyOf(expected.keySet())) {
+      assertIntact(id);
+    }
+  }
+
+  private boolean spilled(long id) {
+    return spiller.files.containsKey(id);
+  }
+
+  /** The store's counters agree with what the spiller holds, and spilled bytes are the blobs' bytes. */
+  private void assertSpillAccounting() {
+    StatsResponse st = store.stats();
+    assertEquals(spiller.files.size(), st.getSpilledBlobCount(), "spilled blob count");
+    assertEquals(spiller.bytes(), st.getSpilledBytes(), "spilled bytes");
+    assertEquals(spiller.written.size(), st.getSpillWrites(), "spill writes");
+    assertEquals(spiller.reads, st.getReloads(), "reloads");
+    assertTrue(st.getUsedBytes() <= CAPACITY, "resident bytes within --size");
+    spiller.files.forEach((id, bytes) ->
+        assertArrayEquals(expected.get(id), bytes, "spilled bytes of " + new ObjectId(id)));
+  }
+
+  @Test
+  void tieringRejectsBadMarks() {
+    MemorySegment m = MemorySegment.NULL;
+    BlobSpiller s = new MapSpiller();
+    // {upper, lower}
+    double[][] bad = {{0.5, 0.9}, {0.5, 0.5}, {0.8, 0}, {0.8, -0.1}, {1.5, 0.5}, {0, 0}, {Double.NaN, 0.5}, {0.8, Double.NaN}};
+    for (double[] marks : bad) {
+      VineyardException e = assertCode(ErrorCode.INVALID_ARGUMENT, () -> new ObjectStore.Tiering(m, s, marks[0], marks[1]));
+      assertTrue(e.getMessage().contains("0 < lower < upper <= 1"), e.getMessage());
+    }
+    assertEquals(1.0, new ObjectStore.Tiering(m, s, 1.0, 0.1).upper());
+    assertEquals(0.5, new ObjectStore.Tiering(m, s, UPPER, LOWER).lower());
+  }
+
+  @Test
+  void nothingIsSpilledBelowTheUpperMarkAndCrossingItSpillsDownToTheLowerMark() {
+    useSpillingStore(UPPER, LOWER);
+    long unit = 64 << 10;
+    // 12 x 64 KiB = 768 KiB: under the upper mark (819.2 KiB).
+    for (int i = 0; i < 12; i++) {
+      put(unit, i);
+    }
+    assertEquals(12 * unit, used());
+    assertEquals(0, store.stats().getSpillWrites(), "no spilling below the upper mark");
+    // The 13th crosses it (832 KiB): the five oldest go, down to exactly the lower mark (512 KiB).
+    long thirteenth = put(unit, 12);
+    assertEquals((long) (LOWER * CAPACITY), used());
+    assertEquals(List.copyOf(expected.keySet()).subList(0, 5), spiller.written);
+    assertFalse(spilled(thirteenth), "the blob being created is not spilled to make room for itself");
+    assertSpillAccounting();
+    assertEquals(5 * unit, store.stats().getSpilledBytes());
+    assertEquals(5, store.stats().getSpilledBlobCount());
+    assertEquals(13, store.stats().getBlobCount(), "spilled blobs are still blobs of the store");
+    assertEquals(13, store.stats().getObjectCount());
+    for (long id : expected.keySet()) {
+      assertTrue(store.exists(id));
+      assertEquals(unit, store.getMeta(id).getNbytes(), "metadata of spilled blobs stays available");
+    }
+  }
+
+  @Test
+  void aCreateThatDoesNotFitSpillsTheOldestDownToTheLowerMark() {
+    useSpillingStore(1.0, LOWER); // never crossed: only a create that does not fit spills
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      ids.add(put(K100, i));
+    }
+    assertEquals(10 * K100, used());
+    assertEquals(0, spiller.written.size());
+    long next = put(K100, 10);
+    // 1000 KiB down to <= 512 KiB: five blobs, oldest first, then the new one is placed.
+    assertEquals(ids.subList(0, 5), spiller.written);
+    assertEquals(6 * K100, used());
+    assertFalse(spilled(next));
+    assertSpillAccounting();
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+  }
+
+  @Test
+  void theBlobReleasedLongestAgoIsSpilledFirstAndPinnedOnesAreSkipped() {
+    useSpillingStore(UPPER, LOWER);
+    long[] b = new long[8];
+    for (int i = 0; i < 8; i++) {
+      b[i] = put(K100, i);
+    }
+    assertEquals(0, spiller.written.size());
+    assertIntact(b[3]); // get and release: b3 becomes the most recently used
+    store.getBlobs(reader, List.of(b[0])); // b0 is held: not evictable at all
+    // 900 KiB crosses the upper mark; down to <= 512 KiB means four victims.
+    long ninth = put(K100, 8);
+    assertEquals(List.of(b[1], b[2], b[4], b[5]), spiller.written);
+    assertEquals(5 * K100, used());
+    assertSpillAccounting();
+
+    // b0 released now: the most recently used of all. Order: b6, b7, b3, ninth, b0.
+    store.release(reader, List.of(b[0]));
+    // 400 KiB fits in no hole (200, 200 and 124 KiB): b6 and b7, next in line, make one.
+    long big = put(4 * K100, 9);
+    assertEquals(List.of(b[1], b[2], b[4], b[5], b[6], b[7]), spiller.written);
+    assertEquals(7 * K100, used());
+    // 200 KiB fits, but crosses the upper mark (900 KiB): down to 200 KiB, in LRU order.
+    put(2 * K100, 10);
+    assertEquals(List.of(b[1], b[2], b[4], b[5], b[6], b[7], b[3], ninth, b[0], big), spiller.written);
+    assertEquals(2 * K100, used());
+    assertSpillAccounting();
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+  }
+
+  @Test
+  void aGetReloadsTheExactBytesAndTheCountersFollow() {
+    useSpillingStore(UPPER, LOWER);
+    long[] b = new long[9];
+    for (int i = 0; i < 9; i++) {
+      b[i] = put(K100, i);
+    }
+    assertEquals(List.of(b[0], b[1], b[2], b[3]), spiller.written);
+    StatsResponse st = store.stats();
+    assertEquals(4, st.getSpilledBlobCount());
+    assertEquals(4 * K100, st.getSpilledBytes());
+    assertEquals(4, st.getSpillWrites());
+    assertEquals(0, st.getReloads());
+    assertEquals(5 * K100, st.getUsedBytes());
+
+    ObjectStore.Location loc = store.getBlobs(reader, List.of(b[0])).getFirst();
+    assertArrayEquals(expected.get(b[0]), bytesAt(loc));
+    assertEquals(1, pins(b[0]), "a reloaded blob is pinned like any other");
+    assertTrue(spiller.deleted.contains(b[0]), "the spill file goes once the blob is back");
+    assertFalse(spilled(b[0]));
+    st = store.stats();
+    assertEquals(3, st.getSpilledBlobCount());
+    assertEquals(3 * K100, st.getSpilledBytes());
+    assertEquals(4, st.getSpillWrites(), "a reload is not a spill");
+    assertEquals(1, st.getReloads());
+    assertEquals(6 * K100, st.getUsedBytes(), "under the upper mark: the reload spilled nothing");
+    store.release(reader, List.of(b[0]));
+
+    // Three at once: the third crosses the upper mark and spills others, never the ones being got.
+    List<ObjectStore.Location> locs = store.getBlobs(reader, List.of(b[1], b[2], b[3]));
+    for (ObjectStore.Location l : locs) {
+      assertArrayEquals(expected.get(l.id()), bytesAt(l));
+    }
+    assertEquals(List.of(b[4], b[5], b[6], b[7]), spiller.written.subList(4, 8));
+    st = store.stats();
+    assertEquals(4, st.getReloads());
+    assertEquals(8, st.getSpillWrites());
+    assertEquals(4, st.getSpilledBlobCount());
+    assertSpillAccounting();
+    store.release(reader, List.of(b[1], b[2], b[3]));
+
+    // Round and round: each blob spilled and reloaded several times keeps its bytes.
+    for (int round = 0; round < 3; round++) {
+      assertEveryBlobIntact();
+    }
+    assertTrue(store.stats().getReloads() > 9);
+    assertSpillAccounting();
+    assertEquals(0, store.stats().getPinnedBlobCount());
+  }
+
+  @Test
+  void aFailingSpillFailsTheCreateThatNeededTheSpaceAndKeepsTheVictimResident() {
+    useSpillingStore(UPPER, LOWER);
+    List<ObjectStore.Location> locs = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      locs.add(write(K100, i));
+    }
+    spiller.full = true;
+    long request = 3 * K100;
+    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, request));
+    String msg = e.getMessage();
+    assertTrue(msg.contains("No space left on device"), msg);
+    assertTrue(msg.contains("the test spill area"), msg);
+    assertTrue(msg.contains(Long.toString(request)), msg);
+    assertTrue(msg.contains(MemorySize.format(CAPACITY - 8 * K100) + " free"), msg);
+    assertTrue(spiller.failedWrites > 0);
+    StatsResponse st = store.stats();
+    assertEquals(0, st.getSpilledBlobCount());
+    assertEquals(0, st.getSpillWrites());
+    assertEquals(0, st.getUnsealedBlobCount(), "the failed create leaves nothing behind");
+    assertEquals(8 * K100, st.getUsedBytes());
+    // Every blob, the would-be victim first, is still where it was, with its bytes.
+    for (ObjectStore.Location loc : locs) {
+      assertArrayEquals(expected.get(loc.id()), bytesAt(loc));
+      assertEquals(loc, store.getBlobs(reader, List.of(loc.id())).getFirst(), "not moved, not reloaded");
+      store.release(reader, List.of(loc.id()));
+    }
+    assertEquals(0, store.stats().getReloads());
+
+    // A create that fits but crosses the upper mark succeeds; the failed spill only leaves memory high.
+    ObjectStore.Location ninth = write(K100, 8);
+    assertEquals(9 * K100, used());
+    assertEquals(0, store.stats().getSpilledBlobCount());
+    assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, 2 * K100));
+
+    // Space on the disk again: the same create spills, least recently used first, and succeeds.
+    spiller.full = false;
+    write(2 * K100, 9);
+    assertEquals(locs.subList(0, 4).stream().map(ObjectStore.Location::id).toList(), spiller.written,
+        "the failed victim is still first in line");
+    assertEquals(7 * K100, used());
+    assertFalse(spilled(ninth.id()));
+    assertSpillAccounting();
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+  }
+
+  @Test
+  void aReloadThatNeedsAFailingSpillFailsCleanly() {
+    useSpillingStore(UPPER, LOWER);
+    long[] b = new long[14];
+    for (int i = 0; i < 12; i++) {
+      b[i] = put(K100, i);
+    }
+    assertEquals(List.of(b[0], b[1], b[2], b[3]), spiller.written);
+    assertEquals(8 * K100, used());
+    spiller.full = true;
+    b[12] = put(K100, 12); // crosses the upper mark: the failed spill is only logged
+    b[13] = put(K100, 13); // 1000 KiB resident, 24 KiB free
+    assertEquals(10 * K100, used());
+    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.getBlobs(reader, List.of(b[4], b[0])));
+    assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+    assertTrue(reader.pins.isEmpty());
+    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertTrue(spilled(b[0]), "still spilled, still there");
+    assertEquals(0, store.stats().getReloads());
+    assertEquals(10 * K100, used());
+    spiller.full = false;
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+  }
+
+  @Test
+  void aFailedReloadKeepsTheBlobSpilledAndPinsNothing() {
+    useSpillingStore(UPPER, LOWER);
+    long[] b = new long[9];
+    for (int i = 0; i < 9; i++) {
+      b[i] = put(K100, i);
+    }
+    assertTrue(spilled(b[0]));
+    long usedBefore = used();
+    spiller.unreadable = true;
+    VineyardException e = assertCode(ErrorCode.IO_ERROR, () -> store.getBlobs(reader, List.of(b[8], b[0])));
+    assertTrue(e.getMessage().contains(new ObjectId(b[0]).toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("Input/output error"), e.getMessage());
+    assertTrue(reader.pins.isEmpty(), "all or nothing: the resident blob got first is released again");
+    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(usedBefore, used(), "the memory taken for the reload is given back");
+    assertTrue(spilled(b[0]));
+    assertEquals(0, store.stats().getReloads());
+    spiller.unreadable = false;
+    assertIntact(b[0]);
+    assertSpillAccounting();
+  }
+
+  @Test
+  void deletingASpilledBlobDropsItsSpillFileAndFreesNoMemory() {
+    useSpillingStore(UPPER, LOWER);
+    long[] b = new long[9];
+    for (int i = 0; i < 9; i++) {
+      b[i] = put(K100, i);
+    }
+    assertTrue(spilled(b[0]) && spilled(b[1]));
+    long usedBefore = used();
+    ObjectStore.DeleteResult r = store.delete(List.of(b[0]), false, false);
+    assertEquals(List.of(b[0]), r.deleted());
+    assertTrue(r.deferred().isEmpty());
+    expected.remove(b[0]);
+    assertEquals(List.of(b[0]), spiller.deleted);
+    assertFalse(spilled(b[0]));
+    assertEquals(usedBefore, used(), "a spilled blob holds no memory to free");
+    assertEquals(3, store.stats().getSpilledBlobCount());
+    assertEquals(3 * K100, store.stats().getSpilledBytes());
+    assertFalse(store.exists(b[0]));
+    assertCode(ErrorCode.NOT_FOUND, () -> store.getBlobs(reader, List.of(b[0])));
+    assertSpillAccounting();
+
+    // Deep delete through an object whose member is spilled removes the file too.
+    long obj = put("T", Map.of("data", b[1]));
+    assertEquals(Set.of(obj, b[1]), new HashSet<>(store.delete(List.of(obj), false, true).deleted()));
+    expected.remove(b[1]);
+    assertFalse(spilled(b[1]));
+    assertEquals(usedBefore, used());
+    assertSpillAccounting();
+
+    store.delete(List.copyOf(expected.keySet()), false, false);
+    expected.clear();
+    assertEquals(0, used());
+    assertTrue(spiller.files.isEmpty(), "no spill file outlives its blob");
+    StatsResponse st = store.stats();
+    assertEquals(0, st.getSpilledBytes());
+    assertEquals(0, st.getSpilledBlobCount());
+    assertEquals(CAPACITY, st.getLargestFreeBytes());
+  }
+
+  @Test
+  void getBlobsOfSpilledBlobsIsAllOrNothingWhenTheyCannotAllBeResident() {
+    useSpillingStore(UPPER, LOWER);
+    long big = 4 * K100;
+    long a = put(big, 1);
+    long b = put(big, 2);
+    long c = put(big, 3); // does not fit: a goes
+    long d = put(big, 4); // b goes
+    assertEquals(List.of(a, b), spiller.written);
+    store.getBlobs(reader, List.of(d)); // d pinned by another client
+    Session other = store.openSession("other");
+
+    // a can come back (c is spilled for it), but then a and d are pinned and b has no room.
+    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.getBlobs(other, List.of(a, b)));
+    assertTrue(e.getMessage().contains("pinned"), e.getMessage());
+    assertTrue(other.pins.isEmpty(), "no pin left behind by the failed get");
+    assertEquals(0, pins(a));
+    assertEquals(0, pins(b));
+    assertEquals(1, store.stats().getPinnedBlobCount(), "only the reader's pin on d");
+    assertTrue(spilled(b));
+    assertTrue(used() <= CAPACITY);
+    assertSpillAccounting();
+
+    // Once d is released the same get fits, and reloads both.
+    store.release(reader, List.of(d));
+    List<ObjectStore.Location> locs = store.getBlobs(other, List.of(a, b));
+    assertEquals(2, locs.size());
+    for (ObjectStore.Location l : locs) {
+      assertArrayEquals(expected.get(l.id()), bytesAt(l));
+      assertEquals(1, pins(l.id()));
+    }
+    assertFalse(spilled(a) || spilled(b));
+    assertTrue(spilled(c) && spilled(d));
+    assertSpillAccounting();
+    store.closeSession(other);
+    assertEveryBlobIntact();
+  }
+
+  @Test
+  void pinnedUnsealedAndEmptyBlobsAreNeverSpilled() {
+    useSpillingStore(UPPER, LOWER);
+    long pinned = put(2 * K100, 1);
+    store.getBlobs(reader, List.of(pinned));
+    ObjectStore.Location keptLoc = store.createBlob(writer, 2 * K100);
+    byte[] keptBytes = content(2 * K100, 2);
+    MemorySegment.copy(keptBytes, 0, memory, ValueLayout.JAVA_BYTE, keptLoc.offset(), keptBytes.length);
+    store.seal(writer, keptLoc.id(), true); // sealed and kept pinned by its creator
+    expected.put(keptLoc.id(), keptBytes);
+    ObjectStore.Location unsealed = store.createBlob(writer, 2 * K100);
+    byte[] unsealedBytes = content(2 * K100, 3);
+    MemorySegment.copy(unsealedBytes, 0, memory, ValueLayout.JAVA_BYTE, unsealed.offset(), unsealedBytes.length);
+    long empty = put(0, 4);
+
+    for (int i = 0; i < 30; i++) {
+      put(K100, 100 + i);
+    }
+    assertTrue(spiller.written.size() > 20, "pressure made the store spill: " + spiller.written.size());
+    for (long id : List.of(pinned, keptLoc.id(), unsealed.id(), empty)) {
+      assertFalse(spiller.written.contains(id), "never spilled: " + new ObjectId(id));
+    }
+    // Only pinned and unsealed blobs resident, and no room left for 500 KiB: a clear failure.
+    long request = 5 * K100;
+    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, request));
+    assertTrue(e.getMessage().contains("nothing left to spill"), e.getMessage());
+    assertEquals(6 * K100, used());
+
+    store.seal(writer, unsealed.id(), false);
+    expected.put(unsealed.id(), unsealedBytes);
+    assertArrayEquals(unsealedBytes, bytesAt(unsealed), "written before the pressure, intact");
+    // Sealed and unpinned now, so it can make room.
+    write(request, 5);
+    assertTrue(spilled(unsealed.id()));
+    assertFalse(spilled(pinned) || spilled(keptLoc.id()));
+    store.release(reader, List.of(pinned));
+    store.release(writer, List.of(keptLoc.id()));
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+  }
+
+  @Test
+  void aRequestLargerThanMemoryFailsWithoutSpillingAnything() {
+    useSpillingStore(UPPER, LOWER);
+    for (int i = 0; i < 7; i++) {
+      put(K100, i);
+    }
+    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, CAPACITY + 1));
+    assertTrue(e.getMessage().contains(Long.toString(CAPACITY + 1)), e.getMessage());
+    assertEquals(0, store.stats().getSpillWrites(), "no amount of spilling can make room for more than --size");
+    assertEquals(7 * K100, used());
+  }
+
+  @Test
+  void aRandomWorkloadKeepsEveryByteAndTheMarks() {
+    useSpillingStore(UPPER, LOWER);
+    Random r = new Random(20250101L);
+    List<Long> live = new ArrayList<>();
+    Map<Long, Integer> held = new HashMap<>(); // reader's pins, including on blobs deleted since
+    int creates = 0;
+    for (int op = 0; op < 10_000; op++) {
+      int k = r.nextInt(100);
+      if (k < 35 || live.isEmpty()) {
+        long size =
+            switch (r.nextInt(10)) {
+              case 0 -> 0;
+              case 1, 2, 3 -> 1 + r.nextInt(1024);
+              default -> 1024 + r.nextInt(63 << 10);
+            };
+        long id = put(size, op);
+        live.add(id);
+        creates++;
+        if (used() > UPPER * CAPACITY) {
+          // Above the upper mark only when nothing else could be spilled.
+          for (long other : live) {
+            if (other != id && !spilled(other) && expected.get(other).length > 0) {
+              assertTrue(held.containsKey(other), "op " + op + ": resident, unpinned and above the upper mark");
+            }
+          }
+        }
+      } else if (k < 70) {
+        long id = live.get(r.nextInt(live.size()));
+        if (held.size() < 4 && r.nextBoolean()) {
+          ObjectStore.Location loc = store.getBlobs(reader, List.of(id)).getFirst();
+          assertArrayEquals(expected.get(id), bytesAt(loc), "op " + op);
+          held.merge(id, 1, Integer::sum);
+        } else {
+          assertIntact(id);
+        }
+      } else if (k < 80 && !held.isEmpty()) {
+        long id = held.keySet().iterator().next();
+        held.computeIfPresent(id, (key, n) -> n == 1 ? null : n - 1);
+        store.release(reader, List.of(id));
+      } else {
+        long id = live.remove(r.nextInt(live.size()));
+        store.delete(List.of(id), false, false);
+        expected.remove(id); // if held, it stays resident until released
+      }
+      // Pinned blobs are never spilled.
+      for (long id : held.keySet()) {
+        assertFalse(spilled(id), "op " + op + ": a pinned blob was spilled");
+      }
+      if (op % 50 == 0) {
+        StatsResponse st = store.stats();
+        assertEquals(spiller.files.size(), st.getSpilledBlobCount(), "op " + op);
+        assertEquals(spiller.bytes(), st.getSpilledBytes(), "op " + op);
+        assertEquals(spiller.written.size(), st.getSpillWrites(), "op " + op);
+        assertEquals(spiller.reads, st.getReloads(), "op " + op);
+        assertTrue(st.getUsedBytes() <= CAPACITY);
+      }
+    }
+    assertTrue(creates > 3000);
+    assertTrue(spiller.written.size() > 1000, "the workload must spill a lot, did " + spiller.written.size());
+    assertTrue(spiller.reads > 1000, "and reload a lot, did " + spiller.reads);
+    held.forEach((id, n) -> {
+      for (int i = 0; i < n; i++) {
+        store.release(reader, List.of(id));
+      }
+    });
+    for (long id : live) {
+      assertIntact(id);
+    }
+    store.delete(List.copyOf(live), false, false);
+    assertEquals(0, used());
+    assertTrue(spiller.files.isEmpty());
+    assertEquals(0, store.stats().getSpilledBytes());
   }
 }

@@ -1,0 +1,178 @@
+package io.vineyard.server.memory;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+import io.vineyard.server.store.BlobSpiller;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Spilled blobs as files, one per blob, in a directory private to this daemon
+ * ({@code <spill-dir>/vineyardd-<pid>}, mode 0700), removed when the daemon stops. A file is
+ * written under a temporary name and renamed once complete, so a failed spill leaves nothing.
+ *
+ * <p>Files no longer needed are unlinked on a background thread: freeing a large file's pages (and,
+ * once written back, its disk blocks) costs as much as reading it, and the request that loaded the
+ * blob back should not wait for that. Each spill gets a file name of its own, so a late unlink can
+ * never hit a newer spill of the same blob. Called under the store's lock; not thread-safe itself.
+ */
+public final class SpillFiles implements BlobSpiller, AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(SpillFiles.class);
+  private static final String DIR_PREFIX = "vineyardd-";
+  private static final int CHUNK = 64 << 20;
+
+  private final Path dir;
+  /** The file that holds each spilled blob. */
+  private final Map<Long, Path> files = new HashMap<>();
+  private final ExecutorService unlinker =
+      Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "vineyardd-spill-unlink");
+        t.setDaemon(true);
+        return t;
+      });
+  private long sequence;
+
+  private SpillFiles(Path dir) {
+    this.dir = dir;
+  }
+
+  public static SpillFiles create(Path spillDir) {
+    Path dir = spillDir.resolve(DIR_PREFIX + ProcessHandle.current().pid());
+    try {
+      Files.createDirectories(spillDir);
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(spillDir, DIR_PREFIX + "*")) {
+        for (Path p : ds) {
+          try {
+            long pid = Long.parseLong(p.getFileName().toString().substring(DIR_PREFIX.length()));
+            if (ProcessHandle.of(pid).isEmpty() || pid == ProcessHandle.current().pid()) {
+              LOG.info("removing spill files of a daemon that is gone: {}", p);
+              deleteTree(p);
+            }
+          } catch (NumberFormatException e) {
+            // not ours
+          }
+        }
+      }
+      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create spill directory " + dir + ": " + e, e);
+    }
+    return new SpillFiles(dir);
+  }
+
+  private Path file(long id) throws IOException {
+    Path p = files.get(id);
+    if (p == null) {
+      throw new IOException("no spill file for blob " + HexFormat.of().toHexDigits(id));
+    }
+    return p;
+  }
+
+  @Override
+  public void write(long id, MemorySegment bytes) throws IOException {
+    Path target = dir.resolve(HexFormat.of().toHexDigits(id) + "-" + (++sequence) + ".blob");
+    Path tmp = dir.resolve(target.getFileName() + ".partial");
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        for (long off = 0; off < bytes.byteSize(); ) {
+          int n = (int) Math.min(CHUNK, bytes.byteSize() - off);
+          ByteBuffer buf = bytes.asSlice(off, n).asByteBuffer();
+          while (buf.hasRemaining()) {
+            ch.write(buf);
+          }
+          off += n;
+        }
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      files.put(id, target);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
+    }
+  }
+
+  @Override
+  public void read(long id, MemorySegment target) throws IOException {
+    try (FileChannel ch = FileChannel.open(file(id), StandardOpenOption.READ)) {
+      if (ch.size() != target.byteSize()) {
+        throw new IOException("spill file of " + ch.size() + " bytes for a blob of " + target.byteSize());
+      }
+      for (long off = 0; off < target.byteSize(); ) {
+        int n = (int) Math.min(CHUNK, target.byteSize() - off);
+        ByteBuffer buf = target.asSlice(off, n).asByteBuffer();
+        while (buf.hasRemaining()) {
+          if (ch.read(buf, off + buf.position()) < 0) {
+            throw new IOException("spill file ended early");
+          }
+        }
+        off += n;
+      }
+    }
+  }
+
+  @Override
+  public void delete(long id) {
+    Path p = files.remove(id);
+    if (p == null) {
+      return;
+    }
+    unlinker.execute(() -> {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException e) {
+        LOG.warn("cannot remove spill file {}: {}", p, e.toString());
+      }
+    });
+  }
+
+  @Override
+  public String describe() {
+    return dir.toString();
+  }
+
+  public Path directory() {
+    return dir;
+  }
+
+  @Override
+  public void close() {
+    unlinker.shutdownNow();
+    deleteTree(dir);
+  }
+
+  private static void deleteTree(Path p) {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      s.sorted(Comparator.reverseOrder()).forEach(q -> {
+        try {
+          Files.deleteIfExists(q);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+    } catch (IOException | UncheckedIOException e) {
+      LOG.warn("cannot remove {}: {}", p, e.toString());
+    }
+  }
+}
