@@ -478,10 +478,23 @@ public final class SpillBenchmark {
 
   // ---------------------------------------------------------------- reload against plain file reads
 
-  /** The daemon's spill file of a blob, if the harness can find the daemon's directory. */
+  /**
+   * The daemon's current spill file of a blob ({@code <16 hex digits>-<n>.blob}, one name per spill),
+   * or null if the blob is not spilled or the daemon's directory cannot be found.
+   */
   private Path spillFile(ObjectId id) {
     Path dir = daemonSpillDir();
-    return dir == null ? null : dir.resolve(HexFormat.of().toHexDigits(id.value()) + ".blob");
+    if (dir == null) {
+      return null;
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, HexFormat.of().toHexDigits(id.value()) + "-*.blob")) {
+      for (Path p : ds) {
+        return p;
+      }
+    } catch (IOException e) {
+      return null;
+    }
+    return null;
   }
 
   private Path daemonSpillDirCache;
