@@ -5,15 +5,10 @@ import io.vineyard.MemorySize;
 import io.vineyard.VineyardException;
 import io.vineyard.internal.Libc;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +20,6 @@ import org.slf4j.LoggerFactory;
 public final class SharedMemory implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SharedMemory.class);
-  private static final String DIR_PREFIX = "vineyardd-";
 
   private final Path dir;
   private final Path file;
@@ -58,14 +52,11 @@ public final class SharedMemory implements AutoCloseable {
     if (size <= 0) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "shared memory size must be positive: " + size);
     }
-    Path dir = shmDir.resolve(DIR_PREFIX + ProcessHandle.current().pid());
+    Path dir;
     try {
-      Files.createDirectories(shmDir);
-      removeStale(shmDir);
-      deleteTree(dir);
-      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      dir = PrivateDirectory.create(shmDir);
     } catch (IOException e) {
-      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create shared-memory directory " + dir + ": " + e, e);
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create shared-memory directory under " + shmDir + ": " + e, e);
     }
     long usable = usableSpace(dir);
     if (!reserve && usable >= 0 && usable < size) {
@@ -88,7 +79,7 @@ public final class SharedMemory implements AutoCloseable {
       return new SharedMemory(dir, file, fd, size, reserve);
     } catch (RuntimeException e) {
       Libc.closeQuietly(fd);
-      deleteTree(dir);
+      PrivateDirectory.deleteTree(dir);
       throw e;
     }
   }
@@ -115,46 +106,11 @@ public final class SharedMemory implements AutoCloseable {
     return mapping;
   }
 
-  /** Removes directories left by daemons that are no longer running. */
-  private static void removeStale(Path shmDir) throws IOException {
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(shmDir, DIR_PREFIX + "*")) {
-      for (Path p : ds) {
-        String suffix = p.getFileName().toString().substring(DIR_PREFIX.length());
-        try {
-          long pid = Long.parseLong(suffix);
-          if (ProcessHandle.of(pid).isEmpty()) {
-            LOG.info("removing shared memory of a daemon that is gone: {}", p);
-            deleteTree(p);
-          }
-        } catch (NumberFormatException e) {
-          // not ours
-        }
-      }
-    }
-  }
-
   private static long usableSpace(Path p) {
     try {
       return Files.getFileStore(p).getUsableSpace();
     } catch (IOException e) {
       return -1;
-    }
-  }
-
-  private static void deleteTree(Path p) {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      s.sorted(Comparator.reverseOrder()).forEach(q -> {
-        try {
-          Files.deleteIfExists(q);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      });
-    } catch (IOException | UncheckedIOException e) {
-      LOG.warn("cannot remove {}: {}", p, e.toString());
     }
   }
 
@@ -167,6 +123,6 @@ public final class SharedMemory implements AutoCloseable {
     closed = true;
     arena.close();
     Libc.closeQuietly(fd);
-    deleteTree(dir);
+    PrivateDirectory.deleteTree(dir);
   }
 }

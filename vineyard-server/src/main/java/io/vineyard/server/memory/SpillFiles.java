@@ -4,23 +4,18 @@ import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
 import io.vineyard.server.store.BlobSpiller;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,7 +32,6 @@ import org.slf4j.LoggerFactory;
 public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SpillFiles.class);
-  private static final String DIR_PREFIX = "vineyardd-";
   private static final int CHUNK = 64 << 20;
 
   private final Path dir;
@@ -56,25 +50,11 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
   }
 
   public static SpillFiles create(Path spillDir) {
-    Path dir = spillDir.resolve(DIR_PREFIX + ProcessHandle.current().pid());
+    Path dir;
     try {
-      Files.createDirectories(spillDir);
-      try (DirectoryStream<Path> ds = Files.newDirectoryStream(spillDir, DIR_PREFIX + "*")) {
-        for (Path p : ds) {
-          try {
-            long pid = Long.parseLong(p.getFileName().toString().substring(DIR_PREFIX.length()));
-            if (ProcessHandle.of(pid).isEmpty() || pid == ProcessHandle.current().pid()) {
-              LOG.info("removing spill files of a daemon that is gone: {}", p);
-              deleteTree(p);
-            }
-          } catch (NumberFormatException e) {
-            // not ours
-          }
-        }
-      }
-      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      dir = PrivateDirectory.create(spillDir);
     } catch (IOException e) {
-      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create spill directory " + dir + ": " + e, e);
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create spill directory under " + spillDir + ": " + e, e);
     }
     return new SpillFiles(dir);
   }
@@ -156,23 +136,6 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
   @Override
   public void close() {
     unlinker.shutdownNow();
-    deleteTree(dir);
-  }
-
-  private static void deleteTree(Path p) {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      s.sorted(Comparator.reverseOrder()).forEach(q -> {
-        try {
-          Files.deleteIfExists(q);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      });
-    } catch (IOException | UncheckedIOException e) {
-      LOG.warn("cannot remove {}: {}", p, e.toString());
-    }
+    PrivateDirectory.deleteTree(dir);
   }
 }
