@@ -1,5 +1,11 @@
 package io.vineyard.bench;
 
+import static io.vineyard.bench.Measure.deadline;
+import static io.vineyard.bench.Measure.fmt;
+import static io.vineyard.bench.Measure.gbps;
+import static io.vineyard.bench.Measure.num;
+import static io.vineyard.bench.Measure.round;
+
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
 import io.vineyard.StoreStats;
@@ -216,18 +222,7 @@ public final class IpcBenchmark {
   }
 
   private void phase(String name, Runnable body) {
-    long t0 = System.nanoTime();
-    log("phase %s ...", name);
-    try {
-      body.run();
-    } catch (RuntimeException e) {
-      errors.add(name + ": " + e);
-      System.err.println("phase " + name + " failed:");
-      e.printStackTrace();
-    }
-    double s = (System.nanoTime() - t0) / 1e9;
-    details.put("phase_seconds_" + name, round(s, 2));
-    log("phase %s done in %.1f s", name, s);
+    Measure.phase("bench", name, body, errors, details);
   }
 
   private void sampleHeap(IpcClient client, String after) {
@@ -716,40 +711,7 @@ public final class IpcBenchmark {
     sb.append(String.format(Locale.ROOT, "%-22s %14s  %-26s %s%n", key, fmt(json.get(key)) + " " + unit, target, st));
   }
 
-  private static String fmt(Object v) {
-    Double d = num(v);
-    if (d == null) {
-      return "n/a";
-    }
-    if (Math.abs(d) >= 1000) {
-      return String.format(Locale.ROOT, "%,.0f", d);
-    }
-    return String.format(Locale.ROOT, "%.2f", d);
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  private static Double num(Object o) {
-    return o instanceof Number n ? n.doubleValue() : null;
-  }
-
-  private static double gbps(long bytes, double nanos) {
-    return bytes / nanos; // bytes per ns == GB/s (1e9 bytes/s)
-  }
-
-  private static double round(double v, int digits) {
-    if (Double.isNaN(v) || Double.isInfinite(v)) {
-      return v;
-    }
-    double f = Math.pow(10, digits);
-    return Math.round(v * f) / f;
-  }
-
-  private static long deadline(double seconds) {
-    return System.nanoTime() + (long) (seconds * 1e9);
-  }
-
   private static void log(String fmt, Object... args) {
-    System.err.printf(Locale.ROOT, "[bench] " + fmt + "%n", args);
+    Measure.log("bench", fmt, args);
   }
 }
