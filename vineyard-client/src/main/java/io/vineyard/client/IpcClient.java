@@ -422,7 +422,7 @@ public final class IpcClient implements AutoCloseable {
     if (closed) {
       throw new VineyardException(ErrorCode.UNAVAILABLE, "client is closed");
     }
-    conn.writeFrame(request.toByteArray());
+    conn.writeFrame(request);
   }
 
   private Response call(Request request) {

@@ -1,7 +1,10 @@
 package io.vineyard.internal;
 
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.MessageLite;
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -101,13 +104,38 @@ public final class UnixSocketConnection implements AutoCloseable {
 
   /** Sends one frame: the 4-byte length and {@code payload}. */
   public void writeFrame(byte[] payload) {
+    MemorySegment buf = frameBuffer(payload.length);
+    MemorySegment.copy(payload, 0, buf, ValueLayout.JAVA_BYTE, 4, payload.length);
+    sendFrame(payload.length);
+  }
+
+  /** Sends one frame holding {@code message}, serialized straight into the send buffer (no copy). */
+  public void writeFrame(MessageLite message) {
+    int size = message.getSerializedSize();
+    MemorySegment buf = frameBuffer(size);
+    try {
+      CodedOutputStream out = CodedOutputStream.newInstance(buf.asSlice(4, size).asByteBuffer());
+      message.writeTo(out);
+      out.flush();
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.INTERNAL, "cannot serialize a request", e);
+    }
+    sendFrame(size);
+  }
+
+  /** The send buffer, large enough for a frame of {@code payload} bytes, with the length written. */
+  private MemorySegment frameBuffer(int payload) {
     ensureOpen();
-    long total = 4L + payload.length;
+    long total = 4L + payload;
     if (sendBuf.byteSize() < total) {
       sendBuf = arena.allocate(Math.max(total, sendBuf.byteSize() * 2), 8);
     }
-    sendBuf.set(INT_BE, 0, payload.length);
-    MemorySegment.copy(payload, 0, sendBuf, ValueLayout.JAVA_BYTE, 4, payload.length);
+    sendBuf.set(INT_BE, 0, payload);
+    return sendBuf;
+  }
+
+  private void sendFrame(int payload) {
+    long total = 4L + payload;
     long sent = 0;
     while (sent < total) {
       long n = Libc.send(fd, sendBuf.asSlice(sent), total - sent, Libc.MSG_NOSIGNAL);
