@@ -23,6 +23,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 source "$root/bin/java-env"
+# shellcheck source=lib.sh
+source "$root/benchmarks/lib.sh"
 if [ "$build" = 1 ]; then
   (cd "$root" && mvn -B -q --no-transfer-progress -DskipTests install)
 fi
@@ -36,22 +38,16 @@ capacity=$(( bytes * 2 + (256 << 20) ))
 
 work=$(mktemp -d "$dir/vineyard-cli-bench.XXXXXX")
 shm=$(mktemp -d /dev/shm/vineyard-cli-bench.XXXXXX)
-daemon=""
+daemon_pid=""
 cleanup() {
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+  daemon_stop cli
   rm -rf "$work" "$shm"
 }
 trap cleanup EXIT INT TERM
 
 export VINEYARD_IPC_SOCKET="$work/v.sock"
-VINEYARDD_JAVA_OPTS=-Xmx256m "$root/bin/vineyardd" --socket "$VINEYARD_IPC_SOCKET" --size "$capacity" \
-  --reserve-memory --shm-dir "$shm" > "$work/vineyardd.log" 2>&1 &
-daemon=$!
-for _ in $(seq 1 600); do
-  [ -S "$VINEYARD_IPC_SOCKET" ] && break
-  kill -0 "$daemon" 2>/dev/null || { cat "$work/vineyardd.log" >&2; exit 1; }
-  sleep 0.1
-done
+daemon_start cli.sh "$VINEYARD_IPC_SOCKET" "$work/vineyardd.log" -Xmx256m --size "$capacity" \
+  --reserve-memory --shm-dir "$shm"
 
 echo "[cli] writing a $size file of random bytes ..." >&2
 head -c "$bytes" /dev/urandom > "$work/src.bin"

@@ -23,18 +23,15 @@ done
 
 # shellcheck source=../bin/java-env
 source "$root/bin/java-env"   # JAVA, JAVA_HOME, VINEYARD_JVM_FLAGS
+# shellcheck source=lib.sh
+source "$root/benchmarks/lib.sh"
 
 if [ "$build" = 1 ]; then
   echo "[run] building (mvn -B -q -DskipTests install) ..." >&2
   (cd "$root" && mvn -B -q -DskipTests install)
 fi
 
-bench_jar=$(ls "$root"/benchmarks/target/vineyard-benchmarks-*.jar 2>/dev/null \
-  | grep -v -e '-sources.jar' -e '-tests.jar' | head -n 1 || true)
-if [ -z "$bench_jar" ] || [ ! -d "$root/benchmarks/target/lib" ]; then
-  echo "run.sh: the benchmarks are not built; run without --no-build" >&2
-  exit 3
-fi
+bench_require_jar run.sh
 
 if [ "$quick" = 1 ]; then
   size=3Gi
@@ -55,22 +52,8 @@ bench_pid=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM "$bench_pid" 2>/dev/null || true
-    wait "$bench_pid" 2>/dev/null || true
-  fi
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do   # up to 10 s for a clean shutdown (it removes its shared memory)
-      kill -0 "$daemon_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$daemon_pid" 2>/dev/null; then
-      echo "[run] daemon did not stop; killing it" >&2
-      kill -KILL "$daemon_pid" 2>/dev/null || true
-    fi
-    wait "$daemon_pid" 2>/dev/null || true
-  fi
+  bench_stop
+  daemon_stop run
   if [ "$rc" != 0 ] && [ -s "$daemon_log" ]; then
     echo "[run] last lines of the daemon log:" >&2
     tail -n 20 "$daemon_log" >&2 || true
@@ -87,24 +70,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 echo "[run] starting vineyardd: --size $size --reserve-memory, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
-VINEYARDD_JAVA_OPTS="$daemon_java_opts" "$root/bin/vineyardd" \
-  --socket "$sock" --size "$size" --reserve-memory --shm-dir "$shm_dir" >"$daemon_log" 2>&1 &
-daemon_pid=$!
-
-for _ in $(seq 1 600); do   # up to 60 s (reserving the memory takes a few seconds)
-  [ -S "$sock" ] && break
-  if ! kill -0 "$daemon_pid" 2>/dev/null; then
-    echo "run.sh: vineyardd exited during start-up:" >&2
-    cat "$daemon_log" >&2
-    daemon_pid=""
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ ! -S "$sock" ]; then
-  echo "run.sh: vineyardd did not create its socket within 60 s" >&2
-  exit 1
-fi
+daemon_start run.sh "$sock" "$daemon_log" "$daemon_java_opts" --size "$size" --reserve-memory --shm-dir "$shm_dir"
 
 mkdir -p "$root/benchmarks/results"
 cd "$root"
