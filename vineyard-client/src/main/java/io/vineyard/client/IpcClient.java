@@ -1,5 +1,6 @@
 package io.vineyard.client;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.vineyard.ErrorCode;
@@ -209,16 +210,21 @@ public final class IpcClient implements AutoCloseable {
 
   /** Creates and seals a blob holding {@code data}, in one round trip. */
   ObjectId createSealed(MemorySegment data) {
+    return createSealed(UnsafeByteOperations.unsafeWrap(data.asByteBuffer()));
+  }
+
+  private ObjectId createSealed(ByteString data) {
     CreateBlobRequest.Builder req =
-        CreateBlobRequest.newBuilder()
-            .setSize(data.byteSize())
-            .setSealWithData(true)
-            .setData(UnsafeByteOperations.unsafeWrap(data.asByteBuffer()));
+        CreateBlobRequest.newBuilder().setSize(data.size()).setSealWithData(true).setData(data);
     return new ObjectId(call(Request.newBuilder().setCreateBlob(req).build()).getCreateBlob().getBlob().getId());
   }
 
   /** Creates a blob holding a copy of {@code bytes}, seals it and returns its id. */
   public ObjectId putBlob(byte[] bytes) {
+    if (bytes.length > 0 && bytes.length <= inlineLimit) {
+      // Straight from the array into the request: no staging copy.
+      return createSealed(UnsafeByteOperations.unsafeWrap(bytes));
+    }
     try (BlobWriter w = createBlob(bytes.length)) {
       MemorySegment.copy(bytes, 0, w.segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
       return w.seal();

@@ -93,10 +93,6 @@ public final class SharedMemory implements AutoCloseable {
     return size;
   }
 
-  public Path file() {
-    return file;
-  }
-
   public Path directory() {
     return dir;
   }
