@@ -63,6 +63,11 @@ public record ObjectId(long value) implements Comparable<ObjectId> {
     return true;
   }
 
+  /** Whether the raw id value names a blob. */
+  public static boolean isBlobId(long value) {
+    return (value & BLOB_BIT) != 0;
+  }
+
   public boolean isBlob() {
     return (value & BLOB_BIT) != 0;
   }

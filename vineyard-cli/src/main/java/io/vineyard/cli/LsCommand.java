@@ -3,6 +3,7 @@ package io.vineyard.cli;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectMeta;
 import io.vineyard.client.IpcClient;
+import io.vineyard.client.Listing;
 import io.vineyard.client.ObjectInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +33,7 @@ final class LsCommand extends ClientCommand {
 
   @Override
   protected int run(IpcClient client) {
-    IpcClient.Listing listing = client.listObjects(typename, limit);
+    Listing listing = client.listObjects(typename, limit);
     List<ObjectInfo> objects = listing.objects();
     if (listing.truncated() && limit <= 0) {
       root.err.println("vineyardctl: showing the first " + objects.size() + " objects only; use --limit for more");

@@ -4,8 +4,10 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.vineyard.ErrorCode;
+import io.vineyard.InstanceInfo;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
+import io.vineyard.Placement;
 import io.vineyard.StoreStats;
 import io.vineyard.VineyardException;
 import io.vineyard.internal.Protos;
@@ -20,9 +22,11 @@ import io.vineyard.proto.ipc.ExistsRequest;
 import io.vineyard.proto.ipc.GetBlobsRequest;
 import io.vineyard.proto.ipc.GetMetaRequest;
 import io.vineyard.proto.ipc.GetNameRequest;
-import io.vineyard.proto.ipc.ListEntry;
+import io.vineyard.proto.ipc.InstancesRequest;
 import io.vineyard.proto.ipc.ListRequest;
-import io.vineyard.proto.ipc.ListResponse;
+import io.vineyard.proto.ipc.LocateRequest;
+import io.vineyard.proto.ipc.MigrateRequest;
+import io.vineyard.proto.ipc.PersistRequest;
 import io.vineyard.proto.ipc.ProtocolVersion;
 import io.vineyard.proto.ipc.PutMetaRequest;
 import io.vineyard.proto.ipc.PutNameRequest;
@@ -61,7 +65,7 @@ import org.slf4j.LoggerFactory;
  * are a leak in the caller: close cleans them up and then throws {@link IllegalStateException}, so
  * that tests notice.
  */
-public final class IpcClient implements AutoCloseable {
+public final class IpcClient implements MetadataClient {
 
   /** Environment variable naming the daemon's socket. */
   public static final String SOCKET_ENV = "VINEYARD_IPC_SOCKET";
@@ -295,7 +299,9 @@ public final class IpcClient implements AutoCloseable {
   // ---------------------------------------------------------------- metadata
 
   /**
-   * Stores an object's metadata; its members must exist (and blobs be sealed).
+   * Stores an object's metadata; its members must exist (and blobs be sealed). A global object's
+   * members ({@link ObjectMeta.Builder#global}) are persisted objects on any instance, and the global
+   * object is persisted at once.
    *
    * @return the new object's id
    */
@@ -306,7 +312,8 @@ public final class IpcClient implements AutoCloseable {
             .getId());
   }
 
-  /** The full metadata tree of an object (a blob's too). */
+  /** The full metadata tree of an object (a blob's too), held here or persisted by any instance. */
+  @Override
   public ObjectMeta getMeta(ObjectId id) {
     return Protos.fromProto(
         call(Request.newBuilder().setGetMeta(GetMetaRequest.newBuilder().setId(id.value())).build())
@@ -315,8 +322,8 @@ public final class IpcClient implements AutoCloseable {
   }
 
   /**
-   * Lists objects whose typename matches a glob ({@code *}, {@code ?}); {@code null} or empty for
-   * all.
+   * Lists this daemon's objects whose typename matches a glob ({@code *}, {@code ?}); {@code null}
+   * or empty for all.
    *
    * @param limit at most this many; 0 for the daemon's default
    */
@@ -324,26 +331,67 @@ public final class IpcClient implements AutoCloseable {
     return listObjects(typenamePattern, limit).objects();
   }
 
-  /**
-   * A listing and whether the limit cut it short.
-   *
-   * @param objects the objects listed, oldest first; members appear as references by id
-   * @param truncated more objects match than were returned
-   */
-  public record Listing(List<ObjectInfo> objects, boolean truncated) {}
-
   /** Like {@link #list}, and says whether the limit cut the listing short. */
   public Listing listObjects(String typenamePattern, int limit) {
-    ListRequest.Builder req = ListRequest.newBuilder().setLimit(limit);
+    return listObjects(typenamePattern, limit, false);
+  }
+
+  @Override
+  public Listing listObjects(String typenamePattern, int limit, boolean global) {
+    ListRequest.Builder req = ListRequest.newBuilder().setLimit(limit).setGlobal(global);
     if (typenamePattern != null) {
       req.setTypenamePattern(typenamePattern);
     }
-    ListResponse r = call(Request.newBuilder().setList(req).build()).getList();
-    List<ObjectInfo> out = new ArrayList<>(r.getEntriesCount());
-    for (ListEntry e : r.getEntriesList()) {
-      out.add(new ObjectInfo(Protos.fromProto(e.getMeta()), e.getNamesList()));
-    }
-    return new Listing(List.copyOf(out), r.getTruncated());
+    return Protos.fromProto(call(Request.newBuilder().setList(req).build()).getList());
+  }
+
+  // ---------------------------------------------------------------- cluster
+
+  /**
+   * Publishes an object (and every member under it) to the cluster's metadata, so that every
+   * instance can see, locate and migrate it; names bound to it resolve everywhere. Idempotent.
+   *
+   * @throws VineyardException {@link ErrorCode#NOT_FOUND} when the object is not held by this
+   *     daemon, {@link ErrorCode#UNAVAILABLE} when the metadata backend cannot be reached
+   */
+  public void persist(ObjectId id) {
+    call(Request.newBuilder().setPersist(PersistRequest.newBuilder().setId(id.value())).build());
+  }
+
+  @Override
+  public List<InstanceInfo> instances() {
+    return call(Request.newBuilder().setInstances(InstancesRequest.getDefaultInstance()).build())
+        .getInstances()
+        .getInstancesList()
+        .stream()
+        .map(Protos::fromProto)
+        .toList();
+  }
+
+  @Override
+  public List<Placement> locate(ObjectId id) {
+    return call(Request.newBuilder().setLocate(LocateRequest.newBuilder().setId(id.value())).build())
+        .getLocate()
+        .getPlacementsList()
+        .stream()
+        .map(Protos::fromProto)
+        .toList();
+  }
+
+  /**
+   * Makes a persisted object local: the daemon pulls the blobs it does not hold from their owners'
+   * gRPC ports into its own memory and registers a replica with the same structure, which this
+   * client then reads zero-copy. Migrating an object that is already local returns it as it is;
+   * migrating the same remote object again returns the replica made the first time, while it exists.
+   *
+   * @return the id of the local object
+   * @throws VineyardException {@link ErrorCode#NOT_FOUND} when no instance has persisted it,
+   *     {@link ErrorCode#UNAVAILABLE} when its owner cannot be reached, {@link
+   *     ErrorCode#OUT_OF_MEMORY} when it does not fit here
+   */
+  public ObjectId migrate(ObjectId id) {
+    return new ObjectId(
+        call(Request.newBuilder().setMigrate(MigrateRequest.newBuilder().setId(id.value())).build()).getMigrate().getId());
   }
 
   /** Binds {@code name} to an object, replacing an earlier binding of that name. */
@@ -356,6 +404,7 @@ public final class IpcClient implements AutoCloseable {
    *
    * @throws VineyardException {@link ErrorCode#NOT_FOUND} when unbound
    */
+  @Override
   public ObjectId getName(String name) {
     return new ObjectId(
         call(Request.newBuilder().setGetName(GetNameRequest.newBuilder().setName(name)).build())
@@ -368,6 +417,7 @@ public final class IpcClient implements AutoCloseable {
   }
 
   /** The daemon's counters. */
+  @Override
   public StoreStats stats() {
     return Protos.fromProto(call(Request.newBuilder().setStats(StatsRequest.getDefaultInstance()).build()).getStats());
   }
@@ -467,6 +517,11 @@ public final class IpcClient implements AutoCloseable {
     return closed;
   }
 
+  /**
+   * Closes the connection and every handle still open.
+   *
+   * @throws IllegalStateException when handles were still open (a leak in the caller)
+   */
   @Override
   public void close() {
     List<Blob> blobs;

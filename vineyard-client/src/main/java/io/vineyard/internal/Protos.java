@@ -1,13 +1,22 @@
 package io.vineyard.internal;
 
 import io.vineyard.ErrorCode;
+import io.vineyard.InstanceInfo;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
+import io.vineyard.Placement;
 import io.vineyard.StoreStats;
 import io.vineyard.VineyardException;
 import io.vineyard.proto.ipc.FieldValue;
+import io.vineyard.client.Listing;
+import io.vineyard.client.ObjectInfo;
+import io.vineyard.proto.ipc.ListEntry;
+import io.vineyard.proto.ipc.ListResponse;
 import io.vineyard.proto.ipc.StatsResponse;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Conversions between the public value types and their wire messages. */
@@ -93,5 +102,30 @@ public final class Protos {
 
   public static VineyardException fromProto(io.vineyard.proto.ipc.Error e) {
     return new VineyardException(ErrorCode.fromCode(e.getCode()), e.getMessage());
+  }
+
+  public static InstanceInfo fromProto(io.vineyard.proto.ipc.InstanceInfo p) {
+    return new InstanceInfo(
+        p.getId(),
+        p.getHostname(),
+        p.getIpcSocket(),
+        p.getRpcEndpoint(),
+        p.getUsedBytes(),
+        p.getCapacityBytes(),
+        Instant.ofEpochMilli(p.getStartedAtMillis()),
+        p.getDaemonVersion());
+  }
+
+  public static Placement fromProto(io.vineyard.proto.ipc.Placement p) {
+    return new Placement(
+        p.getPath(), new ObjectId(p.getId()), p.getTypename(), p.getNbytes(), p.getInstanceId(), p.getHostname(), p.getRpcEndpoint());
+  }
+
+  public static Listing fromProto(ListResponse r) {
+    List<ObjectInfo> out = new ArrayList<>(r.getEntriesCount());
+    for (ListEntry e : r.getEntriesList()) {
+      out.add(new ObjectInfo(fromProto(e.getMeta()), e.getNamesList()));
+    }
+    return new Listing(out, r.getTruncated());
   }
 }

@@ -4,11 +4,21 @@ import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
+import io.vineyard.internal.HostPort;
+import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.server.cluster.Cluster;
+import io.vineyard.server.cluster.EtcdMetadata;
+import io.vineyard.server.cluster.LocalMetadata;
+import io.vineyard.server.cluster.MetadataBackend;
 import io.vineyard.server.ipc.IpcServer;
+import io.vineyard.server.rpc.RpcServer;
 import io.vineyard.server.memory.SharedMemory;
 import io.vineyard.server.memory.SpillFiles;
 import io.vineyard.server.store.ObjectStore;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -20,7 +30,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code vineyardd}: the per-node daemon. Holds sealed blobs in shared memory and serves clients on
- * a UNIX-domain socket; metadata is kept locally.
+ * a UNIX-domain socket; serves metadata and blob bytes to remote clients and peers on a gRPC port;
+ * keeps cluster metadata locally or in etcd.
  */
 @Command(
     name = "vineyardd",
@@ -37,6 +48,7 @@ import picocli.CommandLine.Option;
       "  vineyardd --socket /tmp/vineyard.sock --size 2Gi",
       "  vineyardd --size 8Gi --reserve-memory --shm-dir /dev/shm/vineyard",
       "  vineyardd --size 4Gi --spill-dir /var/lib/vineyard/spill",
+      "  vineyardd --meta etcd --etcd-endpoints http://10.0.0.5:2379 --rpc-host 0.0.0.0",
       "",
       "JVM options go in VINEYARDD_JAVA_OPTS (default -Xmx512m).",
       ""
@@ -82,9 +94,43 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       description = "Permissions of the socket file: who may connect.")
   String socketMode;
 
-  @Option(names = "--instance-id", paramLabel = "ID", defaultValue = "0",
-      description = "This daemon's instance id (0..32767), embedded in every object id it mints.")
-  long instanceId;
+  @Option(names = "--instance-id", paramLabel = "ID",
+      description = "This daemon's instance id (0..32767), embedded in every object id it mints. Default: 0 with"
+          + " local metadata; with etcd, the lowest id no live instance holds (allocated in a transaction).")
+  Long instanceId;
+
+  /** Where cluster metadata lives. */
+  public enum Meta { local, etcd }
+
+  @Option(names = "--meta", paramLabel = "BACKEND", defaultValue = "local",
+      description = "Metadata backend: local (this daemon only) or etcd (shared by every daemon of the cluster).")
+  Meta meta;
+
+  @Option(names = "--etcd-endpoints", paramLabel = "URL[,URL]", defaultValue = "http://127.0.0.1:2379",
+      description = "With --meta etcd: the etcd endpoints.")
+  String etcdEndpoints;
+
+  @Option(names = "--etcd-prefix", paramLabel = "PREFIX", defaultValue = "/vineyard",
+      description = "With --meta etcd: key prefix of this cluster, so several clusters can share one etcd.")
+  String etcdPrefix;
+
+  @Option(names = "--etcd-lease-ttl", paramLabel = "SECONDS", defaultValue = "10",
+      description = "With --meta etcd: how long after this daemon stops heartbeating (it died) it drops out of the"
+          + " cluster, with everything it published.")
+  int etcdLeaseTtl;
+
+  @Option(names = "--etcd-timeout", paramLabel = "SECONDS", defaultValue = "5",
+      description = "With --meta etcd: how long one etcd call may take before the request fails as unavailable.")
+  int etcdTimeout;
+
+  @Option(names = "--rpc-host", paramLabel = "HOST", defaultValue = "127.0.0.1",
+      description = "Address the gRPC port binds to (0.0.0.0 for every interface); also what other daemons are"
+          + " told to connect to, unless it is a wildcard (then this host's name).")
+  String rpcHost;
+
+  @Option(names = "--rpc-port", paramLabel = "PORT", defaultValue = "9600",
+      description = "The gRPC port for remote clients and peer daemons; 0 picks a free one.")
+  int rpcPort;
 
   @Option(names = "--max-frame", paramLabel = "SIZE", defaultValue = "64Mi",
       description = "Largest request a client may send; larger ones close that client's connection.")
@@ -102,6 +148,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   private SharedMemory shm;
   private SpillFiles spill;
   private IpcServer server;
+  private RpcServer rpc;
+  private Cluster cluster;
   private ObjectStore store;
 
   /** Starts the daemon with the parsed options; returns once it is serving. */
@@ -115,7 +163,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     if (ioThreads < 1) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--io-threads must be at least 1");
     }
-    if (instanceId < 0 || instanceId > ObjectId.MAX_INSTANCE_ID) {
+    if (instanceId != null && (instanceId < 0 || instanceId > ObjectId.MAX_INSTANCE_ID)) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--instance-id must be between 0 and " + ObjectId.MAX_INSTANCE_ID);
     }
@@ -124,6 +172,15 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--socket-mode must look like rw-rw----, got '" + socketMode + "'");
+    }
+    if (rpcPort < 0 || rpcPort > 65535) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--rpc-port must be between 0 and 65535");
+    }
+    if (etcdLeaseTtl < 2) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-lease-ttl must be at least 2 seconds");
+    }
+    if (etcdTimeout < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-timeout must be at least 1 second");
     }
     if (!(spillLower > 0 && spillLower < spillUpper && spillUpper <= 1)) {
       throw new CommandLine.ParameterException(
@@ -137,12 +194,23 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw e;
     }
     LOG.info(
-        "vineyardd {} ready: instance {}, {} of shared memory in {}{}, started in {} ms",
-        Version.VERSION, instanceId, MemorySize.format(capacity), shm.directory(),
-        reserveMemory ? " (reserved)" : "", (System.nanoTime() - started) / 1_000_000);
+        "vineyardd {} ready: instance {}, {} of shared memory in {}{}, metadata {}, gRPC on {}, started in {} ms",
+        Version.VERSION, store.instanceId(), MemorySize.format(capacity), shm.directory(),
+        reserveMemory ? " (reserved)" : "", cluster.backend().describe(), cluster.selfInfo().getRpcEndpoint(),
+        (System.nanoTime() - started) / 1_000_000);
   }
 
   private void startServing(Path sock, long capacity, int frame) {
+    MetadataBackend backend =
+        switch (meta) {
+          case local -> new LocalMetadata();
+          case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout));
+        };
+    cluster = new Cluster(backend, template(sock));
+    // The gRPC port is bound before registering, so the instance record carries its real endpoint.
+    rpc = RpcServer.start(rpcHost, rpcPort, cluster, listLimit);
+    cluster.setRpcEndpoint(new HostPort(advertisedHost(), rpc.port()).toString());
+    long id = cluster.register(instanceId == null ? -1 : instanceId);
     shm = SharedMemory.create(shmDir, capacity, reserveMemory);
     ObjectStore.Tiering tiering = null;
     if (spillDir != null) {
@@ -151,8 +219,38 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       LOG.info("spilling to {} above {}% of memory, down to {}%", spill.directory(), Math.round(spillUpper * 100),
           Math.round(spillLower * 100));
     }
-    store = new ObjectStore(instanceId, shm.size(), listLimit, tiering);
-    server = IpcServer.start(sock, socketMode, ioThreads, frame, store, shm, Version.VERSION);
+    store = new ObjectStore(id, shm.size(), listLimit, tiering);
+    cluster.attach(store, shm);
+    server = IpcServer.start(sock, socketMode, ioThreads, frame, listLimit, store, shm, cluster, Version.VERSION);
+  }
+
+  private static InstanceInfo template(Path sock) {
+    return InstanceInfo.newBuilder()
+        .setHostname(localHostName())
+        .setIpcSocket(sock.toAbsolutePath().toString())
+        .setStartedAtMillis(System.currentTimeMillis())
+        .setDaemonVersion(Version.VERSION)
+        .build();
+  }
+
+  private String advertisedHost() {
+    try {
+      return InetAddress.getByName(rpcHost).isAnyLocalAddress() ? localHostName() : rpcHost;
+    } catch (UnknownHostException e) {
+      return rpcHost;
+    }
+  }
+
+  private static String localHostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      return "localhost";
+    }
+  }
+
+  public Cluster cluster() {
+    return cluster;
   }
 
   public ObjectStore store() {
@@ -182,6 +280,14 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       LOG.info("shutting down");
       server.close();
       server = null;
+    }
+    if (rpc != null) {
+      rpc.close();
+      rpc = null;
+    }
+    if (cluster != null) {
+      cluster.close(); // withdraws this instance from the cluster at once
+      cluster = null;
     }
     if (shm != null) {
       shm.close();

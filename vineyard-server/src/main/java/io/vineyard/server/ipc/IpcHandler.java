@@ -9,6 +9,16 @@ import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.vineyard.ErrorCode;
+import io.vineyard.proto.ipc.DeleteRequest;
+import io.vineyard.proto.ipc.InstancesResponse;
+import io.vineyard.proto.ipc.ListRequest;
+import io.vineyard.proto.ipc.LocateResponse;
+import io.vineyard.proto.ipc.MigrateResponse;
+import io.vineyard.proto.ipc.ObjectMeta;
+import io.vineyard.proto.ipc.PutNameRequest;
+import io.vineyard.server.cluster.Cluster;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import io.vineyard.VineyardException;
 import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.BlobLocation;
@@ -20,8 +30,6 @@ import io.vineyard.proto.ipc.ExistsResponse;
 import io.vineyard.proto.ipc.GetBlobsResponse;
 import io.vineyard.proto.ipc.GetMetaResponse;
 import io.vineyard.proto.ipc.GetNameResponse;
-import io.vineyard.proto.ipc.ListEntry;
-import io.vineyard.proto.ipc.ListResponse;
 import io.vineyard.proto.ipc.ProtocolVersion;
 import io.vineyard.proto.ipc.PutMetaResponse;
 import io.vineyard.proto.ipc.Region;
@@ -48,21 +56,36 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
 
   private final ObjectStore store;
   private final SharedMemory shm;
+  private final Cluster cluster;
   private final String daemonVersion;
   private final int maxFrame;
+  private final int defaultListLimit;
   private Session session;
+  /** A cluster request is being served off the event loop; later requests wait in {@link #queued}. */
+  private boolean busy;
+  private final ArrayDeque<Request> queued = new ArrayDeque<>();
 
-  IpcHandler(ObjectStore store, SharedMemory shm, String daemonVersion, int maxFrame) {
+  IpcHandler(ObjectStore store, SharedMemory shm, Cluster cluster, String daemonVersion, int maxFrame, int defaultListLimit) {
     this.store = store;
     this.shm = shm;
+    this.cluster = cluster;
     this.daemonVersion = daemonVersion;
     this.maxFrame = maxFrame;
+    this.defaultListLimit = defaultListLimit;
   }
 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, Request req) {
+    if (busy) {
+      // A cluster request is in flight: answers go out in request order, so this one waits.
+      queued.add(req);
+      return;
+    }
+    handle(ctx, req);
+  }
+
+  private void handle(ChannelHandlerContext ctx, Request req) {
     Response.Builder resp = Response.newBuilder();
-    boolean fatal = false;
     try {
       if (session == null && req.getBodyCase() != Request.BodyCase.REGISTER) {
         throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "the first request must be register, got " + req.getBodyCase());
@@ -103,46 +126,173 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           store.release(session, req.getRelease().getIdsList());
           return;
         }
-        case DELETE -> {
-          ObjectStore.DeleteResult r =
-              store.delete(req.getDelete().getIdsList(), req.getDelete().getForce(), req.getDelete().getDeep());
-          resp.setDelete(DeleteResponse.newBuilder().addAllDeleted(r.deleted()).addAllDeferred(r.deferred()));
+        case DELETE -> resp.setDelete(delete(req.getDelete()));
+        case EXISTS -> {
+          long id = req.getExists().getId();
+          resp.setExists(ExistsResponse.newBuilder().setExists(store.exists(id) || cluster.isLocalGlobal(id)));
         }
-        case EXISTS -> resp.setExists(ExistsResponse.newBuilder().setExists(store.exists(req.getExists().getId())));
-        case PUT_META -> resp.setPutMeta(PutMetaResponse.newBuilder().setId(store.putMeta(req.getPutMeta().getMeta())));
-        case GET_META -> resp.setGetMeta(GetMetaResponse.newBuilder().setMeta(store.getMeta(req.getGetMeta().getId())));
-        case LIST -> {
-          ObjectStore.Listing listing = store.list(req.getList().getTypenamePattern(), req.getList().getLimit());
-          ListResponse.Builder b = ListResponse.newBuilder().setTruncated(listing.truncated());
-          for (ObjectStore.Listed e : listing.entries()) {
-            b.addEntries(ListEntry.newBuilder().setMeta(e.meta()).addAllNames(e.names()));
+        case PUT_META -> {
+          ObjectMeta meta = req.getPutMeta().getMeta();
+          if (meta.getGlobal()) {
+            async(ctx, r -> r.setPutMeta(PutMetaResponse.newBuilder().setId(cluster.putGlobal(meta))));
+            return;
           }
-          resp.setList(b);
+          resp.setPutMeta(PutMetaResponse.newBuilder().setId(store.putMeta(meta)));
+        }
+        case GET_META -> {
+          long id = req.getGetMeta().getId();
+          try {
+            resp.setGetMeta(GetMetaResponse.newBuilder().setMeta(store.getMeta(id)));
+          } catch (VineyardException e) {
+            if (e.code() != ErrorCode.NOT_FOUND) {
+              throw e;
+            }
+            // Not held here: a global object of ours, or one persisted by another instance.
+            async(ctx, r -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(cluster.getRemoteMeta(id))));
+            return;
+          }
+        }
+        case LIST -> {
+          ListRequest l = req.getList();
+          if (l.getGlobal()) {
+            async(ctx, r -> r.setList(cluster.listGlobal(l.getTypenamePattern(), l.getLimit(), defaultListLimit)));
+            return;
+          }
+          resp.setList(cluster.listLocal(l.getTypenamePattern(), l.getLimit()));
         }
         case PUT_NAME -> {
-          store.putName(req.getPutName().getName(), req.getPutName().getId());
+          PutNameRequest n = req.getPutName();
+          if (cluster.nameNeedsCluster(n.getId())) {
+            async(ctx, r -> {
+              cluster.putClusterName(n.getName(), n.getId());
+              r.setPutName(EMPTY);
+            });
+            return;
+          }
+          store.putName(n.getName(), n.getId());
           resp.setPutName(EMPTY);
         }
-        case GET_NAME -> resp.setGetName(GetNameResponse.newBuilder().setId(store.getName(req.getGetName().getName())));
+        case GET_NAME -> {
+          String name = req.getGetName().getName();
+          try {
+            resp.setGetName(GetNameResponse.newBuilder().setId(store.getName(name)));
+          } catch (VineyardException e) {
+            if (e.code() != ErrorCode.NOT_FOUND) {
+              throw e;
+            }
+            async(ctx, r -> r.setGetName(GetNameResponse.newBuilder().setId(cluster.getRemoteName(name))));
+            return;
+          }
+        }
         case DROP_NAME -> {
-          store.dropName(req.getDropName().getName());
+          String name = req.getDropName().getName();
+          if (cluster.nameIsPublished(name) || !store.hasName(name)) {
+            async(ctx, r -> {
+              cluster.dropClusterName(name);
+              r.setDropName(EMPTY);
+            });
+            return;
+          }
+          store.dropName(name);
           resp.setDropName(EMPTY);
         }
         case STATS -> resp.setStats(store.stats());
+        case PERSIST -> {
+          long id = req.getPersist().getId();
+          async(ctx, r -> {
+            cluster.persist(id);
+            r.setPersist(EMPTY);
+          });
+          return;
+        }
+        case INSTANCES -> {
+          async(ctx, r -> r.setInstances(InstancesResponse.newBuilder().addAllInstances(cluster.instances())));
+          return;
+        }
+        case LOCATE -> {
+          long id = req.getLocate().getId();
+          async(ctx, r -> r.setLocate(LocateResponse.newBuilder().addAllPlacements(cluster.locate(id))));
+          return;
+        }
+        case MIGRATE -> {
+          long id = req.getMigrate().getId();
+          async(ctx, r -> {
+            Cluster.Migrated m = cluster.migrate(id);
+            r.setMigrate(MigrateResponse.newBuilder().setId(m.id()).setBytesCopied(m.bytesCopied()));
+          });
+          return;
+        }
         case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");
       }
     } catch (VineyardException e) {
       resp.clear().setError(Protos.toProto(e));
-      fatal = e.code() == ErrorCode.PROTOCOL_ERROR;
     } catch (RuntimeException e) {
       LOG.error("{}: request {} failed", who(), req.getBodyCase(), e);
       resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
     }
-    var f = ctx.writeAndFlush(resp.build());
-    if (fatal) {
+    respond(ctx, resp.build());
+  }
+
+  private void respond(ChannelHandlerContext ctx, Response resp) {
+    var f = ctx.writeAndFlush(resp);
+    if (resp.hasError() && resp.getError().getCode() == ErrorCode.PROTOCOL_ERROR.code()) {
       LOG.warn("{}: closing connection: {}", who(), resp.getError().getMessage());
       f.addListener(ChannelFutureListener.CLOSE);
     }
+  }
+
+  /** A request whose work blocks (the metadata backend, a peer): done off the event loop. */
+  private interface ClusterWork {
+    void fill(Response.Builder resp);
+  }
+
+  /**
+   * Runs {@code work} on the cluster executor and answers when it is done. Until then this
+   * connection reads nothing more, and requests already read wait in order, so answers stay in
+   * request order.
+   */
+  private void async(ChannelHandlerContext ctx, ClusterWork work) {
+    busy = true;
+    ctx.channel().config().setAutoRead(false);
+    String who = who();
+    cluster.executor().execute(() -> {
+      Response.Builder resp = Response.newBuilder();
+      try {
+        work.fill(resp);
+      } catch (VineyardException e) {
+        resp.clear().setError(Protos.toProto(e));
+      } catch (RuntimeException e) {
+        LOG.error("{}: cluster request failed", who, e);
+        resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
+      }
+      Response r = resp.build();
+      ctx.executor().execute(() -> {
+        busy = false;
+        if (!ctx.channel().isActive()) {
+          queued.clear();
+          return;
+        }
+        respond(ctx, r);
+        while (!busy && !queued.isEmpty()) {
+          handle(ctx, queued.poll());
+        }
+        if (!busy) {
+          ctx.channel().config().setAutoRead(true);
+        }
+      });
+    });
+  }
+
+  /** Deletes from the store and the global objects of this daemon, then withdraws what was published. */
+  private DeleteResponse.Builder delete(DeleteRequest d) {
+    List<Long> globals = cluster.takeGlobals(d.getIdsList());
+    List<Long> local = d.getIdsList().stream().filter(id -> !globals.contains(id)).toList();
+    ObjectStore.DeleteResult r =
+        local.isEmpty() ? new ObjectStore.DeleteResult(List.of(), List.of()) : store.delete(local, d.getForce(), d.getDeep());
+    List<Long> deleted = new ArrayList<>(r.deleted());
+    deleted.addAll(globals);
+    cluster.afterDelete(deleted);
+    return DeleteResponse.newBuilder().addAllDeleted(deleted).addAllDeferred(r.deferred());
   }
 
   private void register(ChannelHandlerContext ctx, Request req, Response.Builder resp) {
@@ -215,6 +365,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    queued.clear();
     if (session != null) {
       store.closeSession(session);
       LOG.debug("{} disconnected", session);

@@ -134,6 +134,20 @@ public final class ObjectStore {
     return instanceId;
   }
 
+  /** A fresh object id of this instance, for objects kept outside this table (global objects). */
+  public long mintObjectId() {
+    return ids.nextObjectId().value();
+  }
+
+  /** Resident bytes handed out to blobs. */
+  public synchronized long usedBytes() {
+    return allocator.used();
+  }
+
+  public long capacity() {
+    return allocator.capacity();
+  }
+
   // ---------------------------------------------------------------- clients
 
   public synchronized Session openSession(String name) {
@@ -530,7 +544,8 @@ public final class ObjectStore {
     return new Listing(out, truncated);
   }
 
-  static Pattern globToRegex(String glob) {
+  /** A glob over typenames ({@code *} any run, {@code ?} one character) as a regular expression. */
+  public static Pattern globToRegex(String glob) {
     StringBuilder re = new StringBuilder();
     for (char c : glob.toCharArray()) {
       switch (c) {
@@ -641,6 +656,16 @@ public final class ObjectStore {
       throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
     }
     removeReverseName(id, name);
+  }
+
+  public synchronized boolean hasName(String name) {
+    return names.containsKey(name);
+  }
+
+  /** The names bound to an object, sorted. */
+  public synchronized List<String> namesOf(long id) {
+    TreeSet<String> n = namesById.get(id);
+    return n == null ? List.of() : List.copyOf(n);
   }
 
   private void dropNamesOf(long id) {

@@ -1,5 +1,6 @@
 package io.vineyard.server.testing;
 
+import io.vineyard.InstanceInfo;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.server.Vineyardd;
@@ -41,6 +42,9 @@ public final class DaemonProcess implements AutoCloseable {
     Path shmDir = Files.createTempDirectory(Path.of("/dev/shm"), "vineyard-test-");
     Path log = workDir.resolve("vineyardd.log");
     List<String> args = new ArrayList<>(List.of("--socket", socket.toString(), "--size", size, "--shm-dir", shmDir.toString()));
+    if (!List.of(extraArgs).contains("--rpc-port")) {
+      args.addAll(List.of("--rpc-port", "0")); // several daemons run at once: any free port each
+    }
     args.addAll(List.of(extraArgs));
     Process p = ChildJvm.start(log, List.of("-Xmx256m"), Vineyardd.class, args.toArray(String[]::new));
     DaemonProcess d = new DaemonProcess(p, socket, shmDir, log);
@@ -96,6 +100,22 @@ public final class DaemonProcess implements AutoCloseable {
 
   public String log() throws IOException {
     return Files.readString(log);
+  }
+
+  /** This daemon's own record in the cluster (its instance id, gRPC endpoint, ...). */
+  public InstanceInfo info() {
+    try (IpcClient c = connect()) {
+      long self = c.instanceId();
+      return c.instances().stream()
+          .filter(i -> i.id() == self)
+          .findFirst()
+          .orElseThrow(() -> new AssertionError("instance " + self + " is not in its own cluster view"));
+    }
+  }
+
+  /** Kills the daemon (SIGKILL), as a crash would: it neither unregisters nor cleans up. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
   }
 
   /** Stops the daemon (SIGTERM, then SIGKILL after 10 s) and removes its shared-memory directory. */

@@ -1,0 +1,221 @@
+package io.vineyard.client;
+
+import io.grpc.Context;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.vineyard.ErrorCode;
+import io.vineyard.InstanceInfo;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.Placement;
+import io.vineyard.StoreStats;
+import io.vineyard.VineyardException;
+import io.vineyard.internal.GrpcErrors;
+import io.vineyard.internal.HostPort;
+import io.vineyard.internal.Protos;
+import io.vineyard.proto.ipc.GetMetaRequest;
+import io.vineyard.proto.ipc.GetNameRequest;
+import io.vineyard.proto.ipc.InstancesRequest;
+import io.vineyard.proto.ipc.ListRequest;
+import io.vineyard.proto.ipc.LocateRequest;
+import io.vineyard.proto.ipc.StatsRequest;
+import io.vineyard.proto.rpc.BlobChunk;
+import io.vineyard.proto.rpc.FetchBlobRequest;
+import io.vineyard.proto.rpc.VineyardGrpc;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * A client of a (possibly remote) {@code vineyardd}'s gRPC port: cluster metadata, and the bytes of
+ * the blobs that daemon holds, streamed in chunks. Nothing is shared zero-copy this way; to read an
+ * object zero-copy, migrate it to the local daemon ({@link IpcClient#migrate}). Thread-safe.
+ */
+public final class RpcClient implements MetadataClient {
+
+  /** The port {@code vineyardd} serves gRPC on unless told otherwise. */
+  public static final int DEFAULT_PORT = 9600;
+
+  /** How long a metadata call may take by default. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+
+  /** Bytes per streamed chunk asked of the daemon. */
+  static final int CHUNK_SIZE = 4 << 20;
+
+  private final String endpoint;
+  private final ManagedChannel channel;
+  private final VineyardGrpc.VineyardBlockingStub stub;
+  private final Duration timeout;
+
+  private RpcClient(String endpoint, ManagedChannel channel, Duration timeout) {
+    this.endpoint = endpoint;
+    this.channel = channel;
+    this.stub = VineyardGrpc.newBlockingStub(channel);
+    this.timeout = timeout;
+  }
+
+  /** Connects to {@code host:port} (or {@code host}, on {@value #DEFAULT_PORT}). */
+  public static RpcClient connect(String endpoint) {
+    return connect(endpoint, DEFAULT_TIMEOUT);
+  }
+
+  /**
+   * Connects to {@code host:port} (or {@code host}, on {@value #DEFAULT_PORT}). The connection is made
+   * lazily: an unreachable daemon shows as {@link ErrorCode#UNAVAILABLE} on the first call.
+   *
+   * @param timeout how long one metadata call may take
+   */
+  public static RpcClient connect(String endpoint, Duration timeout) {
+    HostPort hp = HostPort.parse(endpoint, DEFAULT_PORT);
+    ManagedChannel ch =
+        NettyChannelBuilder.forAddress(hp.host(), hp.port())
+            .usePlaintext()
+            .maxInboundMessageSize(CHUNK_SIZE + (1 << 20))
+            .keepAliveTime(30, TimeUnit.SECONDS)
+            .build();
+    return new RpcClient(hp.toString(), ch, timeout);
+  }
+
+  /** The endpoint this client talks to, as {@code host:port}. */
+  public String endpoint() {
+    return endpoint;
+  }
+
+  private VineyardGrpc.VineyardBlockingStub stub() {
+    return stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private <T> T call(Supplier<T> c) {
+    try {
+      return c.get();
+    } catch (StatusRuntimeException e) {
+      throw annotate(GrpcErrors.fromStatus(e));
+    }
+  }
+
+  private VineyardException annotate(VineyardException e) {
+    if (e.code() == ErrorCode.UNAVAILABLE && !e.reason().contains(endpoint)) {
+      return new VineyardException(e.code(), "vineyardd at " + endpoint + ": " + e.reason(), e.getCause());
+    }
+    return e;
+  }
+
+  @Override
+  public ObjectMeta getMeta(ObjectId id) {
+    return Protos.fromProto(call(() -> stub().getMeta(GetMetaRequest.newBuilder().setId(id.value()).build())).getMeta());
+  }
+
+  @Override
+  public ObjectId getName(String name) {
+    return new ObjectId(call(() -> stub().getName(GetNameRequest.newBuilder().setName(name).build())).getId());
+  }
+
+  @Override
+  public Listing listObjects(String typenamePattern, int limit, boolean global) {
+    ListRequest.Builder req = ListRequest.newBuilder().setLimit(limit).setGlobal(global);
+    if (typenamePattern != null) {
+      req.setTypenamePattern(typenamePattern);
+    }
+    return Protos.fromProto(call(() -> stub().list(req.build())));
+  }
+
+  @Override
+  public List<InstanceInfo> instances() {
+    return call(() -> stub().instances(InstancesRequest.getDefaultInstance())).getInstancesList().stream()
+        .map(Protos::fromProto)
+        .toList();
+  }
+
+  @Override
+  public List<Placement> locate(ObjectId id) {
+    return call(() -> stub().locate(LocateRequest.newBuilder().setId(id.value()).build())).getPlacementsList().stream()
+        .map(Protos::fromProto)
+        .toList();
+  }
+
+  @Override
+  public StoreStats stats() {
+    return Protos.fromProto(call(() -> stub().stats(StatsRequest.getDefaultInstance())));
+  }
+
+  /**
+   * Streams a blob held by that daemon into {@code target}, which must be exactly the blob's size.
+   *
+   * @return the number of bytes written
+   * @throws VineyardException {@link ErrorCode#NOT_FOUND} when the daemon does not hold the blob,
+   *     {@link ErrorCode#INVALID_ARGUMENT} when {@code target} is not the blob's size
+   */
+  public long fetchBlob(ObjectId id, MemorySegment target) {
+    FetchBlobRequest req = FetchBlobRequest.newBuilder().setId(id.value()).setChunkSize(CHUNK_SIZE).build();
+    // No deadline over the whole stream (its length depends on the size); keepalives notice a dead
+    // peer. The call runs in a context of its own so that giving up mid-stream cancels it, and the
+    // daemon unpins the blob at once.
+    Context.CancellableContext ctx = Context.current().withCancellation();
+    Context previous = ctx.attach();
+    long received = 0;
+    try {
+      Iterator<BlobChunk> chunks = stub.fetchBlob(req);
+      boolean first = true;
+      while (chunks.hasNext()) {
+        BlobChunk c = chunks.next();
+        if (first) {
+          first = false;
+          if (c.getTotalSize() != target.byteSize()) {
+            throw new VineyardException(
+                ErrorCode.INVALID_ARGUMENT,
+                "blob " + id + " has " + c.getTotalSize() + " bytes; the target holds " + target.byteSize());
+          }
+        }
+        int n = c.getData().size();
+        if (c.getOffset() != received || received + n > target.byteSize()) {
+          throw new VineyardException(
+              ErrorCode.PROTOCOL_ERROR, "blob " + id + ": chunk at " + c.getOffset() + " (" + n + " bytes) after " + received);
+        }
+        if (n > 0) {
+          c.getData().copyTo(target.asSlice(received, n).asByteBuffer());
+        }
+        received += n;
+      }
+    } catch (StatusRuntimeException e) {
+      throw annotate(GrpcErrors.fromStatus(e));
+    } finally {
+      ctx.detach(previous);
+      ctx.cancel(null);
+    }
+    if (received != target.byteSize()) {
+      throw new VineyardException(
+          ErrorCode.IO_ERROR, "blob " + id + ": stream ended after " + received + " of " + target.byteSize() + " bytes");
+    }
+    return received;
+  }
+
+  /** A blob's bytes as an array (blobs under 2 GiB). */
+  public byte[] fetchBlob(ObjectId id) {
+    long size = getMeta(id).nbytes();
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob " + id + " is too large for an array: " + size + " bytes");
+    }
+    byte[] out = new byte[(int) size];
+    fetchBlob(id, MemorySegment.ofArray(out));
+    return out;
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RpcClient[" + endpoint + "]";
+  }
+}

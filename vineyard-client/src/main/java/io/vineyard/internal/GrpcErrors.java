@@ -1,0 +1,91 @@
+package io.vineyard.internal;
+
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+
+/**
+ * The one place where a {@link VineyardException} becomes a gRPC status and back. The status code
+ * follows the error's meaning (so plain gRPC clients see something sensible); the exact {@link
+ * ErrorCode} travels in the {@value #TRAILER} trailer.
+ */
+public final class GrpcErrors {
+
+  /** Trailer carrying the numeric {@link ErrorCode}. */
+  public static final String TRAILER = "vineyard-error-code";
+
+  private static final Metadata.Key<String> CODE_KEY = Metadata.Key.of(TRAILER, Metadata.ASCII_STRING_MARSHALLER);
+
+  private GrpcErrors() {}
+
+  /** The gRPC status code for a Vineyard error code. */
+  public static Status.Code statusCode(ErrorCode code) {
+    return switch (code) {
+      case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
+      case NOT_FOUND -> Status.Code.NOT_FOUND;
+      case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
+      case NOT_SEALED, ALREADY_SEALED, OBJECT_IN_USE -> Status.Code.FAILED_PRECONDITION;
+      case OUT_OF_MEMORY -> Status.Code.RESOURCE_EXHAUSTED;
+      case UNAVAILABLE -> Status.Code.UNAVAILABLE;
+      case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
+      case IO_ERROR -> Status.Code.DATA_LOSS;
+      case PROTOCOL_ERROR, INTERNAL -> Status.Code.INTERNAL;
+    };
+  }
+
+  /** A status exception for the server to end a call with. */
+  public static StatusException toStatus(VineyardException e) {
+    Metadata trailers = new Metadata();
+    trailers.put(CODE_KEY, Integer.toString(e.code().code()));
+    return Status.fromCode(statusCode(e.code())).withDescription(e.reason()).asException(trailers);
+  }
+
+  /** The Vineyard error a failed call stands for: from the trailer if present, else from the status. */
+  public static VineyardException fromStatus(Throwable t) {
+    Status status;
+    Metadata trailers;
+    if (t instanceof StatusRuntimeException s) {
+      status = s.getStatus();
+      trailers = s.getTrailers();
+    } else if (t instanceof StatusException s) {
+      status = s.getStatus();
+      trailers = s.getTrailers();
+    } else {
+      status = Status.fromThrowable(t);
+      trailers = Status.trailersFromThrowable(t);
+    }
+    String text = trailers == null ? null : trailers.get(CODE_KEY);
+    ErrorCode code;
+    if (text != null) {
+      try {
+        code = ErrorCode.fromCode(Integer.parseInt(text));
+      } catch (NumberFormatException e) {
+        code = fromStatusCode(status.getCode());
+      }
+    } else {
+      code = fromStatusCode(status.getCode());
+    }
+    String message = status.getDescription() != null ? status.getDescription() : status.getCode().toString();
+    if (text == null && status.getCause() != null) {
+      message += " (" + status.getCause() + ")";
+    }
+    return new VineyardException(code, message, t);
+  }
+
+  static ErrorCode fromStatusCode(Status.Code code) {
+    return switch (code) {
+      case INVALID_ARGUMENT, OUT_OF_RANGE -> ErrorCode.INVALID_ARGUMENT;
+      case NOT_FOUND -> ErrorCode.NOT_FOUND;
+      case ALREADY_EXISTS -> ErrorCode.ALREADY_EXISTS;
+      case RESOURCE_EXHAUSTED -> ErrorCode.OUT_OF_MEMORY;
+      // A deadline or a dropped connection means the daemon cannot be reached in time.
+      case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED -> ErrorCode.UNAVAILABLE;
+      case PERMISSION_DENIED, UNAUTHENTICATED -> ErrorCode.PERMISSION_DENIED;
+      case DATA_LOSS -> ErrorCode.IO_ERROR;
+      default -> ErrorCode.INTERNAL;
+    };
+  }
+}

@@ -1,0 +1,653 @@
+package io.vineyard.server.cluster;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.MemorySize;
+import io.vineyard.ObjectId;
+import io.vineyard.VineyardException;
+import io.vineyard.client.RpcClient;
+import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.proto.ipc.ListEntry;
+import io.vineyard.proto.ipc.ListResponse;
+import io.vineyard.proto.ipc.ObjectMeta;
+import io.vineyard.proto.ipc.Placement;
+import io.vineyard.server.memory.SharedMemory;
+import io.vineyard.server.store.ObjectStore;
+import io.vineyard.server.store.Session;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's part in the cluster: what it has persisted (published to the {@link
+ * MetadataBackend}), the global objects it minted, names bound cluster-wide, lookups of objects
+ * other instances persisted, where things live, and migration of remote objects into this daemon's
+ * memory.
+ *
+ * <p>This daemon is the owner of what it publishes and keeps its own record of it, so a backend that
+ * lost everything (an etcd restarted empty) is filled again from {@link #snapshot()}. The record is
+ * guarded by a lock that is never held during I/O; calls that reach the backend or a peer block and
+ * run on {@link #executor()}, never on an I/O event loop.
+ */
+public final class Cluster implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
+
+  private final MetadataBackend backend;
+  private final InstanceInfo template;
+  private volatile ObjectStore store;
+  private volatile SharedMemory shm;
+  private volatile String rpcEndpoint = "";
+
+  /** Expanded trees this daemon published: its persisted objects and the global objects it minted. */
+  private final Map<Long, ObjectMeta> published = new LinkedHashMap<>();
+  /** Global objects minted here (also in {@link #published}). */
+  private final Set<Long> globals = new HashSet<>();
+  /** Cluster-wide names this daemon bound. */
+  private final Map<String, Long> publishedNames = new TreeMap<>();
+  /** Remote object (or blob) id to the local replica made by a migration. */
+  private final Map<Long, Long> replicas = new HashMap<>();
+  /** Removals that could not reach the backend yet; retried in the background. */
+  private final Set<Long> pendingUnpublish = new LinkedHashSet<>();
+  private final Set<String> pendingNameDrops = new LinkedHashSet<>();
+
+  private final Map<String, RpcClient> peers = new ConcurrentHashMap<>();
+  private final ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("cluster-", 0).factory());
+  private final ScheduledExecutorService retry =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("cluster-retry").daemon().factory());
+
+  /**
+   * @param template this daemon's instance record without id and memory figures (host, socket,
+   *     start time, version)
+   */
+  public Cluster(MetadataBackend backend, InstanceInfo template) {
+    this.backend = backend;
+    this.template = template;
+    retry.scheduleWithFixedDelay(this::flushPending, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** Registers with the backend; returns the instance id to build the store with. */
+  public long register(long requestedId) {
+    return backend.register(requestedId, this::snapshot);
+  }
+
+  /** Completes the start: the store and memory the cluster serves from. */
+  public void attach(ObjectStore store, SharedMemory shm) {
+    this.store = store;
+    this.shm = shm;
+  }
+
+  /** The advertised gRPC endpoint ({@code host:port}), published with the instance record. */
+  public void setRpcEndpoint(String endpoint) {
+    this.rpcEndpoint = endpoint;
+  }
+
+  /** Where blocking cluster work runs. */
+  public ExecutorService executor() {
+    return executor;
+  }
+
+  public MetadataBackend backend() {
+    return backend;
+  }
+
+  /** The store, once the daemon has started. */
+  public ObjectStore store() {
+    ObjectStore s = store;
+    if (s == null) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "vineyardd is still starting");
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- registration
+
+  /** The daemon's read-write mapping of its shared memory. */
+  public MemorySegment memory() {
+    store();
+    return shm.mapping();
+  }
+
+  /** This daemon's own objects whose typename matches the glob, as a listing reply. */
+  public ListResponse listLocal(String typenameGlob, int limit) {
+    ObjectStore.Listing listing = store().list(typenameGlob, limit);
+    ListResponse.Builder b = ListResponse.newBuilder().setTruncated(listing.truncated());
+    for (ObjectStore.Listed e : listing.entries()) {
+      b.addEntries(ListEntry.newBuilder().setMeta(e.meta()).addAllNames(e.names()));
+    }
+    return b.build();
+  }
+
+  /** This daemon's instance record, with current memory figures. */
+  public InstanceInfo selfInfo() {
+    InstanceInfo.Builder b = template.toBuilder().setRpcEndpoint(rpcEndpoint);
+    ObjectStore s = store;
+    if (s != null) {
+      b.setId(s.instanceId()).setUsedBytes(s.usedBytes()).setCapacityBytes(s.capacity());
+    }
+    return b.build();
+  }
+
+  /** What this daemon has published, to publish again after the backend lost it. */
+  MetadataBackend.Snapshot snapshot() {
+    synchronized (this) {
+      return new MetadataBackend.Snapshot(selfInfo(), List.copyOf(published.values()), Map.copyOf(publishedNames));
+    }
+  }
+
+  // ---------------------------------------------------------------- persist and global objects
+
+  /**
+   * Publishes a local object and every object under it, with the names bound to them. Persisting an
+   * object that is persisted already (here or by another instance) does nothing.
+   */
+  public void persist(long id) {
+    ObjectStore s = store();
+    if (!s.exists(id)) {
+      synchronized (this) {
+        if (published.containsKey(id)) {
+          return;
+        }
+      }
+      if (backend.lookup(id).isPresent()) {
+        return;
+      }
+      throw new VineyardException(ErrorCode.NOT_FOUND, "object " + new ObjectId(id) + " does not exist");
+    }
+    ObjectMeta tree = s.getMeta(id);
+    Map<Long, ObjectMeta> nodes = new LinkedHashMap<>();
+    collectPublishable(tree, nodes, true);
+    Map<String, Long> names = new TreeMap<>();
+    for (long nid : nodes.keySet()) {
+      s.namesOf(nid).forEach(n -> names.put(n, nid));
+    }
+    List<ObjectMeta> fresh;
+    synchronized (this) {
+      fresh = nodes.values().stream().filter(m -> !published.containsKey(m.getId())).toList();
+      if (fresh.isEmpty() && publishedNames.keySet().containsAll(names.keySet())) {
+        return;
+      }
+    }
+    backend.publish(fresh);
+    for (Map.Entry<String, Long> n : names.entrySet()) {
+      backend.putName(n.getKey(), n.getValue());
+    }
+    synchronized (this) {
+      fresh.forEach(m -> published.put(m.getId(), m));
+      publishedNames.putAll(names);
+    }
+    // A delete that raced with this persist must not leave the object published.
+    List<Long> gone = nodes.keySet().stream().filter(n -> !s.exists(n)).toList();
+    if (!gone.isEmpty()) {
+      afterDelete(gone);
+    }
+    LOG.debug("persisted {} ({} objects)", new ObjectId(id), fresh.size());
+  }
+
+  /** Every non-blob object of the tree (and the root even if it is a blob), by id. */
+  private static void collectPublishable(ObjectMeta m, Map<Long, ObjectMeta> out, boolean root) {
+    if (root || !ObjectId.isBlobId(m.getId())) {
+      out.putIfAbsent(m.getId(), m);
+    }
+    for (ObjectMeta member : m.getMembersMap().values()) {
+      collectPublishable(member, out, false);
+    }
+  }
+
+  /**
+   * Stores a global object: its members are persisted objects of any instance, named by id. The
+   * global object is minted here and persisted at once.
+   */
+  public long putGlobal(ObjectMeta meta) {
+    ObjectStore s = store();
+    if (meta.getTypename().isBlank()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object needs a typename");
+    }
+    if (meta.getMembersCount() == 0) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a global object needs at least one member");
+    }
+    ObjectMeta.Builder b = meta.toBuilder().clearMembers().setGlobal(true).setInstanceId(s.instanceId());
+    long nbytes = 0;
+    for (Map.Entry<String, ObjectMeta> e : meta.getMembersMap().entrySet()) {
+      long mid = e.getValue().getId();
+      ObjectMeta member = persistedTree(mid);
+      if (member == null) {
+        String why = s.exists(mid) ? "is not persisted; persist it first" : "does not exist on any instance";
+        throw new VineyardException(
+            s.exists(mid) ? ErrorCode.INVALID_ARGUMENT : ErrorCode.NOT_FOUND,
+            "member '" + e.getKey() + "' (" + new ObjectId(mid) + ") " + why);
+      }
+      b.putMembers(e.getKey(), member);
+      nbytes += member.getNbytes();
+    }
+    if (meta.getNbytes() == 0) {
+      b.setNbytes(nbytes);
+    }
+    long id = s.mintObjectId();
+    ObjectMeta global = b.setId(id).build();
+    backend.publish(List.of(global));
+    synchronized (this) {
+      published.put(id, global);
+      globals.add(id);
+    }
+    return id;
+  }
+
+  /** The expanded tree of a persisted object (published here or by another instance), else null. */
+  private ObjectMeta persistedTree(long id) {
+    synchronized (this) {
+      ObjectMeta m = published.get(id);
+      if (m != null) {
+        return m;
+      }
+    }
+    if (store().exists(id)) {
+      return null; // local and not persisted
+    }
+    return backend.lookup(id).orElse(null);
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  /** Whether the id is a global object minted here (not in the store's table). */
+  public synchronized boolean isLocalGlobal(long id) {
+    return globals.contains(id);
+  }
+
+  /** Metadata of an object not in this daemon's table: a global object of ours, or one persisted elsewhere. */
+  public ObjectMeta getRemoteMeta(long id) {
+    synchronized (this) {
+      if (globals.contains(id)) {
+        return published.get(id);
+      }
+    }
+    return backend.lookup(id).orElseThrow(() -> notFound(id));
+  }
+
+  /** Metadata from this daemon's table, else from the cluster. */
+  public ObjectMeta getMeta(long id) {
+    ObjectStore s = store();
+    try {
+      return s.getMeta(id);
+    } catch (VineyardException e) {
+      if (e.code() != ErrorCode.NOT_FOUND) {
+        throw e;
+      }
+    }
+    return getRemoteMeta(id);
+  }
+
+  /** A name bound cluster-wide (the store's own names are looked up first by the caller). */
+  public long getRemoteName(String name) {
+    OptionalLong id = backend.getName(name);
+    if (id.isEmpty()) {
+      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
+    }
+    return id.getAsLong();
+  }
+
+  /** A name bound on this daemon, else cluster-wide. */
+  public long getName(String name) {
+    try {
+      return store().getName(name);
+    } catch (VineyardException e) {
+      if (e.code() != ErrorCode.NOT_FOUND) {
+        throw e;
+      }
+    }
+    return getRemoteName(name);
+  }
+
+  /** Whether binding {@code name} to {@code id} involves the backend (a persisted or remote object). */
+  public boolean nameNeedsCluster(long id) {
+    synchronized (this) {
+      if (published.containsKey(id)) {
+        return true;
+      }
+    }
+    return !store().exists(id);
+  }
+
+  /** Whether dropping {@code name} involves the backend. */
+  public synchronized boolean nameIsPublished(String name) {
+    return publishedNames.containsKey(name);
+  }
+
+  /**
+   * Binds a name to a persisted object (of this daemon or another), cluster-wide, and on this
+   * daemon too when the object is local.
+   */
+  public void putClusterName(String name, long id) {
+    if (name == null || name.isEmpty()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a name must not be empty");
+    }
+    ObjectStore s = store();
+    boolean local = s.exists(id);
+    if (persistedTree(id) == null) {
+      throw local
+          ? new VineyardException(ErrorCode.INTERNAL, "object " + new ObjectId(id) + " is local and not persisted")
+          : notFound(id);
+    }
+    backend.putName(name, id);
+    synchronized (this) {
+      publishedNames.put(name, id);
+    }
+    if (local) {
+      s.putName(name, id);
+    } else {
+      dropLocalName(name);
+    }
+  }
+
+  /** Drops a name here and cluster-wide. */
+  public void dropClusterName(String name) {
+    boolean local = dropLocalName(name);
+    boolean remote = backend.dropName(name);
+    synchronized (this) {
+      publishedNames.remove(name);
+    }
+    if (!local && !remote) {
+      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
+    }
+  }
+
+  private boolean dropLocalName(String name) {
+    try {
+      store().dropName(name);
+      return true;
+    } catch (VineyardException e) {
+      if (e.code() != ErrorCode.NOT_FOUND) {
+        throw e;
+      }
+      return false;
+    }
+  }
+
+  /** Persisted objects of every instance whose typename matches the glob. */
+  public ListResponse listGlobal(String typenameGlob, int limit, int defaultLimit) {
+    Pattern p = typenameGlob == null || typenameGlob.isEmpty() ? null : ObjectStore.globToRegex(typenameGlob);
+    MetadataBackend.Page page =
+        backend.list(t -> p == null || p.matcher(t).matches(), limit <= 0 ? defaultLimit : limit);
+    ListResponse.Builder b = ListResponse.newBuilder().setTruncated(page.truncated());
+    Map<Long, List<String>> names = new HashMap<>();
+    synchronized (this) {
+      publishedNames.forEach((n, id) -> names.computeIfAbsent(id, k -> new ArrayList<>()).add(n));
+    }
+    for (ObjectMeta m : page.objects()) {
+      ObjectMeta.Builder shallow = m.toBuilder().clearMembers();
+      m.getMembersMap().forEach((k, v) -> shallow.putMembers(k, ObjectMeta.newBuilder().setId(v.getId()).build()));
+      b.addEntries(ListEntry.newBuilder().setMeta(shallow).addAllNames(names.getOrDefault(m.getId(), List.of())));
+    }
+    return b.build();
+  }
+
+  /** The registered instances. */
+  public List<InstanceInfo> instances() {
+    return backend.instances();
+  }
+
+  /** Where the object, each member and each blob under it lives. */
+  public List<Placement> locate(long id) {
+    ObjectMeta tree = getMeta(id);
+    Map<Long, InstanceInfo> byId = new HashMap<>();
+    for (InstanceInfo i : backend.instances()) {
+      byId.put(i.getId(), i);
+    }
+    List<Placement> out = new ArrayList<>();
+    place(tree, "", byId, out);
+    return out;
+  }
+
+  private static void place(ObjectMeta m, String path, Map<Long, InstanceInfo> instances, List<Placement> out) {
+    InstanceInfo at = instances.get(m.getInstanceId());
+    Placement.Builder p =
+        Placement.newBuilder()
+            .setPath(path)
+            .setId(m.getId())
+            .setTypename(m.getTypename())
+            .setNbytes(m.getNbytes())
+            .setInstanceId(m.getInstanceId());
+    if (at != null) {
+      p.setHostname(at.getHostname()).setRpcEndpoint(at.getRpcEndpoint());
+    }
+    out.add(p.build());
+    new TreeMap<>(m.getMembersMap())
+        .forEach((name, member) -> place(member, path.isEmpty() ? name : path + "/" + name, instances, out));
+  }
+
+  // ---------------------------------------------------------------- deletes
+
+  /**
+   * Called after objects were deleted from this daemon (or global objects dropped): withdraws what
+   * of them was published, in the background, retrying while the backend is unreachable.
+   */
+  public void afterDelete(List<Long> ids) {
+    List<Long> objects = new ArrayList<>();
+    List<String> names = new ArrayList<>();
+    synchronized (this) {
+      for (long id : ids) {
+        if (published.remove(id) != null) {
+          objects.add(id);
+        }
+        globals.remove(id);
+      }
+      Set<Long> gone = new HashSet<>(ids);
+      publishedNames.entrySet().removeIf(e -> {
+        if (gone.contains(e.getValue())) {
+          names.add(e.getKey());
+          return true;
+        }
+        return false;
+      });
+      replicas.values().removeAll(gone);
+      pendingUnpublish.addAll(objects);
+      pendingNameDrops.addAll(names);
+    }
+    if (!objects.isEmpty() || !names.isEmpty()) {
+      executor.execute(this::flushPending);
+    }
+  }
+
+  /** Global objects minted here among {@code ids}; they are dropped from the record. */
+  public synchronized List<Long> takeGlobals(List<Long> ids) {
+    List<Long> out = new ArrayList<>();
+    for (long id : ids) {
+      if (globals.contains(id)) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  private void flushPending() {
+    List<Long> objects;
+    List<String> names;
+    synchronized (this) {
+      if (pendingUnpublish.isEmpty() && pendingNameDrops.isEmpty()) {
+        return;
+      }
+      objects = List.copyOf(pendingUnpublish);
+      names = List.copyOf(pendingNameDrops);
+    }
+    if (!backend.available()) {
+      return;
+    }
+    try {
+      backend.unpublish(objects);
+      for (String n : names) {
+        backend.dropName(n);
+      }
+      synchronized (this) {
+        objects.forEach(pendingUnpublish::remove);
+        names.forEach(pendingNameDrops::remove);
+      }
+    } catch (VineyardException e) {
+      LOG.debug("withdrawing deleted objects from {} failed, will retry: {}", backend.describe(), e.getMessage());
+    } catch (RuntimeException e) {
+      LOG.warn("withdrawing deleted objects from {} failed, will retry", backend.describe(), e);
+    }
+  }
+
+  // ---------------------------------------------------------------- migration
+
+  /** The outcome of a migration: the local object and how many bytes crossed the network. */
+  public record Migrated(long id, long bytesCopied) {}
+
+  /**
+   * Makes an object local: pulls the blobs this daemon does not hold from their owners' gRPC ports
+   * and registers a replica with the same structure. Already local: returned as it is.
+   */
+  public Migrated migrate(long id) {
+    ObjectStore s = store();
+    if (s.exists(id)) {
+      return new Migrated(id, 0);
+    }
+    Long known = replicaOf(id);
+    if (known != null) {
+      return new Migrated(known, 0);
+    }
+    ObjectMeta tree = getRemoteMeta(id);
+    if (tree.getGlobal()) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          "object " + new ObjectId(id) + " is global: its members stay where they are; migrate the members you need"
+              + " (vineyardctl locate shows where they live)");
+    }
+    long started = System.nanoTime();
+    Session session = s.openSession("migration of " + new ObjectId(id));
+    List<Long> made = new ArrayList<>();
+    try {
+      Map<Long, Long> mapped = new HashMap<>();
+      long[] copied = {0};
+      Map<Long, InstanceInfo> owners = new HashMap<>();
+      long root = replicate(tree, s, session, mapped, made, owners, copied);
+      synchronized (this) {
+        replicas.put(id, root);
+        mapped.forEach((from, to) -> {
+          if (!from.equals(to)) {
+            replicas.put(from, to);
+          }
+        });
+      }
+      double secs = (System.nanoTime() - started) / 1e9;
+      LOG.info("migrated {} to {}: {} copied in {} s ({} MB/s)", new ObjectId(id), new ObjectId(root),
+          MemorySize.format(copied[0]), String.format("%.3f", secs), Math.round(copied[0] / secs / 1e6));
+      return new Migrated(root, copied[0]);
+    } catch (RuntimeException e) {
+      if (!made.isEmpty()) {
+        try {
+          s.delete(made.reversed(), true, false);
+        } catch (RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+      }
+      throw e;
+    } finally {
+      // Reclaims a blob left unsealed by a failed fetch.
+      s.closeSession(session);
+    }
+  }
+
+  private synchronized Long replicaOf(long id) {
+    Long local = replicas.get(id);
+    if (local != null && !store().exists(local)) {
+      replicas.remove(id);
+      return null;
+    }
+    return local;
+  }
+
+  private long replicate(
+      ObjectMeta m,
+      ObjectStore s,
+      Session session,
+      Map<Long, Long> mapped,
+      List<Long> made,
+      Map<Long, InstanceInfo> owners,
+      long[] copied) {
+    Long done = mapped.get(m.getId());
+    if (done != null) {
+      return done;
+    }
+    long local;
+    if (s.exists(m.getId())) {
+      local = m.getId();
+    } else if (replicaOf(m.getId()) != null) {
+      local = replicaOf(m.getId());
+    } else if (ObjectId.isBlobId(m.getId())) {
+      local = fetchBlob(m, s, session, owners);
+      made.add(local);
+      copied[0] += m.getNbytes();
+    } else {
+      ObjectMeta.Builder b = m.toBuilder().clearMembers().setGlobal(false).setId(0);
+      for (Map.Entry<String, ObjectMeta> e : new TreeMap<>(m.getMembersMap()).entrySet()) {
+        long member = replicate(e.getValue(), s, session, mapped, made, owners, copied);
+        b.putMembers(e.getKey(), ObjectMeta.newBuilder().setId(member).build());
+      }
+      local = s.putMeta(b.build());
+      made.add(local);
+    }
+    mapped.put(m.getId(), local);
+    return local;
+  }
+
+  private long fetchBlob(ObjectMeta blob, ObjectStore s, Session session, Map<Long, InstanceInfo> owners) {
+    long size = blob.getNbytes();
+    ObjectStore.Location loc = s.createBlob(session, size);
+    if (size > 0) {
+      InstanceInfo owner = owner(blob, owners);
+      MemorySegment target = shm.mapping().asSlice(loc.offset(), size);
+      peer(owner.getRpcEndpoint()).fetchBlob(new ObjectId(blob.getId()), target);
+    }
+    s.seal(session, loc.id(), false);
+    return loc.id();
+  }
+
+  private InstanceInfo owner(ObjectMeta blob, Map<Long, InstanceInfo> owners) {
+    if (owners.isEmpty()) {
+      for (InstanceInfo i : backend.instances()) {
+        owners.put(i.getId(), i);
+      }
+    }
+    InstanceInfo owner = owners.get(blob.getInstanceId());
+    if (owner == null || owner.getRpcEndpoint().isEmpty()) {
+      throw new VineyardException(
+          ErrorCode.UNAVAILABLE,
+          "blob " + new ObjectId(blob.getId()) + " lives on instance " + blob.getInstanceId() + ", which "
+              + (owner == null ? "is not registered (any more)" : "serves no gRPC port"));
+    }
+    return owner;
+  }
+
+  private RpcClient peer(String endpoint) {
+    return peers.computeIfAbsent(endpoint, RpcClient::connect);
+  }
+
+  private static VineyardException notFound(long id) {
+    return new VineyardException(ErrorCode.NOT_FOUND, "object " + new ObjectId(id) + " does not exist");
+  }
+
+  @Override
+  public void close() {
+    retry.shutdownNow();
+    executor.shutdownNow();
+    peers.values().forEach(RpcClient::close);
+    peers.clear();
+    backend.close();
+  }
+}

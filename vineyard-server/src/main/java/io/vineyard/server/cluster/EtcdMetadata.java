@@ -1,0 +1,591 @@
+package io.vineyard.server.cluster;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Txn;
+import io.etcd.jetcd.common.exception.EtcdException;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.DeleteOption;
+import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.PutOption;
+import io.vineyard.ErrorCode;
+import io.vineyard.ObjectId;
+import io.vineyard.VineyardException;
+import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.proto.ipc.ObjectMeta;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Cluster metadata in etcd, under a prefix of its own:
+ *
+ * <ul>
+ *   <li>{@code <prefix>/instances/<id>}: each live daemon's {@link InstanceInfo};
+ *   <li>{@code <prefix>/objects/<instance>/<object id>}: each persisted object's expanded metadata
+ *       tree, under the instance that minted it;
+ *   <li>{@code <prefix>/names/<name>}: the id a cluster-wide name is bound to.
+ * </ul>
+ *
+ * <p>Everything a daemon writes is attached to its lease, which a heartbeat renews every third of
+ * the TTL; a daemon that dies drops out, with what it published, when the lease expires. Instance ids
+ * are claimed with a transaction that succeeds only on a free id.
+ *
+ * <p>The heartbeat is also how the daemon notices etcd trouble: while it fails, every call fails at
+ * once with {@link ErrorCode#UNAVAILABLE} (local work goes on). When etcd answers again, the daemon
+ * checks that its registration survived; if it did not (the lease expired, or etcd came back empty),
+ * it registers again under the same id and publishes again everything it owns. It never relies on a
+ * watch to notice this.
+ */
+public final class EtcdMetadata implements MetadataBackend {
+
+  private static final Logger LOG = LoggerFactory.getLogger(EtcdMetadata.class);
+  /** etcd's default limit on operations in one transaction is 128. */
+  private static final int TXN_OPS = 100;
+  private static final int PAGE = 256;
+
+  private final Client client;
+  private final String endpoints;
+  private final String prefix;
+  private final long ttlSeconds;
+  private final Duration timeout;
+  private final ScheduledExecutorService heartbeat =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("etcd-heartbeat").daemon().factory());
+  /** Serializes writes with re-registration, so a republish never interleaves with a publish. */
+  private final ReentrantLock writes = new ReentrantLock();
+
+  private volatile long instanceId = -1;
+  private volatile long leaseId;
+  private volatile Supplier<Snapshot> snapshot;
+  private volatile boolean healthy = true;
+  private volatile String lastFailure = "";
+  private volatile Instant unhealthySince;
+  private volatile boolean closed;
+
+  private EtcdMetadata(Client client, String endpoints, String prefix, long ttlSeconds, Duration timeout) {
+    this.client = client;
+    this.endpoints = endpoints;
+    this.prefix = prefix;
+    this.ttlSeconds = ttlSeconds;
+    this.timeout = timeout;
+  }
+
+  /**
+   * Connects to etcd (lazily: {@link #register} is the first call that must reach it).
+   *
+   * @param endpoints comma-separated URLs, e.g. {@code http://127.0.0.1:2379}
+   * @param prefix key prefix of this cluster, e.g. {@code /vineyard}
+   * @param ttlSeconds lease TTL: how long after its last heartbeat a dead daemon drops out
+   * @param timeout how long one etcd call may take
+   */
+  public static EtcdMetadata connect(String endpoints, String prefix, long ttlSeconds, Duration timeout) {
+    List<String> urls = new ArrayList<>();
+    for (String e : endpoints.split(",")) {
+      String u = e.strip();
+      if (u.isEmpty()) {
+        continue;
+      }
+      urls.add(u.contains("://") ? u : "http://" + u);
+    }
+    if (urls.isEmpty()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no etcd endpoints given");
+    }
+    String p = prefix.strip();
+    while (p.endsWith("/")) {
+      p = p.substring(0, p.length() - 1);
+    }
+    if (p.isEmpty()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "the etcd prefix must not be empty");
+    }
+    Client c;
+    try {
+      // Not waitForReady: while etcd is down a call fails at once instead of queueing until it is back.
+      c = Client.builder().endpoints(urls.toArray(String[]::new)).connectTimeout(timeout).waitForReady(false).build();
+    } catch (RuntimeException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "bad etcd endpoints '" + endpoints + "': " + e.getMessage(), e);
+    }
+    return new EtcdMetadata(c, String.join(",", urls), p, ttlSeconds, timeout);
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  private ByteSequence key(String k) {
+    return ByteSequence.from(prefix + k, StandardCharsets.UTF_8);
+  }
+
+  private ByteSequence instanceKey(long id) {
+    return key(String.format("/instances/%05d", id));
+  }
+
+  private ByteSequence objectKey(long id) {
+    return key(String.format("/objects/%05d/%s", new ObjectId(id).instanceId(), new ObjectId(id)));
+  }
+
+  private ByteSequence nameKey(String name) {
+    return key("/names/" + name);
+  }
+
+  private static ByteSequence bytes(byte[] b) {
+    return ByteSequence.from(b);
+  }
+
+  /** The first key after every key that starts with {@code p}. */
+  private static ByteSequence rangeEnd(ByteSequence p) {
+    byte[] b = p.getBytes();
+    byte[] end = java.util.Arrays.copyOf(b, b.length);
+    end[end.length - 1]++;
+    return ByteSequence.from(end);
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  private <T> T await(String what, CompletableFuture<T> f) {
+    try {
+      return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      f.cancel(true);
+      throw failed(what, "no answer in " + timeout.toSeconds() + " s");
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      if (leaseMissing(cause)) {
+        throw new LeaseLost(cause);
+      }
+      throw failed(what, cause.getMessage() != null ? cause.getMessage() : cause.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new VineyardException(ErrorCode.UNAVAILABLE, what + " interrupted", e);
+    }
+  }
+
+  private static boolean leaseMissing(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof EtcdException e && e.getErrorCode() == io.etcd.jetcd.common.exception.ErrorCode.NOT_FOUND
+          && String.valueOf(e.getMessage()).contains("lease")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** This daemon's lease is gone (expired, or etcd lost its data): registration must be renewed. */
+  private static final class LeaseLost extends RuntimeException {
+    LeaseLost(Throwable cause) {
+      super("lease not found", cause);
+    }
+  }
+
+  private VineyardException failed(String what, String why) {
+    markUnhealthy(what + ": " + why);
+    return unavailableError();
+  }
+
+  private void markUnhealthy(String why) {
+    lastFailure = why;
+    if (healthy) {
+      healthy = false;
+      unhealthySince = Instant.now();
+      LOG.warn("etcd at {} is unreachable ({}); local objects keep working, cluster requests fail until it is back",
+          endpoints, why);
+    }
+  }
+
+  private VineyardException unavailableError() {
+    return new VineyardException(
+        ErrorCode.UNAVAILABLE,
+        "etcd at " + endpoints + " is unreachable" + (unhealthySince != null ? " since " + unhealthySince : "")
+            + " (" + lastFailure + "); cluster operations fail until it is back, local objects keep working");
+  }
+
+  private void checkAvailable() {
+    if (closed) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "the metadata backend is closed");
+    }
+    if (!healthy) {
+      throw unavailableError();
+    }
+  }
+
+  /** Runs a write with the current lease; a lost lease triggers re-registration and fails this call. */
+  private <T> T write(String what, Supplier<T> body) {
+    checkAvailable();
+    writes.lock();
+    try {
+      return body.get();
+    } catch (LeaseLost e) {
+      heartbeat.execute(this::tick);
+      throw new VineyardException(
+          ErrorCode.UNAVAILABLE, "this daemon's etcd registration was lost; it is registering again, retry shortly");
+    } finally {
+      writes.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- registration
+
+  @Override
+  public long register(long requestedId, Supplier<Snapshot> snapshot) {
+    this.snapshot = snapshot;
+    writes.lock();
+    try {
+      long lease = await("granting a lease", client.getLeaseClient().grant(ttlSeconds)).getID();
+      long id = requestedId >= 0 ? claim(requestedId, lease, true) : claimFree(lease);
+      instanceId = id;
+      leaseId = lease;
+    } catch (LeaseLost e) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "etcd dropped the new lease at once", e);
+    } catch (VineyardException e) {
+      if (e.code() == ErrorCode.UNAVAILABLE) {
+        throw new VineyardException(
+            ErrorCode.UNAVAILABLE, "cannot register with etcd at " + endpoints + ": " + lastFailure, e);
+      }
+      throw e;
+    } finally {
+      writes.unlock();
+    }
+    healthy = true;
+    long period = Math.max(500, ttlSeconds * 1000 / 3);
+    heartbeat.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+    LOG.info("registered with etcd at {} under {} as instance {} (lease TTL {} s)", endpoints, prefix, instanceId, ttlSeconds);
+    return instanceId;
+  }
+
+  /** Claims the lowest id no live instance holds. */
+  private long claimFree(long lease) {
+    for (int attempt = 0; attempt < 10; attempt++) {
+      Set<Long> taken = new HashSet<>();
+      GetResponse r =
+          await("listing instances", client.getKVClient().get(key("/instances/"), GetOption.builder().isPrefix(true).withKeysOnly(true).build()));
+      for (KeyValue kv : r.getKvs()) {
+        String k = kv.getKey().toString(StandardCharsets.UTF_8);
+        try {
+          taken.add(Long.parseLong(k.substring(k.lastIndexOf('/') + 1)));
+        } catch (NumberFormatException e) {
+          LOG.warn("ignoring unexpected key {}", k);
+        }
+      }
+      for (long id = 0; id <= ObjectId.MAX_INSTANCE_ID; id++) {
+        if (!taken.contains(id)) {
+          if (claim(id, lease, false) >= 0) {
+            return id;
+          }
+          break; // someone took it meanwhile: look again
+        }
+      }
+    }
+    throw new VineyardException(ErrorCode.UNAVAILABLE, "could not claim a free instance id in etcd at " + endpoints);
+  }
+
+  /** Claims {@code id} if free; returns it, or -1 (or throws when {@code required}) if taken. */
+  private long claim(long id, long lease, boolean required) {
+    ByteSequence k = instanceKey(id);
+    byte[] info = selfRecord(id).toByteArray();
+    TxnResponse r =
+        await("claiming instance id " + id, client.getKVClient().txn()
+            .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
+            .Then(Op.put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()))
+            .commit());
+    if (r.isSucceeded()) {
+      return id;
+    }
+    if (required) {
+      throw new VineyardException(
+          ErrorCode.ALREADY_EXISTS, "instance id " + id + " is held by a live daemon (see vineyardctl instances)");
+    }
+    return -1;
+  }
+
+  private InstanceInfo selfRecord(long id) {
+    return snapshot.get().self().toBuilder().setId(id).build();
+  }
+
+  /** One heartbeat: renew the lease, refresh the instance record, re-register if it was lost. */
+  private void tick() {
+    if (closed) {
+      return;
+    }
+    writes.lock();
+    try {
+      if (leaseId == 0) {
+        reregister("no lease");
+        return;
+      }
+      await("renewing the lease", client.getLeaseClient().keepAliveOnce(leaseId));
+      ByteSequence k = instanceKey(instanceId);
+      GetResponse current = await("reading the instance record", client.getKVClient().get(k));
+      if (current.getKvs().isEmpty() || current.getKvs().getFirst().getLease() != leaseId) {
+        reregister("instance record missing");
+        return;
+      }
+      await("refreshing the instance record",
+          client.getKVClient().put(k, bytes(selfRecord(instanceId).toByteArray()), PutOption.builder().withLeaseId(leaseId).build()));
+      if (!healthy) {
+        healthy = true;
+        LOG.info("etcd at {} is reachable again; registration of instance {} intact", endpoints, instanceId);
+      }
+    } catch (LeaseLost e) {
+      reregisterQuietly("lease expired or etcd lost its data");
+    } catch (VineyardException e) {
+      // markUnhealthy has logged it
+    } catch (RuntimeException e) {
+      markUnhealthy(e.toString());
+    } finally {
+      writes.unlock();
+    }
+  }
+
+  private void reregisterQuietly(String why) {
+    try {
+      reregister(why);
+    } catch (LeaseLost e) {
+      markUnhealthy("lease lost again while registering");
+    } catch (VineyardException e) {
+      // logged by markUnhealthy
+    }
+  }
+
+  /** Takes a new lease, claims this instance's id again and publishes everything again. */
+  private void reregister(String why) {
+    LOG.warn("etcd registration of instance {} lost ({}); registering again", instanceId, why);
+    long lease = await("granting a lease", client.getLeaseClient().grant(ttlSeconds)).getID();
+    Snapshot s = snapshot.get();
+    ByteSequence k = instanceKey(instanceId);
+    byte[] info = s.self().toBuilder().setId(instanceId).build().toByteArray();
+    TxnResponse r =
+        await("claiming instance id " + instanceId, client.getKVClient().txn()
+            .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
+            .Then(Op.put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()))
+            .Else(Op.get(k, GetOption.DEFAULT))
+            .commit());
+    if (!r.isSucceeded()) {
+      InstanceInfo holder = decodeInstance(r.getGetResponses().getFirst().getKvs());
+      if (holder == null || !sameDaemon(holder, s.self())) {
+        client.getLeaseClient().revoke(lease);
+        markUnhealthy("instance id " + instanceId + " was taken by " + (holder == null ? "another daemon" : holder.getHostname()
+            + " " + holder.getIpcSocket()) + " while this daemon was away");
+        return;
+      }
+      await("claiming instance id " + instanceId,
+          client.getKVClient().put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()));
+    }
+    leaseId = lease;
+    putObjects(s.objects(), lease);
+    putNames(s.names(), lease);
+    healthy = true;
+    LOG.info("registered again with etcd at {} as instance {}: published {} objects and {} names again",
+        endpoints, instanceId, s.objects().size(), s.names().size());
+  }
+
+  private static InstanceInfo decodeInstance(List<KeyValue> kvs) {
+    if (kvs.isEmpty()) {
+      return null;
+    }
+    try {
+      return InstanceInfo.parseFrom(kvs.getFirst().getValue().getBytes());
+    } catch (InvalidProtocolBufferException e) {
+      return null;
+    }
+  }
+
+  private static boolean sameDaemon(InstanceInfo a, InstanceInfo b) {
+    return a.getHostname().equals(b.getHostname())
+        && a.getIpcSocket().equals(b.getIpcSocket())
+        && a.getStartedAtMillis() == b.getStartedAtMillis();
+  }
+
+  // ---------------------------------------------------------------- objects and names
+
+  private void putObjects(List<ObjectMeta> objects, long lease) {
+    PutOption opt = PutOption.builder().withLeaseId(lease).build();
+    for (int i = 0; i < objects.size(); i += TXN_OPS) {
+      Txn t = client.getKVClient().txn();
+      List<Op> ops = new ArrayList<>();
+      for (ObjectMeta m : objects.subList(i, Math.min(objects.size(), i + TXN_OPS))) {
+        ops.add(Op.put(objectKey(m.getId()), bytes(m.toByteArray()), opt));
+      }
+      await("publishing objects", t.Then(ops.toArray(Op[]::new)).commit());
+    }
+  }
+
+  private void putNames(Map<String, Long> names, long lease) {
+    PutOption opt = PutOption.builder().withLeaseId(lease).build();
+    List<Op> ops = new ArrayList<>();
+    for (Map.Entry<String, Long> n : names.entrySet()) {
+      ops.add(Op.put(nameKey(n.getKey()), ByteSequence.from(new ObjectId(n.getValue()).toString(), StandardCharsets.UTF_8), opt));
+      if (ops.size() == TXN_OPS) {
+        await("publishing names", client.getKVClient().txn().Then(ops.toArray(Op[]::new)).commit());
+        ops.clear();
+      }
+    }
+    if (!ops.isEmpty()) {
+      await("publishing names", client.getKVClient().txn().Then(ops.toArray(Op[]::new)).commit());
+    }
+  }
+
+  @Override
+  public List<InstanceInfo> instances() {
+    checkAvailable();
+    GetResponse r = await("listing instances", client.getKVClient().get(key("/instances/"), GetOption.builder().isPrefix(true).build()));
+    List<InstanceInfo> out = new ArrayList<>();
+    for (KeyValue kv : r.getKvs()) {
+      try {
+        out.add(InstanceInfo.parseFrom(kv.getValue().getBytes()));
+      } catch (InvalidProtocolBufferException e) {
+        LOG.warn("ignoring malformed instance record {}", kv.getKey());
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public void publish(List<ObjectMeta> objects) {
+    if (objects.isEmpty()) {
+      return;
+    }
+    write("publishing", () -> {
+      putObjects(objects, leaseId);
+      return null;
+    });
+  }
+
+  @Override
+  public void unpublish(List<Long> ids) {
+    if (ids.isEmpty()) {
+      return;
+    }
+    write("withdrawing", () -> {
+      for (int i = 0; i < ids.size(); i += TXN_OPS) {
+        List<Op> ops = new ArrayList<>();
+        for (long id : ids.subList(i, Math.min(ids.size(), i + TXN_OPS))) {
+          ops.add(Op.delete(objectKey(id), DeleteOption.DEFAULT));
+        }
+        await("withdrawing objects", client.getKVClient().txn().Then(ops.toArray(Op[]::new)).commit());
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public Optional<ObjectMeta> lookup(long id) {
+    checkAvailable();
+    GetResponse r = await("looking up " + new ObjectId(id), client.getKVClient().get(objectKey(id)));
+    if (r.getKvs().isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(decodeMeta(r.getKvs().getFirst()));
+  }
+
+  private static ObjectMeta decodeMeta(KeyValue kv) {
+    try {
+      return ObjectMeta.parseFrom(kv.getValue().getBytes());
+    } catch (InvalidProtocolBufferException e) {
+      throw new VineyardException(
+          ErrorCode.INTERNAL, "malformed metadata in etcd under " + kv.getKey().toString(StandardCharsets.UTF_8), e);
+    }
+  }
+
+  @Override
+  public Page list(Predicate<String> typename, int limit) {
+    checkAvailable();
+    ByteSequence start = key("/objects/");
+    ByteSequence end = rangeEnd(start);
+    List<ObjectMeta> out = new ArrayList<>();
+    while (true) {
+      GetResponse r =
+          await("listing objects", client.getKVClient().get(start, GetOption.builder().withRange(end).withLimit(PAGE).build()));
+      for (KeyValue kv : r.getKvs()) {
+        ObjectMeta m = decodeMeta(kv);
+        if (typename.test(m.getTypename())) {
+          if (out.size() == limit) {
+            return new Page(out, true);
+          }
+          out.add(m);
+        }
+      }
+      if (!r.isMore() || r.getKvs().isEmpty()) {
+        return new Page(out, false);
+      }
+      byte[] last = r.getKvs().getLast().getKey().getBytes();
+      byte[] next = java.util.Arrays.copyOf(last, last.length + 1); // the smallest key after the last one
+      start = ByteSequence.from(next);
+    }
+  }
+
+  @Override
+  public void putName(String name, long id) {
+    write("binding a name", () -> {
+      putNames(Map.of(name, id), leaseId);
+      return null;
+    });
+  }
+
+  @Override
+  public OptionalLong getName(String name) {
+    checkAvailable();
+    GetResponse r = await("resolving name '" + name + "'", client.getKVClient().get(nameKey(name)));
+    if (r.getKvs().isEmpty()) {
+      return OptionalLong.empty();
+    }
+    String v = r.getKvs().getFirst().getValue().toString(StandardCharsets.UTF_8);
+    return OptionalLong.of(ObjectId.parse(v).value());
+  }
+
+  @Override
+  public boolean dropName(String name) {
+    return write("dropping a name", () -> await("dropping name '" + name + "'", client.getKVClient().delete(nameKey(name))).getDeleted() > 0);
+  }
+
+  @Override
+  public boolean available() {
+    return healthy && !closed;
+  }
+
+  @Override
+  public String describe() {
+    return "etcd " + endpoints + " " + prefix;
+  }
+
+  /** Stops the heartbeat and revokes the lease, so this instance drops out at once. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    heartbeat.shutdownNow();
+    long lease = leaseId;
+    if (lease != 0 && healthy) {
+      try {
+        client.getLeaseClient().revoke(lease).get(Math.min(2000, timeout.toMillis()), TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        LOG.debug("could not revoke lease on close: {}", e.toString());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    client.close();
+  }
+}

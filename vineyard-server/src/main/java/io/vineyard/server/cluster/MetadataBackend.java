@@ -1,0 +1,80 @@
+package io.vineyard.server.cluster;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.proto.ipc.ObjectMeta;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.function.Supplier;
+
+/**
+ * Where the cluster's shared metadata lives: the registered instances, the persisted objects (their
+ * expanded metadata trees, never blob bytes) and the names bound to them. {@link LocalMetadata}
+ * keeps it in this daemon (one node needs nothing else); {@link EtcdMetadata} puts it in etcd so that
+ * every daemon sees it.
+ *
+ * <p>The daemon owns what it publishes: the backend is a view that the daemon can rebuild, so when
+ * the backend loses it (an etcd wiped and restarted) the daemon publishes it again from {@link
+ * Snapshot}. Calls block (bounded by the backend's timeout) and must not run on an I/O event loop;
+ * while the backend is unreachable they fail at once with {@link ErrorCode#UNAVAILABLE}.
+ */
+public interface MetadataBackend extends AutoCloseable {
+
+  /** What this daemon has published, to publish again after the backend lost it. */
+  record Snapshot(InstanceInfo self, List<ObjectMeta> objects, Map<String, Long> names) {}
+
+  /**
+   * Registers this daemon and keeps it registered until closed.
+   *
+   * @param requestedId the instance id to claim, or -1 to let the backend allocate one
+   * @param snapshot called whenever the registration must be renewed (the instance record is
+   *     refreshed from it, with current memory figures, at each heartbeat)
+   * @return the instance id this daemon holds
+   * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when the backend cannot be reached,
+   *     {@link ErrorCode#ALREADY_EXISTS} when the requested id is taken
+   */
+  long register(long requestedId, Supplier<Snapshot> snapshot);
+
+  /** The registered instances, by id. */
+  List<InstanceInfo> instances();
+
+  /** Publishes (or republishes) expanded metadata trees of objects this daemon owns. */
+  void publish(List<ObjectMeta> objects);
+
+  /** Removes objects this daemon published; ids not published are ignored. */
+  void unpublish(List<Long> ids);
+
+  /** A persisted object's expanded metadata tree, published by any instance. */
+  Optional<ObjectMeta> lookup(long id);
+
+  /** A page of persisted objects of every instance, and whether more match. */
+  record Page(List<ObjectMeta> objects, boolean truncated) {}
+
+  /** Persisted objects whose typename matches, up to {@code limit}, ordered by owner and id. */
+  Page list(java.util.function.Predicate<String> typename, int limit);
+
+  /** Binds a cluster-wide name to a persisted object. */
+  void putName(String name, long id);
+
+  /** The object a cluster-wide name is bound to. */
+  OptionalLong getName(String name);
+
+  /** Drops a cluster-wide name; returns whether it was bound. */
+  boolean dropName(String name);
+
+  /** Whether calls can be expected to succeed now. */
+  boolean available();
+
+  /** {@code local} or the etcd endpoints and prefix, for messages. */
+  String describe();
+
+  @Override
+  void close();
+
+  static VineyardException unavailable(String what) {
+    return new VineyardException(ErrorCode.UNAVAILABLE, what);
+  }
+}
