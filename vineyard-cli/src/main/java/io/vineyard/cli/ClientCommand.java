@@ -1,32 +1,27 @@
 package io.vineyard.cli;
 
-import io.vineyard.ObjectId;
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.ParentCommand;
 
-/** A subcommand that talks to the daemon: connects, runs, closes. Failures go to the root's handler. */
-abstract class ClientCommand implements Callable<Integer> {
-
-  @ParentCommand Vineyardctl root;
+/**
+ * A subcommand that needs the local daemon's socket (it writes, reads bytes zero-copy, or changes
+ * what the daemon holds): connects, runs, closes. Refuses {@code --rpc}.
+ */
+abstract non-sealed class ClientCommand extends DaemonCommand {
 
   @Override
   public final Integer call() throws Exception {
+    if (root.rpc != null) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          spec.name() + " needs the local daemon's socket and cannot use --rpc (which only ls, inspect, instances,"
+              + " locate and stats accept)");
+    }
     try (IpcClient client = root.connect()) {
       return run(client);
     }
   }
 
   protected abstract int run(IpcClient client) throws Exception;
-
-  /** An object named by its id ({@code o} + 16 hex digits) or by a name bound to it. */
-  static ObjectId resolve(IpcClient client, String ref) {
-    return ObjectId.looksLikeId(ref) ? ObjectId.parse(ref) : client.getName(ref);
-  }
-
-  void verbose(String format, Object... args) {
-    if (root.verbose) {
-      root.err.printf(format + "%n", args);
-    }
-  }
 }

@@ -2,7 +2,7 @@ package io.vineyard.cli;
 
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectMeta;
-import io.vineyard.client.IpcClient;
+import io.vineyard.client.MetadataClient;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -10,21 +10,25 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "inspect",
     mixinStandardHelpOptions = true,
-    description = "Shows an object's metadata tree: type, size, fields and members, down to the blobs.",
+    description = {
+      "Shows an object's metadata tree: type, size, fields and members, down to the blobs.",
+      "Objects persisted by other instances of the cluster are found too, by id or by name."
+    },
     footer = {
       "",
       "Examples:",
       "  vineyardctl inspect o0001a2b3c4d5e6f7",
       "  vineyardctl inspect features --output json",
+      "  vineyardctl inspect features --rpc node-2:9600",
       ""
     })
-final class InspectCommand extends ClientCommand {
+final class InspectCommand extends MetadataCommand {
 
   @Parameters(paramLabel = "ID|NAME", description = "The object's id or a name bound to it.")
   String ref;
 
   @Override
-  protected int run(IpcClient client) {
+  protected int run(MetadataClient client) {
     ObjectMeta meta = client.getMeta(resolve(client, ref));
     if (root.json()) {
       root.out.println(Json.meta(meta, 0));

@@ -2,8 +2,8 @@ package io.vineyard.cli;
 
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectMeta;
-import io.vineyard.client.IpcClient;
 import io.vineyard.client.Listing;
+import io.vineyard.client.MetadataClient;
 import io.vineyard.client.ObjectInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,16 +13,21 @@ import picocli.CommandLine.Option;
 @Command(
     name = "ls",
     mixinStandardHelpOptions = true,
-    description = "Lists objects, oldest first: id, type, size, instance and names.",
+    description = {
+      "Lists the daemon's objects, oldest first: id, type, size, instance and names.",
+      "With --global, lists instead the objects that any instance of the cluster has persisted."
+    },
     footer = {
       "",
       "Examples:",
       "  vineyardctl ls",
       "  vineyardctl ls --typename 'vineyard::Blob'",
       "  vineyardctl ls --typename '*Tensor*' --output json",
+      "  vineyardctl ls --global",
+      "  vineyardctl ls --rpc node-2:9600",
       ""
     })
-final class LsCommand extends ClientCommand {
+final class LsCommand extends MetadataCommand {
 
   @Option(names = "--typename", paramLabel = "PATTERN", description = "Only types matching this glob (* and ?).")
   String typename;
@@ -31,9 +36,13 @@ final class LsCommand extends ClientCommand {
       description = "At most N objects (default: the daemon's limit, 10000 unless configured).")
   int limit;
 
+  @Option(names = "--global",
+      description = "The objects persisted by every instance of the cluster instead of this daemon's own.")
+  boolean global;
+
   @Override
-  protected int run(IpcClient client) {
-    Listing listing = client.listObjects(typename, limit);
+  protected int run(MetadataClient client) {
+    Listing listing = client.listObjects(typename, limit, global);
     List<ObjectInfo> objects = listing.objects();
     if (listing.truncated() && limit <= 0) {
       root.err.println("vineyardctl: showing the first " + objects.size() + " objects only; use --limit for more");

@@ -2,7 +2,7 @@ package io.vineyard.cli;
 
 import io.vineyard.MemorySize;
 import io.vineyard.StoreStats;
-import io.vineyard.client.IpcClient;
+import io.vineyard.client.MetadataClient;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Command;
@@ -11,11 +11,18 @@ import picocli.CommandLine.Command;
     name = "stats",
     mixinStandardHelpOptions = true,
     description = "Shows the daemon's capacity, memory in use and counts.",
-    footer = {"", "Examples:", "  vineyardctl stats", "  vineyardctl stats --output json", ""})
-final class StatsCommand extends ClientCommand {
+    footer = {
+      "",
+      "Examples:",
+      "  vineyardctl stats",
+      "  vineyardctl stats --output json",
+      "  vineyardctl stats --rpc node-2:9600",
+      ""
+    })
+final class StatsCommand extends MetadataCommand {
 
   @Override
-  protected int run(IpcClient client) {
+  protected int run(MetadataClient client) {
     StoreStats s = client.stats();
     if (root.json()) {
       root.out.println("{\"instance_id\": " + s.instanceId()

@@ -2,6 +2,8 @@ package io.vineyard.cli;
 
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
+import io.vineyard.client.MetadataClient;
+import io.vineyard.client.RpcClient;
 import io.vineyard.internal.Libc;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -22,13 +24,20 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
-/** {@code vineyardctl}: put, get, list, inspect and delete objects of a Vineyard daemon. */
+/**
+ * {@code vineyardctl}: put, get, list, inspect and delete objects of a Vineyard daemon; list the
+ * cluster's instances, persist, locate and migrate objects.
+ */
 @Command(
     name = "vineyardctl",
     mixinStandardHelpOptions = true,
     versionProvider = Vineyardctl.Version.class,
     sortOptions = false,
-    description = "Puts, gets, lists, inspects and deletes objects in a Vineyard daemon.%n",
+    description = {
+      "Puts, gets, lists, inspects and deletes objects in a Vineyard daemon; with cluster metadata (etcd),"
+          + " lists the daemons, persists objects, locates them and migrates them to this node.",
+      "ls, inspect, instances, locate and stats also work against a remote daemon's gRPC port (--rpc).%n"
+    },
     subcommands = {
       PutCommand.class,
       GetCommand.class,
@@ -37,6 +46,10 @@ import picocli.CommandLine.Spec;
       RmCommand.class,
       NameCommand.class,
       StatsCommand.class,
+      InstancesCommand.class,
+      PersistCommand.class,
+      LocateCommand.class,
+      MigrateCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {
@@ -45,8 +58,12 @@ import picocli.CommandLine.Spec;
       "  vineyardctl put data.bin --name training-set",
       "  vineyardctl get training-set -o copy.bin",
       "  vineyardctl ls --typename 'vineyard::*' --output json",
+      "  vineyardctl persist training-set",
+      "  vineyardctl --rpc node-2:9600 ls --global",
+      "  vineyardctl migrate training-set",
       "",
-      "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found, 4 cannot connect, 5 out of memory.",
+      "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found, 4 cannot connect (to the daemon, or",
+      "the daemon to etcd or to another daemon), 5 out of memory.",
       ""
     })
 public final class Vineyardctl implements Runnable {
@@ -61,6 +78,14 @@ public final class Vineyardctl implements Runnable {
       description = "The daemon's socket (default: $VINEYARD_IPC_SOCKET, else /var/run/vineyard.sock for root,"
           + " ~/.local/vineyard/vineyard.sock for others).")
   Path socket;
+
+  @Option(
+      names = "--rpc",
+      scope = ScopeType.INHERIT,
+      paramLabel = "HOST:PORT",
+      description = "Ask the daemon at this gRPC endpoint instead of the local socket (only ls, inspect, instances,"
+          + " locate and stats).")
+  String rpc;
 
   @Option(
       names = "--output",
@@ -102,8 +127,14 @@ public final class Vineyardctl implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (see vineyardctl --help)");
   }
 
+  /** The local daemon, over its socket. */
   IpcClient connect() {
     return IpcClient.connect(socket != null ? socket : IpcClient.defaultSocket());
+  }
+
+  /** The daemon that read-only commands ask: the one at {@code --rpc} if given, else the local one. */
+  MetadataClient connectMetadata() {
+    return rpc != null ? RpcClient.connect(rpc) : connect();
   }
 
   boolean json() {

@@ -78,7 +78,7 @@ public final class Cluster implements AutoCloseable {
   public Cluster(MetadataBackend backend, InstanceInfo template) {
     this.backend = backend;
     this.template = template;
-    retry.scheduleWithFixedDelay(this::flushPending, 1, 1, TimeUnit.SECONDS);
+    retry.scheduleWithFixedDelay(this::withdrawPending, 1, 1, TimeUnit.SECONDS);
   }
 
   /** Registers with the backend; returns the instance id to build the store with. */
@@ -193,8 +193,8 @@ public final class Cluster implements AutoCloseable {
     }
     // A delete that raced with this persist must not leave the object published.
     List<Long> gone = nodes.keySet().stream().filter(n -> !s.exists(n)).toList();
-    if (!gone.isEmpty()) {
-      afterDelete(gone);
+    if (!gone.isEmpty() && afterDelete(gone)) {
+      withdrawPending();
     }
     LOG.debug("persisted {} ({} objects)", new ObjectId(id), fresh.size());
   }
@@ -384,14 +384,11 @@ public final class Cluster implements AutoCloseable {
     MetadataBackend.Page page =
         backend.list(t -> p == null || p.matcher(t).matches(), limit <= 0 ? defaultLimit : limit);
     ListResponse.Builder b = ListResponse.newBuilder().setTruncated(page.truncated());
-    Map<Long, List<String>> names = new HashMap<>();
-    synchronized (this) {
-      publishedNames.forEach((n, id) -> names.computeIfAbsent(id, k -> new ArrayList<>()).add(n));
-    }
+    Map<Long, List<String>> names = page.names();
     for (ObjectMeta m : page.objects()) {
       ObjectMeta.Builder shallow = m.toBuilder().clearMembers();
       m.getMembersMap().forEach((k, v) -> shallow.putMembers(k, ObjectMeta.newBuilder().setId(v.getId()).build()));
-      b.addEntries(ListEntry.newBuilder().setMeta(shallow).addAllNames(names.getOrDefault(m.getId(), List.of())));
+      b.addEntries(ListEntry.newBuilder().setMeta(shallow).addAllNames(names.getOrDefault(m.getId(), List.of()).stream().sorted().toList()));
     }
     return b.build();
   }
@@ -433,10 +430,13 @@ public final class Cluster implements AutoCloseable {
   // ---------------------------------------------------------------- deletes
 
   /**
-   * Called after objects were deleted from this daemon (or global objects dropped): withdraws what
-   * of them was published, in the background, retrying while the backend is unreachable.
+   * Called after objects were deleted from this daemon (or global objects dropped): queues what of
+   * them was published for withdrawal, which {@link #withdrawPending} does (and the background
+   * retries, while the backend is unreachable).
+   *
+   * @return whether anything was published, so that the caller can withdraw it before answering
    */
-  public void afterDelete(List<Long> ids) {
+  public boolean afterDelete(List<Long> ids) {
     List<Long> objects = new ArrayList<>();
     List<String> names = new ArrayList<>();
     synchronized (this) {
@@ -458,13 +458,11 @@ public final class Cluster implements AutoCloseable {
       pendingUnpublish.addAll(objects);
       pendingNameDrops.addAll(names);
     }
-    if (!objects.isEmpty() || !names.isEmpty()) {
-      executor.execute(this::flushPending);
-    }
+    return !objects.isEmpty() || !names.isEmpty();
   }
 
-  /** Global objects minted here among {@code ids}; they are dropped from the record. */
-  public synchronized List<Long> takeGlobals(List<Long> ids) {
+  /** Global objects minted here among {@code ids} ({@link #afterDelete} drops them from the record). */
+  public synchronized List<Long> globalsAmong(List<Long> ids) {
     List<Long> out = new ArrayList<>();
     for (long id : ids) {
       if (globals.contains(id)) {
@@ -474,7 +472,11 @@ public final class Cluster implements AutoCloseable {
     return out;
   }
 
-  private void flushPending() {
+  /**
+   * Withdraws deleted objects and dropped names from the backend; what cannot be withdrawn now
+   * (backend unreachable) stays queued for the background retry. Never throws.
+   */
+  public void withdrawPending() {
     List<Long> objects;
     List<String> names;
     synchronized (this) {

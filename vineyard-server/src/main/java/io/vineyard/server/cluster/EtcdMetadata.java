@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -510,28 +511,64 @@ public final class EtcdMetadata implements MetadataBackend {
   @Override
   public Page list(Predicate<String> typename, int limit) {
     checkAvailable();
-    ByteSequence start = key("/objects/");
-    ByteSequence end = rangeEnd(start);
     List<ObjectMeta> out = new ArrayList<>();
-    while (true) {
-      GetResponse r =
-          await("listing objects", client.getKVClient().get(start, GetOption.builder().withRange(end).withLimit(PAGE).build()));
-      for (KeyValue kv : r.getKvs()) {
-        ObjectMeta m = decodeMeta(kv);
-        if (typename.test(m.getTypename())) {
-          if (out.size() == limit) {
-            return new Page(out, true);
-          }
-          out.add(m);
+    boolean truncated = false;
+    for (KeyValue kv : scan("/objects/")) {
+      ObjectMeta m = decodeMeta(kv);
+      if (typename.test(m.getTypename())) {
+        if (out.size() == limit) {
+          truncated = true;
+          break;
         }
+        out.add(m);
       }
-      if (!r.isMore() || r.getKvs().isEmpty()) {
-        return new Page(out, false);
-      }
-      byte[] last = r.getKvs().getLast().getKey().getBytes();
-      byte[] next = java.util.Arrays.copyOf(last, last.length + 1); // the smallest key after the last one
-      start = ByteSequence.from(next);
     }
+    Set<Long> listed = new HashSet<>();
+    out.forEach(m -> listed.add(m.getId()));
+    Map<Long, List<String>> names = new HashMap<>();
+    int cut = (prefix + "/names/").length();
+    for (KeyValue kv : scan("/names/")) {
+      String v = kv.getValue().toString(StandardCharsets.UTF_8);
+      if (ObjectId.looksLikeId(v) && listed.contains(ObjectId.parse(v).value())) {
+        names.computeIfAbsent(ObjectId.parse(v).value(), k -> new ArrayList<>())
+            .add(kv.getKey().toString(StandardCharsets.UTF_8).substring(cut));
+      }
+    }
+    return new Page(out, names, truncated);
+  }
+
+  /** Every key under {@code <prefix><sub>}, in key order, read a page at a time. */
+  private Iterable<KeyValue> scan(String sub) {
+    ByteSequence first = key(sub);
+    ByteSequence end = rangeEnd(first);
+    return () -> new java.util.Iterator<>() {
+      private ByteSequence start = first;
+      private java.util.Iterator<KeyValue> page = java.util.Collections.emptyIterator();
+      private boolean more = true;
+
+      @Override
+      public boolean hasNext() {
+        while (!page.hasNext() && more) {
+          GetResponse r =
+              await("listing " + sub, client.getKVClient().get(start, GetOption.builder().withRange(end).withLimit(PAGE).build()));
+          page = r.getKvs().iterator();
+          more = r.isMore() && !r.getKvs().isEmpty();
+          if (more) {
+            byte[] last = r.getKvs().getLast().getKey().getBytes();
+            start = ByteSequence.from(java.util.Arrays.copyOf(last, last.length + 1)); // the smallest key after it
+          }
+        }
+        return page.hasNext();
+      }
+
+      @Override
+      public KeyValue next() {
+        if (!hasNext()) {
+          throw new java.util.NoSuchElementException();
+        }
+        return page.next();
+      }
+    };
   }
 
   @Override

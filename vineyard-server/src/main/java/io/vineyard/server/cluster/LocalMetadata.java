@@ -5,6 +5,7 @@ import io.vineyard.VineyardException;
 import io.vineyard.proto.ipc.InstanceInfo;
 import io.vineyard.proto.ipc.ObjectMeta;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -59,15 +60,19 @@ public final class LocalMetadata implements MetadataBackend {
   @Override
   public synchronized Page list(Predicate<String> typename, int limit) {
     List<ObjectMeta> out = new ArrayList<>();
+    boolean truncated = false;
     for (ObjectMeta m : objects.values()) {
       if (typename.test(m.getTypename())) {
         if (out.size() == limit) {
-          return new Page(out, true);
+          truncated = true;
+          break;
         }
         out.add(m);
       }
     }
-    return new Page(out, false);
+    Map<Long, List<String>> bound = new HashMap<>();
+    names.forEach((n, id) -> bound.computeIfAbsent(id, k -> new ArrayList<>()).add(n));
+    return new Page(out, bound, truncated);
   }
 
   @Override

@@ -50,8 +50,11 @@ public interface MetadataBackend extends AutoCloseable {
   /** A persisted object's expanded metadata tree, published by any instance. */
   Optional<ObjectMeta> lookup(long id);
 
-  /** A page of persisted objects of every instance, and whether more match. */
-  record Page(List<ObjectMeta> objects, boolean truncated) {}
+  /**
+   * A page of persisted objects of every instance, the cluster-wide names bound to them (sorted), and
+   * whether more objects match.
+   */
+  record Page(List<ObjectMeta> objects, Map<Long, List<String>> names, boolean truncated) {}
 
   /** Persisted objects whose typename matches, up to {@code limit}, ordered by owner and id. */
   Page list(java.util.function.Predicate<String> typename, int limit);

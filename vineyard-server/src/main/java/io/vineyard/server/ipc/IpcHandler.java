@@ -126,7 +126,18 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           store.release(session, req.getRelease().getIdsList());
           return;
         }
-        case DELETE -> resp.setDelete(delete(req.getDelete()));
+        case DELETE -> {
+          DeleteResponse.Builder d = delete(req.getDelete());
+          if (cluster.afterDelete(d.getDeletedList())) {
+            // Some of it was published: withdraw it before answering, so no instance sees it after.
+            async(ctx, r -> {
+              cluster.withdrawPending();
+              r.setDelete(d);
+            });
+            return;
+          }
+          resp.setDelete(d);
+        }
         case EXISTS -> {
           long id = req.getExists().getId();
           resp.setExists(ExistsResponse.newBuilder().setExists(store.exists(id) || cluster.isLocalGlobal(id)));
@@ -283,15 +294,14 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     });
   }
 
-  /** Deletes from the store and the global objects of this daemon, then withdraws what was published. */
+  /** Deletes from the store and the global objects of this daemon. */
   private DeleteResponse.Builder delete(DeleteRequest d) {
-    List<Long> globals = cluster.takeGlobals(d.getIdsList());
+    List<Long> globals = cluster.globalsAmong(d.getIdsList());
     List<Long> local = d.getIdsList().stream().filter(id -> !globals.contains(id)).toList();
     ObjectStore.DeleteResult r =
         local.isEmpty() ? new ObjectStore.DeleteResult(List.of(), List.of()) : store.delete(local, d.getForce(), d.getDeep());
     List<Long> deleted = new ArrayList<>(r.deleted());
     deleted.addAll(globals);
-    cluster.afterDelete(deleted);
     return DeleteResponse.newBuilder().addAllDeleted(deleted).addAllDeferred(r.deferred());
   }
 
