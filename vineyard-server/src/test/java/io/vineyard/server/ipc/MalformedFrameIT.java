@@ -7,15 +7,12 @@ import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.client.Blob;
 import io.vineyard.client.IpcClient;
-import io.vineyard.proto.ipc.ProtocolVersion;
-import io.vineyard.proto.ipc.RegisterRequest;
 import io.vineyard.proto.ipc.Request;
 import io.vineyard.proto.ipc.Response;
 import io.vineyard.proto.ipc.StatsRequest;
 import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.server.testing.RawIpc;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
@@ -59,37 +56,7 @@ class MalformedFrameIT {
   }
 
   private static SocketChannel raw() throws IOException {
-    SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-    ch.connect(UnixDomainSocketAddress.of(daemon.socket()));
-    return ch;
-  }
-
-  private static void send(SocketChannel ch, int length, byte[] payload) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(4 + payload.length).putInt(length).put(payload).flip();
-    while (b.hasRemaining()) {
-      ch.write(b);
-    }
-  }
-
-  private static void send(SocketChannel ch, Request r) throws IOException {
-    byte[] bytes = r.toByteArray();
-    send(ch, bytes.length, bytes);
-  }
-
-  private static Response read(SocketChannel ch) throws IOException {
-    ByteBuffer len = ByteBuffer.allocate(4);
-    readFully(ch, len);
-    ByteBuffer body = ByteBuffer.allocate(len.flip().getInt());
-    readFully(ch, body);
-    return Response.parseFrom(body.flip());
-  }
-
-  private static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
-    while (b.hasRemaining()) {
-      if (ch.read(b) < 0) {
-        throw new IOException("closed by daemon");
-      }
-    }
+    return RawIpc.connect(daemon.socket());
   }
 
   private static void assertClosedByDaemon(SocketChannel ch) throws IOException {
@@ -105,19 +72,13 @@ class MalformedFrameIT {
     }
   }
 
-  private static Request register() {
-    return Request.newBuilder()
-        .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_1).setClientName("raw"))
-        .build();
-  }
-
   @Test
   void oversizedFrameClosesOnlyThatConnection() throws IOException {
     try (SocketChannel ch = raw()) {
-      send(ch, register());
-      assertTrue(read(ch).hasRegister());
-      send(ch, 64 << 20, new byte[64]); // announces 64 MiB; the limit is 1 MiB
-      Response r = read(ch);
+      RawIpc.send(ch, RawIpc.register());
+      assertTrue(RawIpc.read(ch).hasRegister());
+      RawIpc.send(ch, 64 << 20, new byte[64]); // announces 64 MiB; the limit is 1 MiB
+      Response r = RawIpc.read(ch);
       assertEquals(ErrorCode.PROTOCOL_ERROR.code(), r.getError().getCode());
       assertTrue(r.getError().getMessage().contains("too long"), r.getError().getMessage());
       assertClosedByDaemon(ch);
@@ -129,8 +90,8 @@ class MalformedFrameIT {
   void garbagePayloadClosesOnlyThatConnection() throws IOException {
     try (SocketChannel ch = raw()) {
       byte[] garbage = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 0x01, 0x02};
-      send(ch, garbage.length, garbage);
-      Response r = read(ch);
+      RawIpc.send(ch, garbage.length, garbage);
+      Response r = RawIpc.read(ch);
       assertEquals(ErrorCode.PROTOCOL_ERROR.code(), r.getError().getCode());
       assertClosedByDaemon(ch);
     }
@@ -140,8 +101,8 @@ class MalformedFrameIT {
   @Test
   void requestsBeforeRegisterAreRejected() throws IOException {
     try (SocketChannel ch = raw()) {
-      send(ch, Request.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
-      Response r = read(ch);
+      RawIpc.send(ch, Request.newBuilder().setStats(StatsRequest.getDefaultInstance()).build());
+      Response r = RawIpc.read(ch);
       assertEquals(ErrorCode.PROTOCOL_ERROR.code(), r.getError().getCode());
       assertClosedByDaemon(ch);
     }
@@ -151,10 +112,10 @@ class MalformedFrameIT {
   @Test
   void emptyRequestIsAProtocolError() throws IOException {
     try (SocketChannel ch = raw()) {
-      send(ch, register());
-      read(ch);
-      send(ch, 0, new byte[0]);
-      assertEquals(ErrorCode.PROTOCOL_ERROR.code(), read(ch).getError().getCode());
+      RawIpc.send(ch, RawIpc.register());
+      RawIpc.read(ch);
+      RawIpc.send(ch, 0, new byte[0]);
+      assertEquals(ErrorCode.PROTOCOL_ERROR.code(), RawIpc.read(ch).getError().getCode());
       assertClosedByDaemon(ch);
     }
     assertBystanderUnharmed();
@@ -163,11 +124,11 @@ class MalformedFrameIT {
   @Test
   void peerThatStallsMidFrameOrVanishesHarmsNoOne() throws IOException {
     SocketChannel stalled = raw();
-    send(stalled, 1000, new byte[10]); // a frame that never completes
+    RawIpc.send(stalled, 1000, new byte[10]); // a frame that never completes
     try (SocketChannel vanishing = raw()) {
-      send(vanishing, register());
-      read(vanishing);
-      send(vanishing, 500, new byte[100]);
+      RawIpc.send(vanishing, RawIpc.register());
+      RawIpc.read(vanishing);
+      RawIpc.send(vanishing, 500, new byte[100]);
     } // closed half-way through a frame
     assertBystanderUnharmed();
     stalled.close();
