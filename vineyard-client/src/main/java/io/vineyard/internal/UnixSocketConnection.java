@@ -54,6 +54,9 @@ public final class UnixSocketConnection implements AutoCloseable {
     this.sendBuf = arena.allocate(INITIAL_BUFFER, 8);
   }
 
+  /** While non-zero, a receive timeout before this instant ({@link System#nanoTime()}) is waited out. */
+  private long patientUntil;
+
   /**
    * Connects to the socket at {@code path}.
    *
@@ -156,7 +159,25 @@ public final class UnixSocketConnection implements AutoCloseable {
    * @param maxFrame frames longer than this break the connection
    */
   public ByteBuffer readFrame(int maxFrame) {
+    return readFrame(maxFrame, 0);
+  }
+
+  /**
+   * Like {@link #readFrame(int)}, for an answer known to take long (a migration): waits until
+   * {@code deadlineNanos} ({@link System#nanoTime()} scale) rather than the connection's timeout.
+   * The connection still breaks at once if the daemon closes it.
+   */
+  public ByteBuffer readFrame(int maxFrame, long deadlineNanos) {
     ensureOpen();
+    patientUntil = deadlineNanos;
+    try {
+      return readFrameWithin(maxFrame);
+    } finally {
+      patientUntil = 0;
+    }
+  }
+
+  private ByteBuffer readFrameWithin(int maxFrame) {
     fillAtLeast(4);
     long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
     if (len > maxFrame) {
@@ -218,6 +239,9 @@ public final class UnixSocketConnection implements AutoCloseable {
         break;
       }
       int errno = Libc.lastErrno();
+      if (errno == Libc.EAGAIN && patientUntil != 0 && System.nanoTime() - patientUntil < 0) {
+        continue; // a long request: keep waiting until its own deadline
+      }
       if (errno != Libc.EINTR) {
         throw broken(errno == Libc.EAGAIN ? "timed out waiting for the daemon" : "receive failed: " + Libc.strerror(errno));
       }

@@ -24,6 +24,8 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -67,6 +69,8 @@ public final class Cluster implements AutoCloseable {
   private final Set<String> pendingNameDrops = new LinkedHashSet<>();
 
   private final Map<String, RpcClient> peers = new ConcurrentHashMap<>();
+  /** Migrations in progress, by the id of the object being copied. */
+  private final Map<Long, CompletableFuture<Migrated>> migrations = new ConcurrentHashMap<>();
   private final ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("cluster-", 0).factory());
   private final ScheduledExecutorService retry =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("cluster-retry").daemon().factory());
@@ -519,6 +523,34 @@ public final class Cluster implements AutoCloseable {
     if (s.exists(id)) {
       return new Migrated(id, 0);
     }
+    Long known = replicaOf(id);
+    if (known != null) {
+      return new Migrated(known, 0);
+    }
+    // Clients asking for the same object at once share one copy.
+    CompletableFuture<Migrated> mine = new CompletableFuture<>();
+    CompletableFuture<Migrated> running = migrations.putIfAbsent(id, mine);
+    if (running != null) {
+      try {
+        Migrated m = running.join();
+        return new Migrated(m.id(), 0);
+      } catch (CompletionException e) {
+        throw e.getCause() instanceof RuntimeException r ? r : e;
+      }
+    }
+    try {
+      Migrated m = copy(id, s);
+      mine.complete(m);
+      return m;
+    } catch (RuntimeException e) {
+      mine.completeExceptionally(e);
+      throw e;
+    } finally {
+      migrations.remove(id);
+    }
+  }
+
+  private Migrated copy(long id, ObjectStore s) {
     Long known = replicaOf(id);
     if (known != null) {
       return new Migrated(known, 0);

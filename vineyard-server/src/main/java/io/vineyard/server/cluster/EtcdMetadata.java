@@ -341,8 +341,11 @@ public final class EtcdMetadata implements MetadataBackend {
         reregister("instance record missing");
         return;
       }
-      await("refreshing the instance record",
-          client.getKVClient().put(k, bytes(selfRecord(instanceId).toByteArray()), PutOption.builder().withLeaseId(leaseId).build()));
+      byte[] record = selfRecord(instanceId).toByteArray();
+      if (!java.util.Arrays.equals(record, current.getKvs().getFirst().getValue().getBytes())) {
+        await("refreshing the instance record",
+            client.getKVClient().put(k, bytes(record), PutOption.builder().withLeaseId(leaseId).build()));
+      }
       if (!healthy) {
         healthy = true;
         LOG.info("etcd at {} is reachable again; registration of instance {} intact", endpoints, instanceId);

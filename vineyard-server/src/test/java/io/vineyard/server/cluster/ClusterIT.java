@@ -169,6 +169,21 @@ class ClusterIT {
   }
 
   @Test
+  void concurrentMigrationsOfOneObjectShareOneCopy() throws Exception {
+    byte[] data = random(16 << 20, 8);
+    ObjectId id = putTensor(ca, data);
+    ca.persist(id);
+    long usedBefore = cb.stats().usedBytes();
+    try (IpcClient other = b.connect()) {
+      var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> cb.migrate(id));
+      var second = java.util.concurrent.CompletableFuture.supplyAsync(() -> other.migrate(id));
+      assertEquals(first.get(60, TimeUnit.SECONDS), second.get(60, TimeUnit.SECONDS));
+    }
+    long grown = cb.stats().usedBytes() - usedBefore;
+    assertTrue(grown >= data.length && grown < 2L * data.length, "copied once, grew by " + grown);
+  }
+
+  @Test
   void migrateOfUnknownOrUnpersistedObjectsFailsClearly() {
     ObjectId notPersisted = putTensor(ca, random(1000, 3));
     VineyardException e = assertThrows(VineyardException.class, () -> cb.migrate(notPersisted));
