@@ -17,6 +17,8 @@ import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -62,8 +64,8 @@ import picocli.CommandLine.Spec;
       "  vineyardctl --rpc node-2:9600 ls --global",
       "  vineyardctl migrate training-set",
       "",
-      "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found, 4 cannot connect (to the daemon, or",
-      "the daemon to etcd or to another daemon), 5 out of memory.",
+      "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found,",
+      "4 cannot connect (to the daemon, or it to etcd or a peer), 5 out of memory.",
       ""
     })
 public final class Vineyardctl implements Runnable {
@@ -201,8 +203,16 @@ public final class Vineyardctl implements Runnable {
     return code;
   }
 
+  /**
+   * gRPC logs through java.util.logging, which by default prints warnings with stack traces on
+   * stderr (an unresolvable --rpc host, for one) on top of the one-line error the tool prints. Only
+   * its severe messages are kept. Held here because JUL keeps loggers only weakly.
+   */
+  private static final Logger GRPC_LOG = Logger.getLogger("io.grpc");
+
   @SuppressWarnings("resource") // the standard streams stay open for the life of the process
   public static void main(String[] args) {
+    GRPC_LOG.setLevel(Level.SEVERE);
     FileOutputStream stdout = new FileOutputStream(FileDescriptor.out);
     // Text is UTF-8 whatever the locale, so names and metadata print as they are.
     PrintStream out = new PrintStream(stdout, false, StandardCharsets.UTF_8);

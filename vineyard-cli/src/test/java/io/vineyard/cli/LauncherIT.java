@@ -266,4 +266,22 @@ class LauncherIT {
     Run help = succeeded(run(Map.of(), null, "put", "--help"));
     assertTrue(help.stdout().contains("Examples"), help::toString);
   }
+
+  @Test
+  void rpcGoesToTheDaemonsGrpcPortAndFailsInOneLine() throws Exception {
+    Path in = Files.write(work.resolve("rpc.bin"), new byte[] {1, 2, 3});
+    String id = succeeded(run("put", in.toString(), "--name", "launcher-rpc")).lastLine();
+    String rpc = daemon.info().rpcEndpoint();
+    Run ls = succeeded(run(Map.of(), null, "--rpc", rpc, "ls"));
+    assertTrue(ls.stdout().lines().anyMatch(l -> l.startsWith(id + " ") && l.endsWith("launcher-rpc")), ls::toString);
+
+    // Nothing listening, or a host that does not resolve: one line on stderr (no library log), status 4.
+    for (String nowhere : List.of("127.0.0.1:1", "nosuchhost.invalid:9600")) {
+      Run r = run(Map.of(), null, "--rpc", nowhere, "ls");
+      assertEquals(ExitCodes.CANNOT_CONNECT, r.code(), r::toString);
+      assertEquals("", r.stdout(), r::toString);
+      assertEquals(1, r.stderr().lines().count(), r::toString);
+      assertTrue(r.stderr().startsWith("vineyardctl: ") && r.stderr().contains(nowhere), r::toString);
+    }
+  }
 }

@@ -652,6 +652,72 @@ class VineyardctlIT {
     assertEquals(10, text.lines().count(), text);
   }
 
+  // ---------------------------------------------------------------- cluster commands, local metadata
+
+  @Test
+  void instancesShowsTheDaemonItselfWithLocalMetadata() throws IOException {
+    String socket = daemon.socket().toAbsolutePath().toString();
+    String rpc = daemon.info().rpcEndpoint();
+    Result t = ok(ctl("instances"));
+    assertEquals(2, t.lines().size(), t::toString);
+    assertTrue(t.lines().getFirst().matches("ID +HOST +SOCKET +RPC +USED +CAPACITY +STARTED"), t::toString);
+    String[] cells = t.lines().get(1).split(" {2,}");
+    assertEquals(7, cells.length, t::toString);
+    assertEquals(Long.toString(client.instanceId()), cells[0], t::toString);
+    assertEquals(socket, cells[2], t::toString);
+    assertEquals(rpc, cells[3], t::toString);
+    assertEquals("256 MiB", cells[5], t::toString);
+
+    JsonNode arr = json(ctl("--output", "json", "instances"));
+    assertEquals(1, arr.size(), arr::toString);
+    JsonNode self = arr.get(0);
+    assertEquals(client.instanceId(), self.get("id").asLong());
+    assertEquals(socket, self.get("ipc_socket").asText());
+    assertEquals(rpc, self.get("rpc_endpoint").asText());
+    assertEquals(256 * MIB, self.get("capacity_bytes").asLong());
+    assertEquals(client.daemonVersion(), self.get("daemon_version").asText());
+    assertEquals(cells[6], self.get("started_at").asText());
+  }
+
+  @Test
+  void persistLsGlobalLocateAndMigrateWorkWithLocalMetadata() throws IOException {
+    String name = uniqueName("persisted");
+    String id = putId(ctl("put", file("persist.bin", random(2500)).toString(), "--name", name));
+    assertFalse(ok(ctl("ls", "--global")).lines().stream().anyMatch(l -> l.startsWith(id + " ")), "not persisted yet");
+
+    Result persist = ok(ctl("persist", name));
+    assertEquals(0, persist.stdoutBytes().length, persist::toString);
+
+    Result global = ok(ctl("ls", "--global"));
+    assertTrue(global.lines().getFirst().matches("ID +TYPENAME +SIZE +INSTANCE +NAMES"), global::toString);
+    assertTrue(row(global.lines(), id).matches(id + " +vineyard::Blob +2\\.4 KiB +" + client.instanceId() + " +" + Pattern.quote(name)),
+        global::toString);
+    JsonNode e = find(json(ctl("ls", "--global", "--output", "json")), id);
+    assertEquals(2500, e.get("nbytes").asLong());
+    assertEquals(name, e.get("names").get(0).asText());
+    assertTrue(ok(ctl("ls")).lines().stream().anyMatch(l -> l.startsWith(id + " ")), "still in the daemon's own listing");
+
+    Result locate = ok(ctl("locate", name));
+    assertEquals(2, locate.lines().size(), locate::toString);
+    List<String> cells = List.of(locate.lines().get(1).split(" {2,}"));
+    assertEquals(List.of(".", id, "vineyard::Blob", "2.4 KiB", Long.toString(client.instanceId())), cells.subList(0, 5),
+        locate::toString);
+
+    // Already local: migrate gives the object back as it is.
+    Result migrate = ok(ctl("migrate", name));
+    assertEquals(List.of(id), migrate.lines(), migrate::toString);
+
+    fails(ExitCodes.NOT_FOUND, ctl("persist", "o8000000000000001"));
+    fails(ExitCodes.NOT_FOUND, ctl("persist", uniqueName("unbound")));
+
+    // The daemon's own gRPC port answers the read-only commands; the others refuse --rpc.
+    String rpc = daemon.info().rpcEndpoint();
+    assertTrue(raw(new byte[0], "--rpc", rpc, "ls", "--global").stdout().contains(id + " "));
+    assertEquals(List.of(id + "  vineyard::Blob  2.4 KiB  instance " + client.instanceId()),
+        ok(raw(new byte[0], "--rpc", rpc, "inspect", name)).lines());
+    fails(ExitCodes.INVALID_ARGUMENT, raw(new byte[0], "--rpc", rpc, "get", id));
+  }
+
   // ---------------------------------------------------------------- errors and exit codes
 
   @Test
@@ -771,7 +837,7 @@ class VineyardctlIT {
 
   @Test
   void everyCommandHasHelpWithExamples() {
-    for (String cmd : List.of("put", "get", "ls", "inspect", "rm", "name", "stats")) {
+    for (String cmd : List.of("put", "get", "ls", "inspect", "rm", "name", "stats", "instances", "persist", "locate", "migrate")) {
       for (Result r : List.of(raw(new byte[0], cmd, "--help"), raw(new byte[0], cmd, "-h"), raw(new byte[0], "help", cmd))) {
         ok(r);
         assertTrue(r.stdout().startsWith("Usage: vineyardctl " + cmd), r::toString);
@@ -781,8 +847,8 @@ class VineyardctlIT {
     }
     Result top = ok(raw(new byte[0], "--help"));
     assertTrue(top.stdout().contains("Examples:"), top::toString);
-    for (String s : List.of("put", "get", "ls", "inspect", "rm", "name", "stats", "--socket", "--output", "--verbose",
-        "VINEYARD_IPC_SOCKET", "3 not found")) {
+    for (String s : List.of("put", "get", "ls", "inspect", "rm", "name", "stats", "instances", "persist", "locate",
+        "migrate", "--socket", "--rpc", "--output", "--verbose", "VINEYARD_IPC_SOCKET", "3 not found", "4 cannot connect")) {
       assertTrue(top.stdout().contains(s), s + " missing: " + top);
     }
     Result version = ok(raw(new byte[0], "--version"));
