@@ -97,11 +97,16 @@ public final class RpcClient implements MetadataClient {
     }
   }
 
+  /**
+   * A transport failure (no daemon there, connection lost) is reported as such, with the endpoint
+   * and the root cause in a few words; errors the daemon itself sent pass through unchanged.
+   */
   private VineyardException annotate(VineyardException e) {
-    if (e.code() == ErrorCode.UNAVAILABLE && !e.reason().contains(endpoint)) {
-      return new VineyardException(e.code(), "vineyardd at " + endpoint + ": " + e.reason(), e.getCause());
+    if (e.code() != ErrorCode.UNAVAILABLE || GrpcErrors.fromDaemon(e.getCause())) {
+      return e;
     }
-    return e;
+    return new VineyardException(
+        ErrorCode.UNAVAILABLE, "cannot reach vineyardd's gRPC port at " + endpoint + ": " + GrpcErrors.rootCause(e.getCause()), e.getCause());
   }
 
   @Override

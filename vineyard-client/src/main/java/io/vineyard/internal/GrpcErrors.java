@@ -88,4 +88,31 @@ public final class GrpcErrors {
       default -> ErrorCode.INTERNAL;
     };
   }
+
+  /** Whether a failed call was ended by a Vineyard daemon (it carries the error-code trailer). */
+  public static boolean fromDaemon(Throwable t) {
+    Metadata trailers = Status.trailersFromThrowable(t);
+    return trailers != null && trailers.containsKey(CODE_KEY);
+  }
+
+  /**
+   * The innermost cause of a transport failure in a few words, e.g. {@code Connection refused}
+   * rather than Netty's {@code finishConnect(..) failed with error(-111): Connection refused: /h:p}.
+   */
+  public static String rootCause(Throwable t) {
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String m = root.getMessage();
+    if (m == null || m.isBlank()) {
+      return root.getClass().getSimpleName();
+    }
+    int errno = m.indexOf("): ");
+    if (m.startsWith("finishConnect(") && errno > 0) {
+      m = m.substring(errno + 3);
+    }
+    int addr = m.lastIndexOf(": /");
+    return addr > 0 ? m.substring(0, addr) : m;
+  }
 }

@@ -523,10 +523,6 @@ public final class Cluster implements AutoCloseable {
     if (s.exists(id)) {
       return new Migrated(id, 0);
     }
-    Long known = replicaOf(id);
-    if (known != null) {
-      return new Migrated(known, 0);
-    }
     // Clients asking for the same object at once share one copy.
     CompletableFuture<Migrated> mine = new CompletableFuture<>();
     CompletableFuture<Migrated> running = migrations.putIfAbsent(id, mine);
@@ -551,11 +547,19 @@ public final class Cluster implements AutoCloseable {
   }
 
   private Migrated copy(long id, ObjectStore s) {
+    ObjectMeta tree;
+    try {
+      tree = getRemoteMeta(id);
+    } catch (VineyardException e) {
+      if (e.code() == ErrorCode.NOT_FOUND) {
+        forgetReplica(id); // the source is gone: its old replica is an ordinary local object now
+      }
+      throw e;
+    }
     Long known = replicaOf(id);
     if (known != null) {
       return new Migrated(known, 0);
     }
-    ObjectMeta tree = getRemoteMeta(id);
     if (tree.getGlobal()) {
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT,
@@ -595,6 +599,10 @@ public final class Cluster implements AutoCloseable {
       // Reclaims a blob left unsealed by a failed fetch.
       s.closeSession(session);
     }
+  }
+
+  private synchronized void forgetReplica(long id) {
+    replicas.remove(id);
   }
 
   private synchronized Long replicaOf(long id) {
@@ -646,7 +654,15 @@ public final class Cluster implements AutoCloseable {
     if (size > 0) {
       InstanceInfo owner = owner(blob, owners);
       MemorySegment target = shm.mapping().asSlice(loc.offset(), size);
-      peer(owner.getRpcEndpoint()).fetchBlob(new ObjectId(blob.getId()), target);
+      try {
+        peer(owner.getRpcEndpoint()).fetchBlob(new ObjectId(blob.getId()), target);
+      } catch (VineyardException e) {
+        throw new VineyardException(
+            e.code(),
+            "cannot fetch blob " + new ObjectId(blob.getId()) + " (" + MemorySize.format(size) + ") from instance "
+                + owner.getId() + " (" + owner.getHostname() + ", " + owner.getRpcEndpoint() + "): " + e.reason(),
+            e);
+      }
     }
     s.seal(session, loc.id(), false);
     return loc.id();

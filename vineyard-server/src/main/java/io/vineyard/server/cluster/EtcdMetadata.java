@@ -208,7 +208,7 @@ public final class EtcdMetadata implements MetadataBackend {
     lastFailure = why;
     if (healthy) {
       healthy = false;
-      unhealthySince = Instant.now();
+      unhealthySince = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
       LOG.warn("etcd at {} is unreachable ({}); local objects keep working, cluster requests fail until it is back",
           endpoints, why);
     }

@@ -160,6 +160,10 @@ class ClusterFailoverIT {
     a.kill();
     try (IpcClient cc = c.connect()) {
       assertTrue(instanceIds(cc).contains(idA), "still listed until the lease expires");
+      // Until then its objects are listed but their bytes cannot be fetched: the error says from where.
+      VineyardException e = assertThrows(VineyardException.class, () -> cc.migrate(published));
+      assertEquals(ErrorCode.UNAVAILABLE, e.code(), e.getMessage());
+      assertTrue(e.reason().contains("from instance " + idA) && e.reason().contains("Connection refused"), e.reason());
       await("A dropped out", Duration.ofSeconds(30), () -> !instanceIds(cc).contains(idA));
       assertFalse(cc.listObjects(null, 0, true).objects().stream().anyMatch(o -> o.meta().id().equals(published)),
           "what A published went with it");
