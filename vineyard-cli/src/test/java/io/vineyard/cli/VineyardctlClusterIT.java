@@ -15,10 +15,7 @@ import io.vineyard.ObjectMeta;
 import io.vineyard.client.IpcClient;
 import io.vineyard.server.testing.DaemonProcess;
 import io.vineyard.server.testing.EtcdProcess;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -105,71 +102,40 @@ class VineyardctlClusterIT {
 
   // ---------------------------------------------------------------- helpers
 
-  /** One run's exit status and output. */
-  record Result(int code, byte[] stdoutBytes, String stderr, List<String> args) {
-    String stdout() {
-      return new String(stdoutBytes, StandardCharsets.UTF_8);
-    }
-
-    List<String> lines() {
-      return stdout().lines().toList();
-    }
-
-    String lastLine() {
-      List<String> l = lines();
-      return l.isEmpty() ? "" : l.getLast();
-    }
-
-    @Override
-    public String toString() {
-      return "vineyardctl " + String.join(" ", args) + " -> " + code + "\n--- stdout:\n" + stdout() + "\n--- stderr:\n" + stderr;
-    }
-  }
-
   /** Runs exactly these arguments. */
-  private static Result raw(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Vineyardctl.run(new ByteArrayInputStream(new byte[0]), out, err, args);
-    return new Result(code, out.toByteArray(), err.toString(StandardCharsets.UTF_8), List.of(args));
+  private static CtlRun raw(String... args) {
+    return CtlRun.run(new byte[0], args);
   }
 
   /** Runs against the daemon on {@code socket}. */
-  private static Result on(String socket, String... args) {
+  private static CtlRun on(String socket, String... args) {
     List<String> all = new ArrayList<>(List.of("--socket", socket));
     all.addAll(List.of(args));
     return raw(all.toArray(String[]::new));
   }
 
   /** Runs against A's gRPC port. */
-  private static Result rpcA(String... args) {
+  private static CtlRun rpcA(String... args) {
     List<String> all = new ArrayList<>(List.of("--rpc", infoA.rpcEndpoint()));
     all.addAll(List.of(args));
     return raw(all.toArray(String[]::new));
   }
 
-  private static Result ok(Result r) {
-    assertEquals(0, r.code(), r::toString);
-    assertEquals("", r.stderr(), r::toString);
-    return r;
+  private static CtlRun ok(CtlRun r) {
+    return r.ok();
   }
 
   /** A failure: this exit status, nothing on stdout, one line on stderr without a stack trace. */
-  private static Result fails(int code, Result r) {
-    assertEquals(code, r.code(), r::toString);
-    assertEquals(0, r.stdoutBytes().length, () -> "nothing on stdout on error: " + r);
-    List<String> lines = r.stderr().lines().toList();
-    assertEquals(1, lines.size(), () -> "exactly one line on stderr: " + r);
-    assertTrue(lines.getFirst().startsWith("vineyardctl: "), r::toString);
-    return r;
+  private static CtlRun fails(int code, CtlRun r) {
+    return r.fails(code);
   }
 
-  private static JsonNode json(Result r) throws IOException {
+  private static JsonNode json(CtlRun r) throws IOException {
     ok(r);
     return JSON.readTree(r.stdout());
   }
 
-  private static String idOf(Result r) {
+  private static String idOf(CtlRun r) {
     ok(r);
     String id = r.lastLine();
     assertTrue(ID.matcher(id).matches(), () -> "the last line is an id: " + r);
@@ -197,12 +163,12 @@ class VineyardctlClusterIT {
   }
 
   /** The table row that starts with {@code first} (a whole first column). */
-  private static String row(Result r, String first) {
+  private static String row(CtlRun r, String first) {
     return r.lines().stream().filter(l -> l.startsWith(first + " ")).findFirst()
         .orElseThrow(() -> new AssertionError(first + " not listed: " + r));
   }
 
-  private static boolean listed(Result r, String first) {
+  private static boolean listed(CtlRun r, String first) {
     return r.lines().stream().anyMatch(l -> l.startsWith(first + " "));
   }
 
@@ -229,7 +195,7 @@ class VineyardctlClusterIT {
   @Test
   void instancesListsBothDaemonsFromEitherSide() throws IOException {
     for (String sock : List.of(sockA, sockB)) {
-      Result t = ok(on(sock, "instances"));
+      CtlRun t = ok(on(sock, "instances"));
       List<String> lines = t.lines();
       assertTrue(lines.getFirst().matches("ID +HOST +SOCKET +RPC +USED +CAPACITY +STARTED"), t::toString);
       assertEquals(3, lines.size(), t::toString);
@@ -284,17 +250,17 @@ class VineyardctlClusterIT {
     Put x = putOnA(5000);
 
     // Before persist, B knows neither the name nor the id, and --global does not list it.
-    Result unbound = fails(ExitCodes.NOT_FOUND, on(sockB, "inspect", x.name()));
+    CtlRun unbound = fails(ExitCodes.NOT_FOUND, on(sockB, "inspect", x.name()));
     assertTrue(unbound.stderr().contains(x.name()), unbound::toString);
     fails(ExitCodes.NOT_FOUND, on(sockB, "inspect", x.id()));
     assertFalse(listed(ok(on(sockB, "ls", "--global")), x.id()), "not persisted yet");
 
-    Result persist = ok(on(sockA, "persist", x.name()));
+    CtlRun persist = ok(on(sockA, "persist", x.name()));
     assertEquals(0, persist.stdoutBytes().length, persist::toString);
     ok(on(sockA, "persist", x.id())); // again, by id: nothing changes
 
     // ls --global on B: the same columns as ls, with A as the instance and the name.
-    Result global = ok(on(sockB, "ls", "--global"));
+    CtlRun global = ok(on(sockB, "ls", "--global"));
     assertTrue(global.lines().getFirst().matches("ID +TYPENAME +SIZE +INSTANCE +NAMES"), global::toString);
     String row = row(global, x.id());
     assertTrue(row.matches(Pattern.quote(x.id()) + " +vineyard::Blob +4\\.9 KiB +" + infoA.id() + " +" + Pattern.quote(x.name())),
@@ -315,7 +281,7 @@ class VineyardctlClusterIT {
 
     // inspect on B resolves the name cluster-wide and shows A as the instance.
     for (String ref : List.of(x.name(), x.id())) {
-      Result inspect = ok(on(sockB, "inspect", ref));
+      CtlRun inspect = ok(on(sockB, "inspect", ref));
       assertEquals(List.of(x.id() + "  vineyard::Blob  4.9 KiB  instance " + infoA.id()), inspect.lines(), inspect::toString);
     }
     JsonNode meta = json(on(sockB, "inspect", x.name(), "--output", "json"));
@@ -327,7 +293,7 @@ class VineyardctlClusterIT {
   @Test
   void persistPrintsOnlyWhatWasAskedFor() throws IOException {
     Put x = putOnA(100);
-    Result verbose = on(sockA, "persist", x.id(), "--verbose");
+    CtlRun verbose = on(sockA, "persist", x.id(), "--verbose");
     assertEquals(0, verbose.code(), verbose::toString);
     assertEquals(0, verbose.stdoutBytes().length, "stdout stays clean: " + verbose);
     assertTrue(verbose.stderr().startsWith("persisted " + x.id() + " in "), verbose::toString);
@@ -339,9 +305,9 @@ class VineyardctlClusterIT {
 
   @Test
   void persistOfAnUnknownObjectIsNotFound() {
-    Result unknown = fails(ExitCodes.NOT_FOUND, on(sockA, "persist", "o8000000000000001"));
+    CtlRun unknown = fails(ExitCodes.NOT_FOUND, on(sockA, "persist", "o8000000000000001"));
     assertTrue(unknown.stderr().contains("o8000000000000001"), unknown::toString);
-    Result unbound = fails(ExitCodes.NOT_FOUND, on(sockA, "persist", uniqueName("unbound")));
+    CtlRun unbound = fails(ExitCodes.NOT_FOUND, on(sockA, "persist", uniqueName("unbound")));
     assertTrue(unbound.stderr().contains("no object is named"), unbound::toString);
     fails(ExitCodes.NOT_FOUND, on(sockB, "locate", "o8000000000000001"));
     fails(ExitCodes.NOT_FOUND, on(sockB, "migrate", "o8000000000000001"));
@@ -356,7 +322,7 @@ class VineyardctlClusterIT {
     ok(on(sockA, "persist", x.name()));
 
     for (String sock : List.of(sockA, sockB)) {
-      Result t = ok(on(sock, "locate", x.name()));
+      CtlRun t = ok(on(sock, "locate", x.name()));
       assertTrue(t.lines().getFirst().matches("PATH +ID +TYPENAME +SIZE +INSTANCE +HOST +RPC"), t::toString);
       assertEquals(2, t.lines().size(), t::toString);
       assertEquals(List.of(".", x.id(), "vineyard::Blob", "2.9 KiB", Long.toString(infoA.id()), infoA.hostname(),
@@ -371,7 +337,7 @@ class VineyardctlClusterIT {
     ca.putName(pairName, pair);
     ok(on(sockA, "persist", pairName));
 
-    Result t = ok(on(sockB, "locate", pairName));
+    CtlRun t = ok(on(sockB, "locate", pairName));
     Map<String, List<String>> byPath = new HashMap<>();
     for (String line : t.lines().subList(1, t.lines().size())) {
       List<String> cells = List.of(line.split(" {2,}"));
@@ -410,7 +376,7 @@ class VineyardctlClusterIT {
     Put x = putOnA(200_000);
     ok(on(sockA, "persist", x.name()));
 
-    Result migrate = ok(on(sockB, "migrate", x.name()));
+    CtlRun migrate = ok(on(sockB, "migrate", x.name()));
     assertEquals(1, migrate.lines().size(), migrate::toString);
     String local = idOf(migrate);
     assertNotEquals(x.id(), local, "a replica on B has an id of B's");
@@ -435,7 +401,7 @@ class VineyardctlClusterIT {
     JsonNode j = json(on(sockB, "--output", "json", "migrate", x.name()));
     assertEquals(local, j.get("id").asText());
     assertEquals(x.id(), j.get("source").asText());
-    Result verbose = on(sockB, "migrate", x.id(), "-v");
+    CtlRun verbose = on(sockB, "migrate", x.id(), "-v");
     assertEquals(0, verbose.code(), verbose::toString);
     assertEquals(List.of(local), verbose.lines(), verbose::toString);
     assertTrue(verbose.stderr().matches("migrated " + x.id() + " to " + local + " \\(195 KiB\\) in [0-9.]+ s\\R"), verbose::toString);
@@ -478,7 +444,7 @@ class VineyardctlClusterIT {
     // Something only B holds, which A's listing must not show.
     String onlyB = idOf(on(sockB, "put", Files.write(work.resolve("b.bin"), random(10)).toString()));
 
-    Result ls = ok(rpcA("ls"));
+    CtlRun ls = ok(rpcA("ls"));
     assertTrue(row(ls, x.id()).matches(Pattern.quote(x.id()) + " +vineyard::Blob +6\\.8 KiB +" + infoA.id() + " +"
         + Pattern.quote(x.name())), ls::toString);
     assertFalse(listed(ls, onlyB), ls::toString);
@@ -490,18 +456,18 @@ class VineyardctlClusterIT {
     assertFalse(listed(ok(raw("--socket", sockB, "--rpc", infoA.rpcEndpoint(), "ls")), onlyB));
 
     for (String ref : List.of(x.name(), x.id())) {
-      Result inspect = ok(rpcA("inspect", ref));
+      CtlRun inspect = ok(rpcA("inspect", ref));
       assertEquals(List.of(x.id() + "  vineyard::Blob  6.8 KiB  instance " + infoA.id()), inspect.lines(), inspect::toString);
     }
     assertEquals(7000, json(rpcA("--output", "json", "inspect", x.name())).get("nbytes").asLong());
 
-    Result instances = ok(rpcA("instances"));
+    CtlRun instances = ok(rpcA("instances"));
     assertEquals(3, instances.lines().size(), instances::toString);
     assertTrue(row(instances, Long.toString(infoB.id())).contains(infoB.rpcEndpoint()), instances::toString);
     assertTrue(row(instances, Long.toString(infoA.id())).contains(infoA.ipcSocket()), instances::toString);
     assertEquals(2, json(rpcA("instances", "--output", "json")).size());
 
-    Result locate = ok(rpcA("locate", x.name()));
+    CtlRun locate = ok(rpcA("locate", x.name()));
     assertEquals(List.of(".", x.id(), "vineyard::Blob", "6.8 KiB", Long.toString(infoA.id()), infoA.hostname(),
         infoA.rpcEndpoint()), List.of(locate.lines().get(1).split(" {2,}")), locate::toString);
 
@@ -530,7 +496,7 @@ class VineyardctlClusterIT {
         new String[] {"persist", x.id()},
         new String[] {"migrate", x.id()});
     for (String[] args : refused) {
-      Result r = fails(ExitCodes.INVALID_ARGUMENT, rpcA(args));
+      CtlRun r = fails(ExitCodes.INVALID_ARGUMENT, rpcA(args));
       assertEquals("vineyardctl: " + args[0] + " needs the local daemon's socket and cannot use --rpc (which only ls,"
           + " inspect, instances, locate and stats accept)\n", r.stderr(), r::toString);
     }
@@ -544,13 +510,13 @@ class VineyardctlClusterIT {
   @Test
   void rpcToNothingCannotConnect() {
     for (String cmd : List.of("ls", "instances", "stats")) {
-      Result r = fails(ExitCodes.CANNOT_CONNECT, raw("--rpc", "127.0.0.1:1", cmd));
+      CtlRun r = fails(ExitCodes.CANNOT_CONNECT, raw("--rpc", "127.0.0.1:1", cmd));
       assertTrue(r.stderr().contains("127.0.0.1:1"), r::toString);
     }
     fails(ExitCodes.CANNOT_CONNECT, raw("--rpc", "127.0.0.1:1", "inspect", "o8000000000000001"));
     // Not an endpoint at all is an invalid argument.
     for (String bad : List.of("127.0.0.1:http", "127.0.0.1:70000", "::1:5")) {
-      Result r = fails(ExitCodes.INVALID_ARGUMENT, raw("--rpc", bad, "ls"));
+      CtlRun r = fails(ExitCodes.INVALID_ARGUMENT, raw("--rpc", bad, "ls"));
       assertTrue(r.stderr().contains(bad), r::toString);
     }
   }
@@ -558,14 +524,14 @@ class VineyardctlClusterIT {
   @Test
   void theNewCommandsHaveHelpWithExamples() {
     for (String cmd : List.of("instances", "persist", "locate", "migrate")) {
-      for (Result r : List.of(raw(cmd, "--help"), raw("help", cmd))) {
+      for (CtlRun r : List.of(raw(cmd, "--help"), raw("help", cmd))) {
         ok(r);
         assertTrue(r.stdout().startsWith("Usage: vineyardctl " + cmd), r::toString);
         assertTrue(r.stdout().contains("Examples:"), r::toString);
         assertTrue(r.stdout().contains("vineyardctl " + cmd + " "), "an example of " + cmd + ": " + r);
       }
     }
-    Result top = ok(raw("--help"));
+    CtlRun top = ok(raw("--help"));
     for (String s : List.of("instances", "persist", "locate", "migrate", "--rpc")) {
       assertTrue(top.stdout().contains(s), s + " missing: " + top);
     }

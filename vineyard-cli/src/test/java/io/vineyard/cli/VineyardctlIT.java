@@ -84,50 +84,25 @@ class VineyardctlIT {
 
   // ---------------------------------------------------------------- helpers
 
-  /** One run's exit status and output. */
-  record Result(int code, byte[] stdoutBytes, String stderr, List<String> args) {
-    String stdout() {
-      return new String(stdoutBytes, StandardCharsets.UTF_8);
-    }
-
-    List<String> lines() {
-      return stdout().lines().toList();
-    }
-
-    String lastLine() {
-      List<String> l = lines();
-      return l.isEmpty() ? "" : l.getLast();
-    }
-
-    @Override
-    public String toString() {
-      return "vineyardctl " + String.join(" ", args) + " -> " + code + "\n--- stdout:\n"
-          + (stdoutBytes.length > 4096 ? stdoutBytes.length + " bytes" : stdout()) + "\n--- stderr:\n" + stderr;
-    }
-  }
-
   /** Runs with no input, against the test daemon. */
-  private static Result ctl(String... args) {
+  private static CtlRun ctl(String... args) {
     return ctlIn(new byte[0], args);
   }
 
   /** Runs with {@code stdin} as standard input, against the test daemon. */
-  private static Result ctlIn(byte[] stdin, String... args) {
+  private static CtlRun ctlIn(byte[] stdin, String... args) {
     List<String> all = new ArrayList<>(List.of("--socket", sock));
     all.addAll(List.of(args));
     return raw(stdin, all.toArray(String[]::new));
   }
 
   /** Runs exactly these arguments. */
-  private static Result raw(byte[] stdin, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Vineyardctl.run(new ByteArrayInputStream(stdin), out, err, args);
-    return new Result(code, out.toByteArray(), err.toString(StandardCharsets.UTF_8), List.of(args));
+  private static CtlRun raw(byte[] stdin, String... args) {
+    return CtlRun.run(stdin, args);
   }
 
   /** Runs through the package-private entry point, telling the tool whether stderr is a terminal. */
-  private static Result ctlTerminal(boolean terminal, String... args) {
+  private static CtlRun ctlTerminal(boolean terminal, String... args) {
     List<String> all = new ArrayList<>(List.of("--socket", sock));
     all.addAll(List.of(args));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -136,28 +111,20 @@ class VineyardctlIT {
     int code =
         Vineyardctl.run(new ByteArrayInputStream(new byte[0]), o, new PrintStream(err, true, StandardCharsets.UTF_8),
             Channels.newChannel(o), -1, terminal, all.toArray(String[]::new));
-    return new Result(code, out.toByteArray(), err.toString(StandardCharsets.UTF_8), all);
+    return new CtlRun(code, out.toByteArray(), err.toString(StandardCharsets.UTF_8), all);
   }
 
-  private static Result ok(Result r) {
-    assertEquals(0, r.code(), r::toString);
-    assertEquals("", r.stderr(), r::toString);
-    return r;
+  private static CtlRun ok(CtlRun r) {
+    return r.ok();
   }
 
   /** A failure: this exit status, nothing on stdout, one line on stderr without a stack trace. */
-  private static Result fails(int code, Result r) {
-    assertEquals(code, r.code(), r::toString);
-    assertEquals(0, r.stdoutBytes().length, () -> "nothing on stdout on error: " + r);
-    List<String> lines = r.stderr().lines().toList();
-    assertEquals(1, lines.size(), () -> "exactly one line on stderr: " + r);
-    assertTrue(lines.getFirst().startsWith("vineyardctl: "), r::toString);
-    assertTrue(r.stderr().endsWith("\n"), r::toString);
-    return r;
+  private static CtlRun fails(int code, CtlRun r) {
+    return r.fails(code);
   }
 
   /** A usage error (picocli): status 2, nothing on stdout, the problem on the first line, no stack trace. */
-  private static Result usageError(Result r, String firstLineContains) {
+  private static CtlRun usageError(CtlRun r, String firstLineContains) {
     assertEquals(ExitCodes.INVALID_ARGUMENT, r.code(), r::toString);
     assertEquals(0, r.stdoutBytes().length, r::toString);
     assertTrue(r.stderr().lines().findFirst().orElse("").contains(firstLineContains), r::toString);
@@ -165,7 +132,7 @@ class VineyardctlIT {
     return r;
   }
 
-  private static String putId(Result r) {
+  private static String putId(CtlRun r) {
     ok(r);
     String id = r.lastLine();
     assertTrue(ID.matcher(id).matches(), () -> "the last line is the id: " + r);
@@ -186,7 +153,7 @@ class VineyardctlIT {
     return prefix + "-" + (++unique);
   }
 
-  private static JsonNode json(Result r) throws IOException {
+  private static JsonNode json(CtlRun r) throws IOException {
     ok(r);
     return JSON.readTree(r.stdout());
   }
@@ -221,16 +188,16 @@ class VineyardctlIT {
     for (int size : sizes) {
       byte[] content = random(size);
       Path in = file("in-" + size + ".bin", content);
-      Result put = ctl("put", in.toString());
+      CtlRun put = ctl("put", in.toString());
       String id = putId(put);
       assertEquals(1, put.lines().size(), put::toString);
       assertEquals(size, client.getMeta(ObjectId.parse(id)).nbytes());
 
-      Result get = ok(ctl("get", id));
+      CtlRun get = ok(ctl("get", id));
       assertArrayEquals(content, get.stdoutBytes(), "get " + id + " to stdout, " + size + " bytes");
 
       Path out = work.resolve("out-" + size + ".bin");
-      Result getFile = ok(ctl("get", id, "-o", out.toString()));
+      CtlRun getFile = ok(ctl("get", id, "-o", out.toString()));
       assertEquals(0, getFile.stdoutBytes().length, getFile::toString);
       assertArrayEquals(content, Files.readAllBytes(out), "get " + id + " -o, " + size + " bytes");
 
@@ -238,7 +205,7 @@ class VineyardctlIT {
       ok(ctl("get", "--out", out2.toString(), id));
       assertArrayEquals(content, Files.readAllBytes(out2));
 
-      Result dash = ok(ctl("get", id, "-o", "-"));
+      CtlRun dash = ok(ctl("get", id, "-o", "-"));
       assertArrayEquals(content, dash.stdoutBytes(), "-o - is standard output");
     }
   }
@@ -342,7 +309,7 @@ class VineyardctlIT {
     String blob = putId(ctl("put", file("ls.bin", random(3000)).toString(), "--name", name));
     Pair p = pair("test::LsPair");
 
-    Result all = ok(ctl("ls"));
+    CtlRun all = ok(ctl("ls"));
     List<String> lines = all.lines();
     assertTrue(lines.getFirst().matches("ID +TYPENAME +SIZE +INSTANCE +NAMES"), all::toString);
     String blobRow = row(lines, blob);
@@ -356,14 +323,14 @@ class VineyardctlIT {
       assertFalse(line.substring(typeCol).startsWith(" "), () -> "aligned: " + all);
     }
 
-    Result filtered = ok(ctl("ls", "--typename", "test::LsP*"));
+    CtlRun filtered = ok(ctl("ls", "--typename", "test::LsP*"));
     assertEquals(2, filtered.lines().size(), filtered::toString);
     assertTrue(filtered.lines().get(1).startsWith(p.id().toString()), filtered::toString);
 
-    Result none = ok(ctl("ls", "--typename", "no::such*"));
+    CtlRun none = ok(ctl("ls", "--typename", "no::such*"));
     assertEquals(1, none.lines().size(), "only the header: " + none);
 
-    Result glob = ok(ctl("ls", "--typename", "test::L?Pair"));
+    CtlRun glob = ok(ctl("ls", "--typename", "test::L?Pair"));
     assertEquals(2, glob.lines().size(), glob::toString);
   }
 
@@ -380,7 +347,7 @@ class VineyardctlIT {
     ok(ctl("name", blob, name2));
     Pair p = pair("test::LsJsonPair");
 
-    for (Result r : List.of(ctl("ls", "--output", "json"), ctl("--output", "json", "ls"), ctl("ls", "--output=JSON"))) {
+    for (CtlRun r : List.of(ctl("ls", "--output", "json"), ctl("--output", "json", "ls"), ctl("ls", "--output=JSON"))) {
       JsonNode arr = json(r);
       assertTrue(arr.isArray(), r::toString);
       JsonNode e = find(arr, blob);
@@ -429,7 +396,7 @@ class VineyardctlIT {
     client.putName(name, outer);
 
     for (String ref : List.of(outer.toString(), name)) {
-      Result r = ok(ctl("inspect", ref));
+      CtlRun r = ok(ctl("inspect", ref));
       List<String> lines = r.lines();
       assertTrue(lines.getFirst().startsWith(outer + "  test::Outer  "), r::toString);
       assertTrue(lines.getFirst().contains("instance " + client.instanceId()), r::toString);
@@ -446,7 +413,7 @@ class VineyardctlIT {
       assertTrue(text.contains("        right: " + inner.right() + "  vineyard::Blob  97.7 KiB"), text);
     }
 
-    Result blob = ok(ctl("inspect", inner.right().toString()));
+    CtlRun blob = ok(ctl("inspect", inner.right().toString()));
     assertEquals(1, blob.lines().size(), blob::toString);
     assertTrue(blob.stdout().startsWith(inner.right() + "  vineyard::Blob  97.7 KiB  instance "), blob::toString);
   }
@@ -458,7 +425,7 @@ class VineyardctlIT {
         ObjectMeta.builder("test::Outer").field("label", "outer").member("pair", inner.id()).member("blob", inner.left())
             .build());
 
-    for (Result r : List.of(ctl("inspect", outer.toString(), "--output", "json"), ctl("--output", "json", "inspect", outer.toString()))) {
+    for (CtlRun r : List.of(ctl("inspect", outer.toString(), "--output", "json"), ctl("--output", "json", "inspect", outer.toString()))) {
       JsonNode j = json(r);
       assertEquals(outer.toString(), j.get("id").asText());
       assertEquals("test::Outer", j.get("typename").asText());
@@ -506,7 +473,7 @@ class VineyardctlIT {
     String name = uniqueName("rm-me");
     String b = putId(ctl("put", file("rm-b.bin", random(100_000)).toString(), "--name", name));
 
-    Result r = ok(ctl("rm", a));
+    CtlRun r = ok(ctl("rm", a));
     assertEquals(List.of(a), r.lines());
     assertFalse(client.exists(ObjectId.parse(a)));
     fails(ExitCodes.NOT_FOUND, ctl("get", a));
@@ -526,7 +493,7 @@ class VineyardctlIT {
     // Several at once.
     String c = putId(ctl("put", file("rm-c.bin", random(10)).toString()));
     String d = putId(ctl("put", file("rm-d.bin", random(10)).toString()));
-    Result two = ok(ctl("rm", c, d));
+    CtlRun two = ok(ctl("rm", c, d));
     assertEquals(Set.of(c, d), new HashSet<>(two.lines()));
   }
 
@@ -535,12 +502,12 @@ class VineyardctlIT {
     Pair p = pair("test::RmPair");
 
     // A blob that an object uses: refused without --force, and nothing is deleted.
-    Result inUse = fails(ExitCodes.OTHER, ctl("rm", p.left().toString()));
+    CtlRun inUse = fails(ExitCodes.OTHER, ctl("rm", p.left().toString()));
     assertTrue(client.exists(p.left()) && client.exists(p.id()), inUse::toString);
     assertTrue(inUse.stderr().contains(p.left().toString()), inUse::toString);
 
     // --force deletes it and the objects that use it.
-    Result forced = ok(ctl("rm", "--force", p.left().toString()));
+    CtlRun forced = ok(ctl("rm", "--force", p.left().toString()));
     assertTrue(forced.lines().contains(p.left().toString()), forced::toString);
     assertTrue(forced.lines().contains(p.id().toString()), forced::toString);
     assertFalse(client.exists(p.left()));
@@ -555,7 +522,7 @@ class VineyardctlIT {
     // --deep deletes members that nothing else uses, and keeps shared ones.
     Pair r = pair("test::RmPair");
     ObjectId other = client.putMeta(ObjectMeta.builder("test::User").member("shared", r.right()).build());
-    Result deep = ok(ctl("rm", r.id().toString(), "--deep"));
+    CtlRun deep = ok(ctl("rm", r.id().toString(), "--deep"));
     assertEquals(Set.of(r.id().toString(), r.left().toString()), new HashSet<>(deep.lines()), deep::toString);
     assertFalse(client.exists(r.id()));
     assertFalse(client.exists(r.left()));
@@ -572,7 +539,7 @@ class VineyardctlIT {
     String id2 = putId(ctl("put", file("n2.bin", c2).toString()));
     String name = uniqueName("latest");
 
-    Result bind = ok(ctl("name", id1, name));
+    CtlRun bind = ok(ctl("name", id1, name));
     assertEquals(0, bind.stdoutBytes().length, "silent in table mode: " + bind);
     assertEquals(id1, client.getName(name).toString());
     assertArrayEquals(c1, ok(ctl("get", name)).stdoutBytes());
@@ -593,7 +560,7 @@ class VineyardctlIT {
     assertTrue(row.contains(name) && row.contains(alias), row);
 
     // Dropping a name leaves the object and the other names.
-    Result drop = ok(ctl("name", "--drop", name));
+    CtlRun drop = ok(ctl("name", "--drop", name));
     assertEquals(0, drop.stdoutBytes().length);
     fails(ExitCodes.NOT_FOUND, ctl("get", name));
     assertArrayEquals(c2, ok(ctl("get", alias)).stdoutBytes());
@@ -636,7 +603,7 @@ class VineyardctlIT {
     assertEquals(s.reloads(), j.get("reloads").asLong());
     assertEquals(16, j.size(), j::toString);
 
-    Result t = ok(ctl("stats"));
+    CtlRun t = ok(ctl("stats"));
     String text = t.stdout();
     StoreStats now = client.stats();
     assertTrue(text.contains("capacity            256 MiB (268435456 bytes)\n"), text);
@@ -658,7 +625,7 @@ class VineyardctlIT {
   void instancesShowsTheDaemonItselfWithLocalMetadata() throws IOException {
     String socket = daemon.socket().toAbsolutePath().toString();
     String rpc = daemon.info().rpcEndpoint();
-    Result t = ok(ctl("instances"));
+    CtlRun t = ok(ctl("instances"));
     assertEquals(2, t.lines().size(), t::toString);
     assertTrue(t.lines().getFirst().matches("ID +HOST +SOCKET +RPC +USED +CAPACITY +STARTED"), t::toString);
     String[] cells = t.lines().get(1).split(" {2,}");
@@ -685,10 +652,10 @@ class VineyardctlIT {
     String id = putId(ctl("put", file("persist.bin", random(2500)).toString(), "--name", name));
     assertFalse(ok(ctl("ls", "--global")).lines().stream().anyMatch(l -> l.startsWith(id + " ")), "not persisted yet");
 
-    Result persist = ok(ctl("persist", name));
+    CtlRun persist = ok(ctl("persist", name));
     assertEquals(0, persist.stdoutBytes().length, persist::toString);
 
-    Result global = ok(ctl("ls", "--global"));
+    CtlRun global = ok(ctl("ls", "--global"));
     assertTrue(global.lines().getFirst().matches("ID +TYPENAME +SIZE +INSTANCE +NAMES"), global::toString);
     assertTrue(row(global.lines(), id).matches(id + " +vineyard::Blob +2\\.4 KiB +" + client.instanceId() + " +" + Pattern.quote(name)),
         global::toString);
@@ -697,14 +664,14 @@ class VineyardctlIT {
     assertEquals(name, e.get("names").get(0).asText());
     assertTrue(ok(ctl("ls")).lines().stream().anyMatch(l -> l.startsWith(id + " ")), "still in the daemon's own listing");
 
-    Result locate = ok(ctl("locate", name));
+    CtlRun locate = ok(ctl("locate", name));
     assertEquals(2, locate.lines().size(), locate::toString);
     List<String> cells = List.of(locate.lines().get(1).split(" {2,}"));
     assertEquals(List.of(".", id, "vineyard::Blob", "2.4 KiB", Long.toString(client.instanceId())), cells.subList(0, 5),
         locate::toString);
 
     // Already local: migrate gives the object back as it is.
-    Result migrate = ok(ctl("migrate", name));
+    CtlRun migrate = ok(ctl("migrate", name));
     assertEquals(List.of(id), migrate.lines(), migrate::toString);
 
     fails(ExitCodes.NOT_FOUND, ctl("persist", "o8000000000000001"));
@@ -722,7 +689,7 @@ class VineyardctlIT {
 
   @Test
   void notFoundIsExitCode3() throws IOException {
-    Result unknownBlob = fails(ExitCodes.NOT_FOUND, ctl("get", "o8000000000000001"));
+    CtlRun unknownBlob = fails(ExitCodes.NOT_FOUND, ctl("get", "o8000000000000001"));
     assertEquals("vineyardctl: object o8000000000000001 does not exist\n", unknownBlob.stderr());
     fails(ExitCodes.NOT_FOUND, ctl("get", "o0000000000000001"));
     fails(ExitCodes.NOT_FOUND, ctl("inspect", "o0000000000000001"));
@@ -736,7 +703,7 @@ class VineyardctlIT {
 
     // Anything that is not 'o' + 16 hex digits is a name; unbound, it is not found either.
     for (String ref : List.of("o123", "o80000000000000zz", "O8000000000000001", "o8000000000000001x", "plain-name")) {
-      Result r = fails(ExitCodes.NOT_FOUND, ctl("get", ref));
+      CtlRun r = fails(ExitCodes.NOT_FOUND, ctl("get", ref));
       assertEquals("vineyardctl: no object is named '" + ref + "'\n", r.stderr());
     }
   }
@@ -754,7 +721,7 @@ class VineyardctlIT {
   @Test
   void getOfANonBlobIsAnInvalidArgument() {
     Pair p = pair("test::GetPair");
-    Result r = fails(ExitCodes.INVALID_ARGUMENT, ctl("get", p.id().toString()));
+    CtlRun r = fails(ExitCodes.INVALID_ARGUMENT, ctl("get", p.id().toString()));
     assertTrue(r.stderr().contains("test::GetPair, not a blob"), r::toString);
     fails(ExitCodes.INVALID_ARGUMENT, ctl("get", p.id().toString(), "-o", work.resolve("pair.bin").toString()));
     assertFalse(Files.exists(work.resolve("pair.bin")));
@@ -765,7 +732,7 @@ class VineyardctlIT {
     String nowhere = work.resolve("nobody.sock").toString();
     for (String[] args : List.of(new String[] {"--socket", nowhere, "ls"}, new String[] {"stats", "--socket", nowhere},
         new String[] {"--socket", nowhere, "get", "o8000000000000001"})) {
-      Result r = fails(ExitCodes.CANNOT_CONNECT, raw(new byte[0], args));
+      CtlRun r = fails(ExitCodes.CANNOT_CONNECT, raw(new byte[0], args));
       assertTrue(r.stderr().contains(nowhere), r::toString);
     }
   }
@@ -777,7 +744,7 @@ class VineyardctlIT {
     try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
       f.setLength(300 * MIB);
     }
-    Result r = fails(ExitCodes.OUT_OF_MEMORY, ctl("put", big.toString(), "--name", uniqueName("too-big")));
+    CtlRun r = fails(ExitCodes.OUT_OF_MEMORY, ctl("put", big.toString(), "--name", uniqueName("too-big")));
     assertTrue(r.stderr().contains("cannot allocate 300 MiB"), r::toString);
     StoreStats after = client.stats();
     assertEquals(usedBefore, after.usedBytes(), "nothing left allocated");
@@ -798,9 +765,9 @@ class VineyardctlIT {
     usageError(ctl("get", "a", "b"), "b");
 
     // Argument errors found while running are one line.
-    Result missing = fails(ExitCodes.INVALID_ARGUMENT, ctl("put", work.resolve("absent.bin").toString()));
+    CtlRun missing = fails(ExitCodes.INVALID_ARGUMENT, ctl("put", work.resolve("absent.bin").toString()));
     assertTrue(missing.stderr().contains("no such file"), missing::toString);
-    Result dir = fails(ExitCodes.INVALID_ARGUMENT, ctl("put", work.toString()));
+    CtlRun dir = fails(ExitCodes.INVALID_ARGUMENT, ctl("put", work.toString()));
     assertTrue(dir.stderr().contains("is a directory"), dir::toString);
   }
 
@@ -808,7 +775,7 @@ class VineyardctlIT {
   void verbosePrintsTheStackTraceAndTimings() throws IOException {
     for (String[] args : List.of(new String[] {"--verbose", "get", "o8000000000000001"},
         new String[] {"get", "o8000000000000001", "--verbose"}, new String[] {"-v", "get", "o8000000000000001"})) {
-      Result r = ctl(args);
+      CtlRun r = ctl(args);
       assertEquals(ExitCodes.NOT_FOUND, r.code(), r::toString);
       assertEquals(0, r.stdoutBytes().length, r::toString);
       List<String> lines = r.stderr().lines().toList();
@@ -817,17 +784,17 @@ class VineyardctlIT {
       assertTrue(r.stderr().contains("VineyardException"), r::toString);
       assertTrue(r.stderr().contains("\tat "), r::toString);
     }
-    Result conn = raw(new byte[0], "--verbose", "--socket", work.resolve("none.sock").toString(), "ls");
+    CtlRun conn = raw(new byte[0], "--verbose", "--socket", work.resolve("none.sock").toString(), "ls");
     assertEquals(ExitCodes.CANNOT_CONNECT, conn.code(), conn::toString);
     assertTrue(conn.stderr().contains("\tat "), conn::toString);
 
     // On success, timings go to stderr and stdout still ends with the id alone.
     byte[] content = random(1000);
-    Result put = ctl("-v", "put", file("v.bin", content).toString());
+    CtlRun put = ctl("-v", "put", file("v.bin", content).toString());
     assertEquals(0, put.code(), put::toString);
     assertTrue(put.stderr().startsWith("stored "), put::toString);
     assertTrue(ID.matcher(put.lastLine()).matches() && put.lines().size() == 1, put::toString);
-    Result get = ctl("get", put.lastLine(), "--verbose");
+    CtlRun get = ctl("get", put.lastLine(), "--verbose");
     assertEquals(0, get.code(), get::toString);
     assertArrayEquals(content, get.stdoutBytes());
     assertTrue(get.stderr().startsWith("read "), get::toString);
@@ -838,20 +805,20 @@ class VineyardctlIT {
   @Test
   void everyCommandHasHelpWithExamples() {
     for (String cmd : List.of("put", "get", "ls", "inspect", "rm", "name", "stats", "instances", "persist", "locate", "migrate")) {
-      for (Result r : List.of(raw(new byte[0], cmd, "--help"), raw(new byte[0], cmd, "-h"), raw(new byte[0], "help", cmd))) {
+      for (CtlRun r : List.of(raw(new byte[0], cmd, "--help"), raw(new byte[0], cmd, "-h"), raw(new byte[0], "help", cmd))) {
         ok(r);
         assertTrue(r.stdout().startsWith("Usage: vineyardctl " + cmd), r::toString);
         assertTrue(r.stdout().contains("Examples:"), r::toString);
         assertTrue(r.stdout().contains("vineyardctl " + cmd + " "), "an example of " + cmd + ": " + r);
       }
     }
-    Result top = ok(raw(new byte[0], "--help"));
+    CtlRun top = ok(raw(new byte[0], "--help"));
     assertTrue(top.stdout().contains("Examples:"), top::toString);
     for (String s : List.of("put", "get", "ls", "inspect", "rm", "name", "stats", "instances", "persist", "locate",
         "migrate", "--socket", "--rpc", "--output", "--verbose", "VINEYARD_IPC_SOCKET", "3 not found", "4 cannot connect")) {
       assertTrue(top.stdout().contains(s), s + " missing: " + top);
     }
-    Result version = ok(raw(new byte[0], "--version"));
+    CtlRun version = ok(raw(new byte[0], "--version"));
     assertTrue(version.stdout().startsWith("vineyardctl "), version::toString);
   }
 
@@ -867,7 +834,7 @@ class VineyardctlIT {
         new String[] {"--output", "json", "ls", "--socket", sock},
         new String[] {"--output=json", "ls", "--socket=" + sock});
     for (String[] args : forms) {
-      Result r = raw(new byte[0], args);
+      CtlRun r = raw(new byte[0], args);
       JsonNode arr = json(r);
       assertEquals(name, find(arr, id).get("names").get(0).asText(), r::toString);
     }
@@ -883,10 +850,10 @@ class VineyardctlIT {
     byte[] large = random((int) (17 * MIB));
     Path in = file("large.bin", large);
 
-    Result quiet = ctlTerminal(false, "put", in.toString());
+    CtlRun quiet = ctlTerminal(false, "put", in.toString());
     String id = putId(quiet);
 
-    Result drawn = ctlTerminal(true, "put", in.toString());
+    CtlRun drawn = ctlTerminal(true, "put", in.toString());
     assertEquals(0, drawn.code(), drawn::toString);
     assertTrue(ID.matcher(drawn.lastLine()).matches() && drawn.lines().size() == 1, "stdout stays clean: " + drawn);
     assertTrue(drawn.stderr().startsWith("\rput ["), drawn::toString);
@@ -894,12 +861,12 @@ class VineyardctlIT {
     assertTrue(drawn.stderr().endsWith("\n"), drawn::toString);
 
     Path out = work.resolve("large.out");
-    Result get = ctlTerminal(true, "get", id, "-o", out.toString());
+    CtlRun get = ctlTerminal(true, "get", id, "-o", out.toString());
     assertEquals(0, get.code(), get::toString);
     assertTrue(get.stderr().startsWith("\rget ["), get::toString);
     assertArrayEquals(large, Files.readAllBytes(out));
 
-    Result getStdout = ctlTerminal(true, "get", id);
+    CtlRun getStdout = ctlTerminal(true, "get", id);
     assertArrayEquals(large, getStdout.stdoutBytes(), "the bar never goes to stdout");
     assertTrue(getStdout.stderr().contains("get ["), getStdout::toString);
 
