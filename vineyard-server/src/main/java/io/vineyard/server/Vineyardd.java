@@ -210,8 +210,10 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     // The gRPC port is bound before registering, so the instance record carries its real endpoint.
     rpc = RpcServer.start(rpcHost, rpcPort, cluster, listLimit);
     cluster.setRpcEndpoint(new HostPort(advertisedHost(), rpc.port()).toString());
-    long id = cluster.register(instanceId == null ? -1 : instanceId);
+    // Memory first: reserving it can keep the machine busy for seconds, which must not eat into the
+    // lease of a registration made before.
     shm = SharedMemory.create(shmDir, capacity, reserveMemory);
+    long id = cluster.register(instanceId == null ? -1 : instanceId);
     ObjectStore.Tiering tiering = null;
     if (spillDir != null) {
       spill = SpillFiles.create(spillDir);
