@@ -1,12 +1,13 @@
 package io.vineyard.bench;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Just enough JSON for the harness: writing nested maps, and reading one flat object of numbers. */
+/** Just enough JSON for the harness: writing nested maps and lists, and reading one flat object of numbers. */
 final class Json {
 
   private static final Pattern FLAT_NUMBER =
@@ -59,12 +60,25 @@ final class Json {
     switch (v) {
       case null -> sb.append("null");
       case Map<?, ?> m -> writeMap(sb, (Map<String, ?>) m, depth);
+      case List<?> l -> writeList(sb, l, depth);
       case Boolean b -> sb.append(b);
       case Double d -> sb.append(number(d));
       case Float f -> sb.append(number(f));
       case Number n -> sb.append(n.longValue());
       default -> writeString(sb, v.toString());
     }
+  }
+
+  /** A list on one line: [a, b, c] (the harnesses list per-rep figures). */
+  private static void writeList(StringBuilder sb, List<?> list, int depth) {
+    sb.append('[');
+    for (int i = 0; i < list.size(); i++) {
+      if (i > 0) {
+        sb.append(", ");
+      }
+      writeValue(sb, list.get(i), depth);
+    }
+    sb.append(']');
   }
 
   private static String number(double d) {

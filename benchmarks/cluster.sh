@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Runs the cluster benchmark: a private etcd and two vineyardd (A and B) sharing its metadata, each
+# with a gRPC port on loopback; measures RpcClient(A).fetchBlob and IpcClient(B).migrate of one
+# object against an in-process memcpy, and writes benchmarks/results/cluster-latest.json.
+#
+# usage: benchmarks/cluster.sh [--quick] [--no-build]
+#   --quick     a 256 MiB object and 1 GiB daemons, fewer repetitions (default: 1 GiB, 3 GiB daemons)
+#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests install first)
+#
+# etcd gets free loopback ports and a data directory in a temporary directory; the daemons get their
+# sockets there too and their shared memory under /dev/shm/vineyard-cluster-bench. Everything is
+# stopped and removed on exit, whatever happens (Ctrl-C included).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+quick=0
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "cluster.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=../bin/java-env
+source "$root/bin/java-env"   # JAVA, JAVA_HOME, VINEYARD_JVM_FLAGS
+# shellcheck source=lib.sh
+source "$root/benchmarks/lib.sh"
+
+# $ETCD_BIN, etcd on the PATH or in /usr/bin; as root, installs Debian's etcd-server if there is none.
+etcd_bin=$("$root/bin/ensure-etcd")
+command -v curl >/dev/null 2>&1 || { echo "cluster.sh: needs curl (to wait for etcd)" >&2; exit 3; }
+setsid=()
+if command -v setsid >/dev/null 2>&1; then
+  setsid=(setsid)
+fi
+
+if [ "$build" = 1 ]; then
+  echo "[cluster] building (mvn -B -q -DskipTests install) ..." >&2
+  (cd "$root" && mvn -B -q -DskipTests install)
+fi
+
+bench_require_jar cluster.sh
+
+if [ "$quick" = 1 ]; then
+  size=1Gi
+  mode_flag=(--quick)
+else
+  size=3Gi
+  mode_flag=()
+fi
+daemon_java_opts="-Xmx256m"
+shm_dir=/dev/shm/vineyard-cluster-bench
+prefix="/vineyard-cluster-bench-$$"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vineyard-cluster-bench.XXXXXX")
+etcd_log="$tmp/etcd.log"
+etcd_pid=""
+etcd_url=""
+a_pid=""
+b_pid=""
+daemon_pid=""
+bench_pid=""
+
+# A loopback port below the usual ephemeral range (32768-60999) that nothing listens on. etcd's own
+# bind is the real check: etcd_start tries again with other ports if it fails.
+pick_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 12000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "cluster.sh: found no free loopback port" >&2
+  return 1
+}
+
+# Starts etcd on free loopback ports with a fresh data directory and waits until it is healthy.
+# Sets etcd_pid and etcd_url.
+etcd_start() {
+  local client peer attempt
+  for attempt in 1 2 3 4 5; do
+    client=$(pick_port)
+    peer=$(pick_port)
+    [ "$client" != "$peer" ] || continue
+    rm -rf "$tmp/etcd-data"
+    # In a session of its own, so that a Ctrl-C reaches only this script, which stops etcd after
+    # the daemons (etcd, unlike the JVMs, re-enables the SIGINT a background job starts without).
+    ${setsid[@]+"${setsid[@]}"} "$etcd_bin" --name bench --data-dir "$tmp/etcd-data" \
+      --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+      --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+      --initial-cluster "bench=http://127.0.0.1:$peer" >>"$etcd_log" 2>&1 &
+    etcd_pid=$!
+    for _ in $(seq 1 300); do
+      if ! kill -0 "$etcd_pid" 2>/dev/null; then
+        break
+      fi
+      if curl -fsS --max-time 1 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q '"health":"true"'; then
+        etcd_url="http://127.0.0.1:$client"
+        return 0
+      fi
+      sleep 0.1
+    done
+    etcd_stop
+    echo "[cluster] etcd did not come up on ports $client/$peer (attempt $attempt)" >&2
+  done
+  echo "cluster.sh: etcd did not start; its log:" >&2
+  tail -n 30 "$etcd_log" >&2 || true
+  exit 1
+}
+
+etcd_stop() {
+  [ -n "$etcd_pid" ] && kill -0 "$etcd_pid" 2>/dev/null || { etcd_pid=""; return 0; }
+  kill -TERM "$etcd_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$etcd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$etcd_pid" 2>/dev/null || true
+  wait "$etcd_pid" 2>/dev/null || true
+  etcd_pid=""
+}
+
+cleanup() {
+  local rc=$?
+  # A second Ctrl-C must not cut the clean-up short (it is bounded: 10 s per process at most).
+  trap - EXIT
+  trap '' INT TERM
+  bench_stop
+  # A daemon still starting (daemon_pid), then B, then A (each withdraws from etcd as it stops),
+  # then etcd.
+  local starting=$daemon_pid p
+  daemon_stop cluster
+  daemon_pid=$b_pid
+  daemon_stop cluster
+  daemon_pid=$a_pid
+  daemon_stop cluster
+  etcd_stop
+  for f in "$tmp/a.log" "$tmp/b.log"; do
+    [ -s "$f" ] || continue
+    if [ "$rc" != 0 ]; then
+      echo "[cluster] last lines of daemon $(basename "$f" .log | tr ab AB)'s log:" >&2
+      tail -n 20 "$f" >&2 || true
+    elif grep -q -e ' WARN ' -e ' ERROR ' "$f"; then
+      # Worth knowing next to the figures (e.g. a lost etcd lease during start-up).
+      echo "[cluster] daemon $(basename "$f" .log | tr ab AB) logged warnings:" >&2
+      grep -e ' WARN ' -e ' ERROR ' "$f" | head -n 10 >&2 || true
+    fi
+  done
+  for p in "$starting" "$a_pid" "$b_pid"; do
+    if [ -n "$p" ]; then
+      rm -rf "$shm_dir/vineyardd-$p"
+    fi
+  done
+  rmdir "$shm_dir" 2>/dev/null || true
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+etcd_start
+etcd_version=$("$etcd_bin" --version | head -n 1 | sed 's/^etcd Version: //')
+echo "[cluster] etcd $etcd_version at $etcd_url, prefix $prefix" >&2
+
+daemon_flags=(--size "$size" --reserve-memory --shm-dir "$shm_dir" --meta etcd --etcd-endpoints "$etcd_url"
+  --etcd-prefix "$prefix" --rpc-host 127.0.0.1 --rpc-port 0)
+echo "[cluster] starting vineyardd A and B: ${daemon_flags[*]}, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
+daemon_start cluster.sh "$tmp/a.sock" "$tmp/a.log" "$daemon_java_opts" "${daemon_flags[@]}"
+a_pid=$daemon_pid
+daemon_start cluster.sh "$tmp/b.sock" "$tmp/b.log" "$daemon_java_opts" "${daemon_flags[@]}"
+b_pid=$daemon_pid
+daemon_pid=""
+
+mkdir -p "$root/benchmarks/results"
+cd "$root"
+# In the background and waited for, so that a signal to this script stops the harness too.
+"$JAVA" "${VINEYARD_JVM_FLAGS[@]}" -Xmx1g -XX:MaxDirectMemorySize=4g \
+  -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.ClusterBenchmark \
+  --socket-a "$tmp/a.sock" --socket-b "$tmp/b.sock" --pid-a "$a_pid" --pid-b "$b_pid" \
+  --out "$root/benchmarks/results/cluster-latest.json" ${mode_flag[@]+"${mode_flag[@]}"} \
+  --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir" \
+  --setting "java_opts=$daemon_java_opts" --setting "meta=etcd $etcd_url" --setting "etcd_prefix=$prefix" \
+  --setting "rpc=127.0.0.1:0 (free port)" --setting "etcd=$etcd_version" &
+bench_pid=$!
+bench_rc=0
+wait "$bench_pid" || bench_rc=$?
+bench_pid=""
+exit "$bench_rc"
