@@ -166,9 +166,10 @@ public final class RpcClient implements MetadataClient {
     Context.CancellableContext ctx = Context.current().withCancellation();
     Context previous = ctx.attach();
     long received = 0;
+    Iterator<ChunkStream.Chunk> chunks = null;
+    boolean complete = false;
     try {
-      Iterator<ChunkStream.Chunk> chunks =
-          ClientCalls.blockingServerStreamingCall(channel, ChunkStream.FETCH_BLOB, CallOptions.DEFAULT, req);
+      chunks = ClientCalls.blockingServerStreamingCall(channel, ChunkStream.FETCH_BLOB, CallOptions.DEFAULT, req);
       boolean first = true;
       while (chunks.hasNext()) {
         try (ChunkStream.Chunk c = chunks.next()) {
@@ -188,17 +189,32 @@ public final class RpcClient implements MetadataClient {
           received += c.length;
         }
       }
+      complete = true;
     } catch (StatusRuntimeException e) {
       throw annotate(GrpcErrors.fromStatus(e));
     } finally {
       ctx.detach(previous);
       ctx.cancel(null);
+      if (!complete && chunks != null) {
+        releaseRest(chunks);
+      }
     }
     if (received != target.byteSize()) {
       throw new VineyardException(
           ErrorCode.IO_ERROR, "blob " + id + ": stream ended after " + received + " of " + target.byteSize() + " bytes");
     }
     return received;
+  }
+
+  /** Closes chunks already received but not read, so their transport buffers go back to the pool. */
+  private static void releaseRest(Iterator<ChunkStream.Chunk> chunks) {
+    try {
+      while (chunks.hasNext()) {
+        chunks.next().close();
+      }
+    } catch (RuntimeException cancelled) {
+      // the stream ends with the cancellation
+    }
   }
 
   /** A blob's bytes as an array (blobs under 2 GiB). */

@@ -209,6 +209,9 @@ class ClusterIT {
       assertEquals(ErrorCode.INVALID_ARGUMENT,
           assertThrows(VineyardException.class, () -> r.fetchBlob(id, MemorySegment.ofArray(new byte[1]))).code());
       assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> r.getName("no-such-name")).code());
+      assertArrayEquals(new byte[0], r.fetchBlob(ca.putBlob(new byte[0])), "an empty blob is one empty chunk");
+      // After a refused fetch the client works on: nothing was left half-read.
+      assertArrayEquals(data, r.fetchBlob(blob));
       // The blob was pinned only while streaming.
       assertEquals(0, ca.stats().pinnedBlobCount());
     }
