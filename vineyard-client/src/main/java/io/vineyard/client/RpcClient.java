@@ -50,6 +50,9 @@ public final class RpcClient implements MetadataClient {
    */
   static final int CHUNK_SIZE = 1 << 20;
 
+  /** The largest reply accepted, as the daemon's default IPC frame limit. */
+  static final int MAX_MESSAGE = 64 << 20;
+
   private final String endpoint;
   private final ManagedChannel channel;
   private final VineyardGrpc.VineyardBlockingStub stub;
@@ -78,7 +81,8 @@ public final class RpcClient implements MetadataClient {
     ManagedChannel ch =
         NettyChannelBuilder.forAddress(hp.host(), hp.port())
             .usePlaintext()
-            .maxInboundMessageSize(CHUNK_SIZE + (1 << 20))
+            // Metadata replies (a global listing) can be large; blob chunks are CHUNK_SIZE.
+            .maxInboundMessageSize(MAX_MESSAGE)
             .keepAliveTime(30, TimeUnit.SECONDS)
             .build();
     return new RpcClient(hp.toString(), ch, timeout);

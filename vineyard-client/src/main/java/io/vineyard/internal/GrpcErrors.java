@@ -80,7 +80,8 @@ public final class GrpcErrors {
       case INVALID_ARGUMENT, OUT_OF_RANGE -> ErrorCode.INVALID_ARGUMENT;
       case NOT_FOUND -> ErrorCode.NOT_FOUND;
       case ALREADY_EXISTS -> ErrorCode.ALREADY_EXISTS;
-      case RESOURCE_EXHAUSTED -> ErrorCode.OUT_OF_MEMORY;
+      // Without the daemon's trailer this is gRPC's own limit (a message too large), not the store's memory.
+      case RESOURCE_EXHAUSTED -> ErrorCode.INTERNAL;
       // A deadline or a dropped connection means the daemon cannot be reached in time.
       case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED -> ErrorCode.UNAVAILABLE;
       case PERMISSION_DENIED, UNAUTHENTICATED -> ErrorCode.PERMISSION_DENIED;

@@ -210,6 +210,10 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     // The gRPC port is bound before registering, so the instance record carries its real endpoint.
     rpc = RpcServer.start(rpcHost, rpcPort, cluster, listLimit);
     cluster.setRpcEndpoint(new HostPort(advertisedHost(), rpc.port()).toString());
+    if (meta == Meta.etcd && isLoopback(rpcHost)) {
+      LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
+          + " (give an address they can reach, or 0.0.0.0)", rpcHost);
+    }
     // Memory first: reserving it can keep the machine busy for seconds, which must not eat into the
     // lease of a registration made before.
     shm = SharedMemory.create(shmDir, capacity, reserveMemory);
@@ -240,6 +244,14 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       return InetAddress.getByName(rpcHost).isAnyLocalAddress() ? localHostName() : rpcHost;
     } catch (UnknownHostException e) {
       return rpcHost;
+    }
+  }
+
+  private static boolean isLoopback(String host) {
+    try {
+      return InetAddress.getByName(host).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false;
     }
   }
 

@@ -66,7 +66,8 @@ public final class Cluster implements AutoCloseable {
   private final Map<Long, Long> replicas = new HashMap<>();
   /** Removals that could not reach the backend yet; retried in the background. */
   private final Set<Long> pendingUnpublish = new LinkedHashSet<>();
-  private final Set<String> pendingNameDrops = new LinkedHashSet<>();
+  /** Names to drop from the backend, each only while still bound to that id (another may rebind it). */
+  private final Map<String, Long> pendingNameDrops = new LinkedHashMap<>();
 
   private final Map<String, RpcClient> peers = new ConcurrentHashMap<>();
   /** Migrations in progress, by the id of the object being copied. */
@@ -87,7 +88,17 @@ public final class Cluster implements AutoCloseable {
 
   /** Registers with the backend; returns the instance id to build the store with. */
   public long register(long requestedId) {
-    return backend.register(requestedId, this::snapshot);
+    return backend.register(requestedId, new MetadataBackend.Registrant() {
+      @Override
+      public InstanceInfo self() {
+        return selfInfo();
+      }
+
+      @Override
+      public MetadataBackend.Snapshot snapshot() {
+        return Cluster.this.snapshot();
+      }
+    });
   }
 
   /** Completes the start: the store and memory the cluster serves from. */
@@ -186,14 +197,29 @@ public final class Cluster implements AutoCloseable {
       if (fresh.isEmpty() && publishedNames.keySet().containsAll(names.keySet())) {
         return;
       }
-    }
-    backend.publish(fresh);
-    for (Map.Entry<String, Long> n : names.entrySet()) {
-      backend.putName(n.getKey(), n.getValue());
-    }
-    synchronized (this) {
+      // Recorded first: whatever reaches the backend is then withdrawn by a later delete.
       fresh.forEach(m -> published.put(m.getId(), m));
       publishedNames.putAll(names);
+    }
+    try {
+      backend.publish(fresh);
+      for (Map.Entry<String, Long> n : names.entrySet()) {
+        backend.putName(n.getKey(), n.getValue());
+      }
+    } catch (RuntimeException e) {
+      // Part of it may have reached the backend: take it all back, now or in the background.
+      synchronized (this) {
+        for (ObjectMeta m : fresh) {
+          published.remove(m.getId());
+          pendingUnpublish.add(m.getId());
+        }
+        names.forEach((n, nid) -> {
+          if (publishedNames.remove(n, nid)) {
+            pendingNameDrops.put(n, nid);
+          }
+        });
+      }
+      throw e;
     }
     // A delete that raced with this persist must not leave the object published.
     List<Long> gone = nodes.keySet().stream().filter(n -> !s.exists(n)).toList();
@@ -360,11 +386,11 @@ public final class Cluster implements AutoCloseable {
 
   /** Drops a name here and cluster-wide. */
   public void dropClusterName(String name) {
-    boolean local = dropLocalName(name);
     boolean remote = backend.dropName(name);
     synchronized (this) {
       publishedNames.remove(name);
     }
+    boolean local = dropLocalName(name);
     if (!local && !remote) {
       throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
     }
@@ -442,7 +468,7 @@ public final class Cluster implements AutoCloseable {
    */
   public boolean afterDelete(List<Long> ids) {
     List<Long> objects = new ArrayList<>();
-    List<String> names = new ArrayList<>();
+    Map<String, Long> names = new LinkedHashMap<>();
     synchronized (this) {
       for (long id : ids) {
         if (published.remove(id) != null) {
@@ -453,14 +479,14 @@ public final class Cluster implements AutoCloseable {
       Set<Long> gone = new HashSet<>(ids);
       publishedNames.entrySet().removeIf(e -> {
         if (gone.contains(e.getValue())) {
-          names.add(e.getKey());
+          names.put(e.getKey(), e.getValue());
           return true;
         }
         return false;
       });
       replicas.values().removeAll(gone);
       pendingUnpublish.addAll(objects);
-      pendingNameDrops.addAll(names);
+      pendingNameDrops.putAll(names);
     }
     return !objects.isEmpty() || !names.isEmpty();
   }
@@ -482,21 +508,21 @@ public final class Cluster implements AutoCloseable {
    */
   public void withdrawPending() {
     List<Long> objects;
-    List<String> names;
+    Map<String, Long> names;
     synchronized (this) {
       if (pendingUnpublish.isEmpty() && pendingNameDrops.isEmpty()) {
         return;
       }
       objects = List.copyOf(pendingUnpublish);
-      names = List.copyOf(pendingNameDrops);
+      names = Map.copyOf(pendingNameDrops);
     }
     if (!backend.available()) {
       return;
     }
     try {
       backend.unpublish(objects);
-      for (String n : names) {
-        backend.dropName(n);
+      for (Map.Entry<String, Long> n : names.entrySet()) {
+        backend.dropName(n.getKey(), n.getValue());
       }
       synchronized (this) {
         objects.forEach(pendingUnpublish::remove);
@@ -627,10 +653,11 @@ public final class Cluster implements AutoCloseable {
       return done;
     }
     long local;
+    Long replica = replicaOf(m.getId());
     if (s.exists(m.getId())) {
       local = m.getId();
-    } else if (replicaOf(m.getId()) != null) {
-      local = replicaOf(m.getId());
+    } else if (replica != null) {
+      local = replica;
     } else if (ObjectId.isBlobId(m.getId())) {
       local = fetchBlob(m, s, session, owners);
       made.add(local);
@@ -657,8 +684,13 @@ public final class Cluster implements AutoCloseable {
       try {
         peer(owner.getRpcEndpoint()).fetchBlob(new ObjectId(blob.getId()), target);
       } catch (VineyardException e) {
+        // What went wrong between two daemons is not the asking client's protocol error or bad argument.
+        ErrorCode code = switch (e.code()) {
+          case PROTOCOL_ERROR, INVALID_ARGUMENT, INTERNAL -> ErrorCode.IO_ERROR;
+          default -> e.code();
+        };
         throw new VineyardException(
-            e.code(),
+            code,
             "cannot fetch blob " + new ObjectId(blob.getId()) + " (" + MemorySize.format(size) + ") from instance "
                 + owner.getId() + " (" + owner.getHostname() + ", " + owner.getRpcEndpoint() + "): " + e.reason(),
             e);
@@ -696,6 +728,14 @@ public final class Cluster implements AutoCloseable {
   public void close() {
     retry.shutdownNow();
     executor.shutdownNow();
+    try {
+      // Migrations write into shared memory: let them stop before the daemon unmaps it.
+      if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+        LOG.warn("cluster requests still running at shutdown");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     peers.values().forEach(RpcClient::close);
     peers.clear();
     backend.close();

@@ -14,6 +14,8 @@ import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
@@ -67,6 +69,10 @@ public final class EtcdMetadata implements MetadataBackend {
   private static final Logger LOG = LoggerFactory.getLogger(EtcdMetadata.class);
   /** etcd's default limit on operations in one transaction is 128. */
   private static final int TXN_OPS = 100;
+  /** Bytes of values per transaction: well under etcd's default request limit of 1.5 MiB. */
+  private static final int TXN_BYTES = 512 << 10;
+  /** The largest single value this daemon writes (one object's metadata tree). */
+  static final int MAX_VALUE_BYTES = 1 << 20;
   private static final int PAGE = 256;
 
   private final Client client;
@@ -80,8 +86,11 @@ public final class EtcdMetadata implements MetadataBackend {
   private final ReentrantLock writes = new ReentrantLock();
 
   private volatile long instanceId = -1;
+  /** The lease everything is written under; replaced only once a re-registration is complete. */
   private volatile long leaseId;
-  private volatile Supplier<Snapshot> snapshot;
+  private volatile Registrant daemon;
+  /** When the lease was last renewed ({@link System#nanoTime()}), to renew during long republishing. */
+  private volatile long renewedAt;
   private volatile boolean healthy = true;
   private volatile String lastFailure = "";
   private volatile Instant unhealthySince;
@@ -175,7 +184,12 @@ public final class EtcdMetadata implements MetadataBackend {
       if (leaseMissing(cause)) {
         throw new LeaseLost(cause);
       }
-      throw failed(what, cause.getMessage() != null ? cause.getMessage() : cause.toString());
+      String why = cause.getMessage() != null ? cause.getMessage() : cause.toString();
+      if (unreachable(cause)) {
+        throw failed(what, why);
+      }
+      // etcd answered and refused this one request (too large, out of space, ...): etcd is fine.
+      throw new VineyardException(ErrorCode.INTERNAL, "etcd refused " + what + ": " + why, cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new VineyardException(ErrorCode.UNAVAILABLE, what + " interrupted", e);
@@ -184,12 +198,31 @@ public final class EtcdMetadata implements MetadataBackend {
 
   private static boolean leaseMissing(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof EtcdException e && e.getErrorCode() == io.etcd.jetcd.common.exception.ErrorCode.NOT_FOUND
-          && String.valueOf(e.getMessage()).contains("lease")) {
+      if (c.getMessage() != null && c.getMessage().contains("requested lease not found")) {
         return true;
       }
     }
     return false;
+  }
+
+  /** Whether a failure means etcd could not be reached (rather than that it refused the request). */
+  private static boolean unreachable(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof StatusRuntimeException s) {
+        Status.Code code = s.getStatus().getCode();
+        return code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED || code == Status.Code.CANCELLED;
+      }
+      if (c instanceof EtcdException e) {
+        var code = e.getErrorCode();
+        return code == io.etcd.jetcd.common.exception.ErrorCode.UNAVAILABLE
+            || code == io.etcd.jetcd.common.exception.ErrorCode.DEADLINE_EXCEEDED
+            || code == io.etcd.jetcd.common.exception.ErrorCode.CANCELLED;
+      }
+      if (c instanceof java.io.IOException) {
+        return true;
+      }
+    }
+    return true; // nothing says etcd answered: treat it as unreachable
   }
 
   /** This daemon's lease is gone (expired, or etcd lost its data): registration must be renewed. */
@@ -237,7 +270,9 @@ public final class EtcdMetadata implements MetadataBackend {
     try {
       return body.get();
     } catch (LeaseLost e) {
-      heartbeat.execute(this::tick);
+      if (!closed) {
+        heartbeat.execute(this::tick); // register again now rather than at the next beat
+      }
       throw new VineyardException(
           ErrorCode.UNAVAILABLE, "this daemon's etcd registration was lost; it is registering again, retry shortly");
     } finally {
@@ -248,14 +283,15 @@ public final class EtcdMetadata implements MetadataBackend {
   // ---------------------------------------------------------------- registration
 
   @Override
-  public long register(long requestedId, Supplier<Snapshot> snapshot) {
-    this.snapshot = snapshot;
+  public long register(long requestedId, Registrant daemon) {
+    this.daemon = daemon;
     writes.lock();
     try {
       long lease = await("granting a lease", client.getLeaseClient().grant(ttlSeconds)).getID();
       long id = requestedId >= 0 ? claim(requestedId, lease, true) : claimFree(lease);
       instanceId = id;
       leaseId = lease;
+      renewedAt = System.nanoTime();
     } catch (LeaseLost e) {
       throw new VineyardException(ErrorCode.UNAVAILABLE, "etcd dropped the new lease at once", e);
     } catch (VineyardException e) {
@@ -320,31 +356,31 @@ public final class EtcdMetadata implements MetadataBackend {
   }
 
   private InstanceInfo selfRecord(long id) {
-    return snapshot.get().self().toBuilder().setId(id).build();
+    return daemon.self().toBuilder().setId(id).build();
   }
 
-  /** One heartbeat: renew the lease, refresh the instance record, re-register if it was lost. */
+  /**
+   * One heartbeat: renew the lease, check and refresh the instance record, register again if the
+   * registration was lost. Renewing takes no lock, so a long publish cannot starve it.
+   */
   private void tick() {
     if (closed) {
       return;
     }
-    writes.lock();
     try {
-      if (leaseId == 0) {
-        reregister("no lease");
-        return;
-      }
-      await("renewing the lease", client.getLeaseClient().keepAliveOnce(leaseId));
+      long lease = leaseId;
+      await("renewing the lease", client.getLeaseClient().keepAliveOnce(lease));
+      renewedAt = System.nanoTime();
       ByteSequence k = instanceKey(instanceId);
       GetResponse current = await("reading the instance record", client.getKVClient().get(k));
-      if (current.getKvs().isEmpty() || current.getKvs().getFirst().getLease() != leaseId) {
-        reregister("instance record missing");
+      if (current.getKvs().isEmpty() || current.getKvs().getFirst().getLease() != lease) {
+        reregisterQuietly("instance record missing");
         return;
       }
       byte[] record = selfRecord(instanceId).toByteArray();
       if (!java.util.Arrays.equals(record, current.getKvs().getFirst().getValue().getBytes())) {
         await("refreshing the instance record",
-            client.getKVClient().put(k, bytes(record), PutOption.builder().withLeaseId(leaseId).build()));
+            client.getKVClient().put(k, bytes(record), PutOption.builder().withLeaseId(lease).build()));
       }
       if (!healthy) {
         healthy = true;
@@ -353,54 +389,78 @@ public final class EtcdMetadata implements MetadataBackend {
     } catch (LeaseLost e) {
       reregisterQuietly("lease expired or etcd lost its data");
     } catch (VineyardException e) {
-      // markUnhealthy has logged it
+      // markUnhealthy has logged an unreachable etcd; a refused request is logged here
+      if (healthy) {
+        LOG.warn("heartbeat: {}", e.getMessage());
+      }
     } catch (RuntimeException e) {
       markUnhealthy(e.toString());
+    }
+  }
+
+  private void reregisterQuietly(String why) {
+    writes.lock();
+    try {
+      reregister(why);
+    } catch (LeaseLost e) {
+      markUnhealthy("the new lease was lost while publishing again");
+    } catch (VineyardException e) {
+      markUnhealthy("registering again failed: " + e.reason());
     } finally {
       writes.unlock();
     }
   }
 
-  private void reregisterQuietly(String why) {
-    try {
-      reregister(why);
-    } catch (LeaseLost e) {
-      markUnhealthy("lease lost again while registering");
-    } catch (VineyardException e) {
-      // logged by markUnhealthy
-    }
-  }
-
-  /** Takes a new lease, claims this instance's id again and publishes everything again. */
+  /**
+   * Takes a new lease, claims this instance's id again and publishes everything again. The new
+   * lease becomes the current one only when all of it is written: if any step fails, the next
+   * heartbeat starts over (the old lease is gone, so it lands here again).
+   */
   private void reregister(String why) {
     LOG.warn("etcd registration of instance {} lost ({}); registering again", instanceId, why);
     long lease = await("granting a lease", client.getLeaseClient().grant(ttlSeconds)).getID();
-    Snapshot s = snapshot.get();
-    ByteSequence k = instanceKey(instanceId);
-    byte[] info = s.self().toBuilder().setId(instanceId).build().toByteArray();
-    TxnResponse r =
-        await("claiming instance id " + instanceId, client.getKVClient().txn()
-            .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
-            .Then(Op.put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()))
-            .Else(Op.get(k, GetOption.DEFAULT))
-            .commit());
-    if (!r.isSucceeded()) {
-      InstanceInfo holder = decodeInstance(r.getGetResponses().getFirst().getKvs());
-      if (holder == null || !sameDaemon(holder, s.self())) {
-        client.getLeaseClient().revoke(lease);
-        markUnhealthy("instance id " + instanceId + " was taken by " + (holder == null ? "another daemon" : holder.getHostname()
-            + " " + holder.getIpcSocket()) + " while this daemon was away");
-        return;
+    renewedAt = System.nanoTime();
+    boolean done = false;
+    try {
+      Snapshot s = daemon.snapshot();
+      ByteSequence k = instanceKey(instanceId);
+      byte[] info = s.self().toBuilder().setId(instanceId).build().toByteArray();
+      TxnResponse r =
+          await("claiming instance id " + instanceId, client.getKVClient().txn()
+              .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
+              .Then(Op.put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()))
+              .Else(Op.get(k, GetOption.DEFAULT))
+              .commit());
+      if (!r.isSucceeded()) {
+        InstanceInfo holder = decodeInstance(r.getGetResponses().getFirst().getKvs());
+        if (holder == null || !sameDaemon(holder, s.self())) {
+          markUnhealthy("instance id " + instanceId + " was taken by " + (holder == null ? "another daemon"
+              : holder.getHostname() + " " + holder.getIpcSocket()) + " while this daemon was away");
+          return;
+        }
+        await("claiming instance id " + instanceId,
+            client.getKVClient().put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()));
       }
-      await("claiming instance id " + instanceId,
-          client.getKVClient().put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()));
+      putObjects(s.objects(), lease);
+      putNames(s.names(), lease);
+      leaseId = lease;
+      done = true;
+      healthy = true;
+      LOG.info("registered again with etcd at {} as instance {}: published {} objects and {} names again",
+          endpoints, instanceId, s.objects().size(), s.names().size());
+    } finally {
+      if (!done) {
+        client.getLeaseClient().revoke(lease); // best effort: what it holds would expire anyway
+      }
     }
-    leaseId = lease;
-    putObjects(s.objects(), lease);
-    putNames(s.names(), lease);
-    healthy = true;
-    LOG.info("registered again with etcd at {} as instance {}: published {} objects and {} names again",
-        endpoints, instanceId, s.objects().size(), s.names().size());
+  }
+
+  /** Renews {@code lease} if a third of its TTL has passed: long republishing must not let it expire. */
+  private void renewIfDue(long lease) {
+    if (System.nanoTime() - renewedAt > ttlSeconds * 1_000_000_000L / 3) {
+      await("renewing the lease", client.getLeaseClient().keepAliveOnce(lease));
+      renewedAt = System.nanoTime();
+    }
   }
 
   private static InstanceInfo decodeInstance(List<KeyValue> kvs) {
@@ -423,29 +483,58 @@ public final class EtcdMetadata implements MetadataBackend {
   // ---------------------------------------------------------------- objects and names
 
   private void putObjects(List<ObjectMeta> objects, long lease) {
-    PutOption opt = PutOption.builder().withLeaseId(lease).build();
-    for (int i = 0; i < objects.size(); i += TXN_OPS) {
-      Txn t = client.getKVClient().txn();
-      List<Op> ops = new ArrayList<>();
-      for (ObjectMeta m : objects.subList(i, Math.min(objects.size(), i + TXN_OPS))) {
-        ops.add(Op.put(objectKey(m.getId()), bytes(m.toByteArray()), opt));
-      }
-      await("publishing objects", t.Then(ops.toArray(Op[]::new)).commit());
+    List<SizedOp> ops = new ArrayList<>();
+    for (ObjectMeta m : objects) {
+      byte[] value = checkSize(m);
+      ops.add(new SizedOp(Op.put(objectKey(m.getId()), bytes(value), PutOption.builder().withLeaseId(lease).build()),
+          value.length + 64L));
     }
+    commitInBatches("publishing objects", ops, lease);
+  }
+
+  private static byte[] checkSize(ObjectMeta m) {
+    byte[] b = m.toByteArray();
+    if (b.length > MAX_VALUE_BYTES) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          "the metadata tree of " + new ObjectId(m.getId()) + " takes " + b.length + " bytes; etcd holds at most "
+              + MAX_VALUE_BYTES + " per object: persist its members separately and group them in a global object");
+    }
+    return b;
   }
 
   private void putNames(Map<String, Long> names, long lease) {
-    PutOption opt = PutOption.builder().withLeaseId(lease).build();
-    List<Op> ops = new ArrayList<>();
+    List<SizedOp> ops = new ArrayList<>();
     for (Map.Entry<String, Long> n : names.entrySet()) {
-      ops.add(Op.put(nameKey(n.getKey()), ByteSequence.from(new ObjectId(n.getValue()).toString(), StandardCharsets.UTF_8), opt));
-      if (ops.size() == TXN_OPS) {
-        await("publishing names", client.getKVClient().txn().Then(ops.toArray(Op[]::new)).commit());
-        ops.clear();
-      }
+      ops.add(new SizedOp(Op.put(nameKey(n.getKey()), idValue(n.getValue()), PutOption.builder().withLeaseId(lease).build()),
+          n.getKey().length() + 96L));
     }
-    if (!ops.isEmpty()) {
-      await("publishing names", client.getKVClient().txn().Then(ops.toArray(Op[]::new)).commit());
+    commitInBatches("publishing names", ops, lease);
+  }
+
+  private static ByteSequence idValue(long id) {
+    return ByteSequence.from(new ObjectId(id).toString(), StandardCharsets.UTF_8);
+  }
+
+  /** An operation and about how many bytes it adds to a request. */
+  private record SizedOp(Op op, long bytes) {}
+
+  /** Commits operations in transactions bounded in count and bytes, renewing the lease between them. */
+  private void commitInBatches(String what, List<SizedOp> ops, long lease) {
+    List<Op> batch = new ArrayList<>();
+    long bytes = 0;
+    for (SizedOp o : ops) {
+      if (!batch.isEmpty() && (batch.size() == TXN_OPS || bytes + o.bytes() > TXN_BYTES)) {
+        await(what, client.getKVClient().txn().Then(batch.toArray(Op[]::new)).commit());
+        renewIfDue(lease);
+        batch.clear();
+        bytes = 0;
+      }
+      batch.add(o.op());
+      bytes += o.bytes();
+    }
+    if (!batch.isEmpty()) {
+      await(what, client.getKVClient().txn().Then(batch.toArray(Op[]::new)).commit());
     }
   }
 
@@ -469,6 +558,7 @@ public final class EtcdMetadata implements MetadataBackend {
     if (objects.isEmpty()) {
       return;
     }
+    objects.forEach(EtcdMetadata::checkSize);
     write("publishing", () -> {
       putObjects(objects, leaseId);
       return null;
@@ -599,6 +689,15 @@ public final class EtcdMetadata implements MetadataBackend {
   }
 
   @Override
+  public boolean dropName(String name, long id) {
+    ByteSequence k = nameKey(name);
+    return write("dropping a name", () -> await("dropping name '" + name + "'", client.getKVClient().txn()
+        .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.value(idValue(id))))
+        .Then(Op.delete(k, DeleteOption.DEFAULT))
+        .commit()).isSucceeded());
+  }
+
+  @Override
   public boolean available() {
     return healthy && !closed;
   }
@@ -616,6 +715,11 @@ public final class EtcdMetadata implements MetadataBackend {
     }
     closed = true;
     heartbeat.shutdownNow();
+    try {
+      heartbeat.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS); // no re-registration races the revoke
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     long lease = leaseId;
     if (lease != 0 && healthy) {
       try {

@@ -12,7 +12,6 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.function.Predicate;
-import java.util.function.Supplier;
 
 /**
  * Metadata kept in this daemon only: the default, for a single node. The cluster is this one
@@ -22,24 +21,21 @@ public final class LocalMetadata implements MetadataBackend {
 
   private final TreeMap<Long, ObjectMeta> objects = new TreeMap<>(Long::compareUnsigned);
   private final Map<String, Long> names = new TreeMap<>();
-  private Supplier<Snapshot> self;
+  private volatile Registrant self;
 
   @Override
-  public synchronized long register(long requestedId, Supplier<Snapshot> snapshot) {
-    this.self = snapshot;
+  public long register(long requestedId, Registrant daemon) {
+    this.self = daemon;
     return Math.max(0, requestedId);
   }
 
   @Override
   public List<InstanceInfo> instances() {
-    Supplier<Snapshot> s;
-    synchronized (this) {
-      s = self;
-    }
+    Registrant s = self;
     if (s == null) {
       throw new VineyardException(ErrorCode.UNAVAILABLE, "this daemon is not registered yet");
     }
-    return List.of(s.get().self());
+    return List.of(s.self());
   }
 
   @Override
@@ -89,6 +85,11 @@ public final class LocalMetadata implements MetadataBackend {
   @Override
   public synchronized boolean dropName(String name) {
     return names.remove(name) != null;
+  }
+
+  @Override
+  public synchronized boolean dropName(String name, long id) {
+    return names.remove(name, id);
   }
 
   @Override

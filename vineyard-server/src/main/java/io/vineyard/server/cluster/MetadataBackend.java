@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.function.Supplier;
 
 /**
  * Where the cluster's shared metadata lives: the registered instances, the persisted objects (their
@@ -26,17 +25,26 @@ public interface MetadataBackend extends AutoCloseable {
   /** What this daemon has published, to publish again after the backend lost it. */
   record Snapshot(InstanceInfo self, List<ObjectMeta> objects, Map<String, Long> names) {}
 
+  /** The daemon as the backend sees it. */
+  interface Registrant {
+    /** Its instance record with current memory figures; cheap, takes no lock that I/O may hold. */
+    InstanceInfo self();
+
+    /** Everything it has published, to publish again. */
+    Snapshot snapshot();
+  }
+
   /**
    * Registers this daemon and keeps it registered until closed.
    *
    * @param requestedId the instance id to claim, or -1 to let the backend allocate one
-   * @param snapshot called whenever the registration must be renewed (the instance record is
-   *     refreshed from it, with current memory figures, at each heartbeat)
+   * @param daemon asked for its instance record at each heartbeat, and for everything it published
+   *     whenever the registration must be renewed
    * @return the instance id this daemon holds
    * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when the backend cannot be reached,
    *     {@link ErrorCode#ALREADY_EXISTS} when the requested id is taken
    */
-  long register(long requestedId, Supplier<Snapshot> snapshot);
+  long register(long requestedId, Registrant daemon);
 
   /** The registered instances, by id. */
   List<InstanceInfo> instances();
@@ -67,6 +75,9 @@ public interface MetadataBackend extends AutoCloseable {
 
   /** Drops a cluster-wide name; returns whether it was bound. */
   boolean dropName(String name);
+
+  /** Drops a cluster-wide name only while it is still bound to {@code id}; returns whether it was. */
+  boolean dropName(String name, long id);
 
   /** Whether calls can be expected to succeed now. */
   boolean available();

@@ -9,6 +9,7 @@ import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.vineyard.ErrorCode;
+import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.BlobLocation;
@@ -40,6 +41,7 @@ import io.vineyard.server.store.Session;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -155,8 +157,8 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           try {
             resp.setGetMeta(GetMetaResponse.newBuilder().setMeta(store.getMeta(id)));
           } catch (VineyardException e) {
-            if (e.code() != ErrorCode.NOT_FOUND) {
-              throw e;
+            if (e.code() != ErrorCode.NOT_FOUND || (mintedHere(id) && !cluster.isLocalGlobal(id))) {
+              throw e; // an id of this instance that is gone: no need to ask the backend
             }
             // Not held here: a global object of ours, or one persisted by another instance.
             async(ctx, r -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(cluster.getRemoteMeta(id))));
@@ -241,12 +243,20 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       LOG.error("{}: request {} failed", who(), req.getBodyCase(), e);
       resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
     }
-    respond(ctx, resp.build());
+    respond(ctx, resp.build(), true);
   }
 
-  private void respond(ChannelHandlerContext ctx, Response resp) {
+  private boolean mintedHere(long id) {
+    return new ObjectId(id).instanceId() == store.instanceId();
+  }
+
+  /**
+   * Writes a reply; a protocol error raised here (the client broke the protocol) closes the
+   * connection, but not one that came back from a peer during cluster work ({@code fromClient} false).
+   */
+  private void respond(ChannelHandlerContext ctx, Response resp, boolean fromClient) {
     var f = ctx.writeAndFlush(resp);
-    if (resp.hasError() && resp.getError().getCode() == ErrorCode.PROTOCOL_ERROR.code()) {
+    if (fromClient && resp.hasError() && resp.getError().getCode() == ErrorCode.PROTOCOL_ERROR.code()) {
       LOG.warn("{}: closing connection: {}", who(), resp.getError().getMessage());
       f.addListener(ChannelFutureListener.CLOSE);
     }
@@ -266,32 +276,43 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     busy = true;
     ctx.channel().config().setAutoRead(false);
     String who = who();
-    cluster.executor().execute(() -> {
-      Response.Builder resp = Response.newBuilder();
-      try {
-        work.fill(resp);
-      } catch (VineyardException e) {
-        resp.clear().setError(Protos.toProto(e));
-      } catch (RuntimeException e) {
-        LOG.error("{}: cluster request failed", who, e);
-        resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
-      }
-      Response r = resp.build();
-      ctx.executor().execute(() -> {
-        busy = false;
-        if (!ctx.channel().isActive()) {
-          queued.clear();
-          return;
-        }
-        respond(ctx, r);
-        while (!busy && !queued.isEmpty()) {
-          handle(ctx, queued.poll());
-        }
-        if (!busy) {
-          ctx.channel().config().setAutoRead(true);
+    try {
+      cluster.executor().execute(() -> {
+        Response.Builder resp = Response.newBuilder();
+        try {
+          work.fill(resp);
+        } catch (VineyardException e) {
+          resp.clear().setError(Protos.toProto(e));
+        } catch (Throwable e) {
+          LOG.error("{}: cluster request failed", who, e);
+          resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
+        } finally {
+          Response r = resp.build();
+          ctx.executor().execute(() -> resume(ctx, r));
         }
       });
-    });
+    } catch (RejectedExecutionException e) {
+      // Shutting down: answer at once and read on.
+      resume(ctx, Response.newBuilder()
+          .setError(Protos.toProto(new VineyardException(ErrorCode.UNAVAILABLE, "vineyardd is shutting down")))
+          .build());
+    }
+  }
+
+  /** Answers a cluster request, then serves what waited behind it, and reads on when all is done. */
+  private void resume(ChannelHandlerContext ctx, Response r) {
+    busy = false;
+    if (!ctx.channel().isActive()) {
+      queued.clear();
+      return;
+    }
+    respond(ctx, r, false);
+    while (!busy && !queued.isEmpty()) {
+      handle(ctx, queued.poll());
+    }
+    if (!busy) {
+      ctx.channel().config().setAutoRead(true);
+    }
   }
 
   /** Deletes from the store and the global objects of this daemon. */

@@ -26,7 +26,8 @@ public final class BlobAllocator {
   private final long capacity;
   private final TreeMap<Long, Long> freeByOffset = new TreeMap<>();
   private final TreeSet<Range> freeBySize = new TreeSet<>(BY_SIZE_THEN_OFFSET);
-  private long used;
+  /** Written under the store's lock; read without it (memory figures for the heartbeat). */
+  private volatile long used;
 
   /** An allocator over {@code [0, capacity)}, rounded down to the alignment. */
   public BlobAllocator(long capacity) {

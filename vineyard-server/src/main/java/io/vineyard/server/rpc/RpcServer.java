@@ -70,7 +70,12 @@ public final class RpcServer implements AutoCloseable {
       s.start();
     } catch (IOException e) {
       s.shutdownNow();
-      throw new VineyardException(ErrorCode.IO_ERROR, "cannot serve gRPC on " + host + ":" + port + ": " + e.getMessage(), e);
+      String why = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
+      throw new VineyardException(
+          ErrorCode.IO_ERROR,
+          "cannot serve gRPC on " + host + ":" + port + ": " + why
+              + " (another vineyardd on this host? give each its own --rpc-port, or 0 for any free port)",
+          e);
     }
     LOG.info("gRPC listening on {}:{}", host, s.getPort());
     return new RpcServer(s);

@@ -139,8 +139,8 @@ public final class ObjectStore {
     return ids.nextObjectId().value();
   }
 
-  /** Resident bytes handed out to blobs. */
-  public synchronized long usedBytes() {
+  /** Resident bytes handed out to blobs; read without the store's lock (a spill may hold it). */
+  public long usedBytes() {
     return allocator.used();
   }
 

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vineyard.ErrorCode;
 import io.vineyard.InstanceInfo;
 import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.server.testing.DaemonProcess;
@@ -107,6 +108,11 @@ class ClusterFailoverIT {
     try (IpcClient cb = b.connect()) {
       ObjectId survivor = putBlobAndPersist(cb, "survives a wiped etcd".getBytes(), "survivor");
       ObjectId doomed = putBlobAndPersist(cb, "deleted while etcd is down".getBytes(), "doomed");
+      // Enough metadata that publishing it again takes several etcd transactions (about 2.4 MB).
+      String padding = "p".repeat(20_000);
+      for (int i = 0; i < 120; i++) {
+        cb.persist(cb.putMeta(ObjectMeta.builder("failover::Bulk").field("i", (long) i).field("pad", padding).build()));
+      }
 
       etcd.kill();
       // Local put and get keep working.
@@ -117,6 +123,8 @@ class ClusterFailoverIT {
       assertEquals(survivor, cb.getName("survivor"), "local names resolve locally");
       assertTrue(cb.exists(survivor));
       cb.delete(List.of(doomed), false, false); // local delete succeeds; withdrawal is retried later
+      VineyardException gone = assertThrows(VineyardException.class, () -> cb.getMeta(doomed));
+      assertEquals(ErrorCode.NOT_FOUND, gone.code(), "an id of this instance needs no etcd to be known gone");
 
       // Cluster calls fail with UNAVAILABLE, promptly, however many are made.
       for (int i = 0; i < 3; i++) {
@@ -143,6 +151,7 @@ class ClusterFailoverIT {
       await("B's objects published again", Duration.ofSeconds(30), () -> cc.getName("survivor").equals(survivor));
       assertEquals(cb.getMeta(survivor), cc.getMeta(survivor));
       assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cc.getName("doomed")).code());
+      assertEquals(120, cc.listObjects("failover::Bulk", 0, true).objects().size(), "all of it published again");
       assertEquals(ca.getName("kept"), cc.getName("kept"), "A published its objects again too");
       assertEquals(3, instanceIds(cc).size());
     }

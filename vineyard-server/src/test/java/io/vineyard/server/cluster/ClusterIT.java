@@ -184,6 +184,36 @@ class ClusterIT {
   }
 
   @Test
+  void deletingAnObjectDoesNotDropANameAnotherInstanceRebound() {
+    String name = "rebound-" + unique++;
+    ObjectId onA = putTensor(ca, random(100, 9));
+    ca.putName(name, onA);
+    ca.persist(onA);
+    ObjectId onB = putTensor(cb, random(100, 10));
+    cb.persist(onB);
+    cb.putName(name, onB); // rebinds the cluster-wide name
+    assertEquals(onA, ca.getName(name), "a daemon's own binding is looked up first");
+    assertEquals(onB, cb.getName(name));
+    ca.delete(List.of(onA), false, true);
+    assertEquals(onB, cb.getName(name));
+    assertEquals(onB, ca.getName(name), "A's delete withdrew only its own binding");
+  }
+
+  @Test
+  void largeMetadataIsServedOverGrpcAndTooLargeForEtcdIsRefusedClearly() {
+    String big = "x".repeat(3 << 20);
+    ObjectId large = ca.putMeta(ObjectMeta.builder("test::Large").field("text", big).build());
+    try (RpcClient r = RpcClient.connect(a.info().rpcEndpoint())) {
+      assertEquals(big, r.getMeta(large).getString("text"), "a 3 MiB reply passes the gRPC message limit");
+    }
+    VineyardException e = assertThrows(VineyardException.class, () -> ca.persist(large));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, e.code(), e.getMessage());
+    assertTrue(e.reason().contains("global object"), e.reason());
+    assertEquals(2, ca.instances().size(), "a refused request does not make etcd look unreachable");
+    ca.delete(large);
+  }
+
+  @Test
   void migrateOfUnknownOrUnpersistedObjectsFailsClearly() {
     ObjectId notPersisted = putTensor(ca, random(1000, 3));
     VineyardException e = assertThrows(VineyardException.class, () -> cb.migrate(notPersisted));
