@@ -21,7 +21,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -212,12 +211,7 @@ public final class IpcBenchmark {
 
     Map<String, Object> json = assemble(startedAt, seconds);
     printTable(json);
-    Path parent = out.toAbsolutePath().getParent();
-    if (parent != null) {
-      Files.createDirectories(parent);
-    }
-    Files.writeString(out, Json.write(json), StandardCharsets.UTF_8);
-    System.out.println("results written to " + out);
+    Measure.writeResults(out, json);
     return errors.isEmpty() ? 0 : 1;
   }
 

@@ -67,4 +67,14 @@ final class Measure {
     details.put("phase_seconds_" + name, round(s, 2));
     log(prefix, "phase %s done in %.1f s", name, s);
   }
+
+  /** Writes a run's results as JSON to {@code out} (creating its directory) and says where. */
+  static void writeResults(java.nio.file.Path out, Map<String, Object> json) throws java.io.IOException {
+    java.nio.file.Path parent = out.toAbsolutePath().getParent();
+    if (parent != null) {
+      java.nio.file.Files.createDirectories(parent);
+    }
+    java.nio.file.Files.writeString(out, Json.write(json), java.nio.charset.StandardCharsets.UTF_8);
+    System.out.println("results written to " + out);
+  }
 }

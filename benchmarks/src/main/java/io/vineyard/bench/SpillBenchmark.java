@@ -19,7 +19,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -243,12 +242,7 @@ public final class SpillBenchmark {
 
     Map<String, Object> json = assemble(startedAt, seconds);
     printTable(json);
-    Path parent = out.toAbsolutePath().getParent();
-    if (parent != null) {
-      Files.createDirectories(parent);
-    }
-    Files.writeString(out, Json.write(json), StandardCharsets.UTF_8);
-    System.out.println("results written to " + out);
+    Measure.writeResults(out, json);
     return errors.isEmpty() ? 0 : 1;
   }
 
