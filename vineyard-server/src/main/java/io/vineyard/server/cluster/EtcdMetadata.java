@@ -274,7 +274,7 @@ public final class EtcdMetadata implements MetadataBackend {
         heartbeat.execute(this::tick); // register again now rather than at the next beat
       }
       throw new VineyardException(
-          ErrorCode.UNAVAILABLE, "this daemon's etcd registration was lost; it is registering again, retry shortly");
+          ErrorCode.UNAVAILABLE, what + " failed: this daemon's etcd registration was lost; it is registering again, retry shortly");
     } finally {
       writes.unlock();
     }

@@ -87,8 +87,4 @@ public interface MetadataBackend extends AutoCloseable {
 
   @Override
   void close();
-
-  static VineyardException unavailable(String what) {
-    return new VineyardException(ErrorCode.UNAVAILABLE, what);
-  }
 }
