@@ -1,0 +1,34 @@
+package io.vineyard.objects;
+
+import io.vineyard.ObjectId;
+import io.vineyard.client.IpcClient;
+import java.nio.file.Path;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+
+/** Programs that integration tests run in JVMs of their own, to read objects from another process. */
+final class ObjectPrograms {
+  private ObjectPrograms() {}
+
+  /**
+   * Opens a DataFrame or Table and prints every row (dictionaries decoded), then whether every buffer
+   * lies in shared memory. Args: socket, id.
+   */
+  static final class PrintRows {
+    public static void main(String[] args) {
+      try (IpcClient client = IpcClient.connect(Path.of(args[0]));
+          BufferAllocator allocator = new RootAllocator()) {
+        try (VineyardObject o = ObjectTypes.defaults().open(client, ObjectId.parse(args[1]), VineyardObject.class, allocator)) {
+          var frames = o instanceof Table t ? t.batches() : java.util.List.of((DataFrame) o);
+          for (DataFrame df : frames) {
+            for (String row : ArrowSamples.rowsOf(df.root(), df.dictionaries())) {
+              System.out.println("ROW " + row);
+            }
+            System.out.println("SHARED " + SharedMemoryCheck.allBuffersShared(client, df));
+          }
+        }
+        System.out.println("LEAKED " + allocator.getAllocatedMemory() + " " + client.openHandleCount());
+      }
+    }
+  }
+}
