@@ -27,9 +27,9 @@ public final class GlobalDataFrame extends GlobalObject<VineyardObject> {
   }
 
   /**
-   * Stores a global DataFrame over chunks that are DataFrames or Tables of one schema, each persisted
-   * (see {@link IpcClient#persist}) unless it lives on this client's instance, in which case the
-   * daemon persists it now.
+   * Stores a global DataFrame over chunks that are DataFrames or Tables of one schema. Chunks held by
+   * other instances must have been persisted there ({@link IpcClient#persist}); chunks on this
+   * client's instance are persisted now.
    */
   public static ObjectId create(IpcClient client, List<ObjectId> chunks) {
     List<ObjectMeta> metas = chunkMetas(client, chunks, List.of(DataFrame.TYPENAME, Table.TYPENAME));
@@ -46,7 +46,7 @@ public final class GlobalDataFrame extends GlobalObject<VineyardObject> {
         .field(FrameCodec.SCHEMA, schema)
         .field(ArrowBody.NUM_ROWS, rows)
         .field(FrameCodec.COLUMNS, metas.getFirst().getString(FrameCodec.COLUMNS));
-    return create(client, TYPENAME, chunks, b);
+    return create(client, metas, b);
   }
 
   public static GlobalDataFrame open(IpcClient client, ObjectId id) {

@@ -63,8 +63,18 @@ public abstract class GlobalObject<C extends VineyardObject> implements Vineyard
     return "chunk_" + i;
   }
 
-  /** Stores a global object over {@code chunks} (persisted by the daemon as it stores it). */
-  static ObjectId create(IpcClient client, String typename, List<ObjectId> chunks, ObjectMeta.Builder fields) {
+  /**
+   * Stores a global object over {@code chunks}. Chunks on this client's instance are persisted first
+   * (chunks elsewhere must be persisted already, or they would not be found); the daemon persists the
+   * global object itself.
+   */
+  static ObjectId create(IpcClient client, List<ObjectMeta> chunkMetas, ObjectMeta.Builder fields) {
+    List<ObjectId> chunks = chunkMetas.stream().map(ObjectMeta::id).toList();
+    for (ObjectMeta m : chunkMetas) {
+      if (m.instanceId() == client.instanceId()) {
+        client.persist(m.id());
+      }
+    }
     fields.global(true).field(NUM_CHUNKS, (long) chunks.size());
     for (int i = 0; i < chunks.size(); i++) {
       fields.member(chunkMember(i), chunks.get(i));

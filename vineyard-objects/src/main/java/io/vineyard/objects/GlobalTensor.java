@@ -61,7 +61,7 @@ public final class GlobalTensor extends GlobalObject<Tensor> {
     ObjectMeta.Builder b = ObjectMeta.builder(TYPENAME)
         .field(Tensor.DTYPE, dtype)
         .jsonField(Tensor.SHAPE, JsonText.longs(shape));
-    return create(client, TYPENAME, chunks, b);
+    return create(client, metas, b);
   }
 
   public static GlobalTensor open(IpcClient client, ObjectId id) {

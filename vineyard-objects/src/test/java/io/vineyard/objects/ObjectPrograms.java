@@ -31,4 +31,27 @@ final class ObjectPrograms {
       }
     }
   }
+
+  /**
+   * Opens a Table and prints its row and batch counts and the sum of its int64 column {@code v},
+   * reading every value from shared memory. Args: socket, id.
+   */
+  static final class SumColumn {
+    public static void main(String[] args) {
+      try (IpcClient client = IpcClient.connect(Path.of(args[0]));
+          BufferAllocator allocator = new RootAllocator();
+          Table t = Table.open(client, ObjectId.parse(args[1]), allocator)) {
+        long sum = 0;
+        long rows = 0;
+        for (DataFrame df : t.batches()) {
+          var v = (org.apache.arrow.vector.BigIntVector) df.root().getVector("v");
+          for (int i = 0; i < df.rowCount(); i++) {
+            sum += v.get(i);
+          }
+          rows += df.rowCount();
+        }
+        System.out.println("TABLE rows=" + rows + " batches=" + t.batches().size() + " sum=" + sum + " nbytes=" + t.meta().nbytes());
+      }
+    }
+  }
 }
