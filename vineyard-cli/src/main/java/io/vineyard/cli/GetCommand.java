@@ -3,10 +3,23 @@ package io.vineyard.cli;
 import io.vineyard.ErrorCode;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.Blob;
 import io.vineyard.client.IpcClient;
 import io.vineyard.internal.Libc;
+import io.vineyard.objects.DataFrame;
+import io.vineyard.objects.ObjectTypes;
+import io.vineyard.objects.Table;
+import io.vineyard.objects.TableFiles;
+import io.vineyard.objects.VineyardObject;
+import io.vineyard.objects.csv.CsvOptions;
+import java.io.BufferedWriter;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.channels.Channels;
+import java.nio.charset.StandardCharsets;
+import java.util.function.LongConsumer;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -23,12 +36,18 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "get",
     mixinStandardHelpOptions = true,
-    description = "Writes a blob's bytes to FILE, or to standard output.",
+    description = {
+      "Writes a blob's bytes to FILE, or to standard output.",
+      "With --format arrow or csv, writes a table (vineyard::Table or vineyard::DataFrame) instead: as a standard"
+          + " Arrow IPC file, which any Arrow implementation reads, or as CSV with a header line."
+    },
     footer = {
       "",
       "Examples:",
       "  vineyardctl get o8000000000000001 -o model.bin",
       "  vineyardctl get features | wc -c",
+      "  vineyardctl get purchases --format arrow -o purchases.arrow",
+      "  vineyardctl get purchases --format csv | head",
       ""
     })
 final class GetCommand extends ClientCommand {
@@ -42,15 +61,29 @@ final class GetCommand extends ClientCommand {
       description = "Write here instead of standard output. The file appears complete or not at all.")
   Path target;
 
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      description = "blob (the default: a blob's bytes), arrow (an Arrow IPC file) or csv, for a table.")
+  TableFormat format = TableFormat.BLOB;
+
+  @Option(names = "--delimiter", paramLabel = "CHAR", description = "The CSV field separator (default: ,).")
+  char delimiter = CsvOptions.DEFAULT_DELIMITER;
+
   @Override
   protected int run(IpcClient client) throws IOException {
     long start = System.nanoTime();
     ObjectId id = resolve(client, ref);
+    if (format != TableFormat.BLOB) {
+      return getTable(client, id, start);
+    }
     if (!id.isBlob()) {
       String typename = client.getMeta(id).typename();
+      boolean table = typename.equals(Table.TYPENAME) || typename.equals(DataFrame.TYPENAME);
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT,
-          id + " is a " + typename + ", not a blob; 'vineyardctl inspect " + ref + "' shows its members");
+          id + " is a " + typename + ", not a blob; "
+              + (table ? "--format arrow or --format csv writes it as a table" : "'vineyardctl inspect " + ref + "' shows its members"));
     }
     long size;
     try (Blob blob = client.getBlob(id)) {
@@ -77,19 +110,67 @@ final class GetCommand extends ClientCommand {
     return ExitCodes.OK;
   }
 
+  /** Writes a DataFrame or Table as an Arrow IPC file or as CSV. */
+  private int getTable(IpcClient client, ObjectId id, long start) throws IOException {
+    ObjectMeta meta = client.getMeta(id);
+    if (!meta.typename().equals(Table.TYPENAME) && !meta.typename().equals(DataFrame.TYPENAME)) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          id + " is a " + meta.typename() + "; --format " + format + " writes a " + Table.TYPENAME + " or " + DataFrame.TYPENAME);
+    }
+    try (VineyardObject table = ObjectTypes.defaults().open(client, meta, VineyardObject.class, ObjectTypes.defaultAllocator());
+        Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal)) {
+      long[] last = {0};
+      LongConsumer advance = n -> {
+        progress.advance(Math.max(0, n - last[0]));
+        last[0] = n;
+      };
+      TmpWriter body = format == TableFormat.ARROW
+          ? out -> TableFiles.exportArrow(table, out, advance)
+          : out -> {
+            Writer w = new BufferedWriter(new OutputStreamWriter(Channels.newOutputStream(out), StandardCharsets.UTF_8), 1 << 16);
+            TableFiles.exportCsv(table, w, new CsvOptions(delimiter, CsvOptions.DEFAULT_BATCH_ROWS), advance);
+            w.flush();
+          };
+      if (target == null || target.toString().equals("-")) {
+        root.out.flush();
+        try {
+          body.write(root.rawOut);
+        } catch (IOException e) {
+          if (!isBrokenPipe(e)) {
+            throw e;
+          }
+          return ExitCodes.OK;
+        }
+      } else {
+        atomically(target, tmp -> {
+          try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            body.write(ch);
+          }
+        });
+      }
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    verbose("wrote %s of %s as %s in %.3f s", MemorySize.format(meta.nbytes()), meta.typename(), format, seconds);
+    return ExitCodes.OK;
+  }
+
+  /** Writes a table to a channel. */
+  @FunctionalInterface
+  private interface TmpWriter {
+    void write(WritableByteChannel out) throws IOException;
+  }
+
+  /** Fills a new file. */
+  @FunctionalInterface
+  private interface FileBody {
+    void write(Path tmp) throws IOException;
+  }
+
   /** Writes through a temporary file in the same directory, renamed into place once complete. */
   private void writeFile(Blob blob, Path file) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    if (dir == null || !Files.isDirectory(dir)) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such directory: " + dir);
-    }
-    if (Files.isDirectory(file)) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, file + " is a directory");
-    }
-    Path tmp = dir.resolve("." + file.getFileName() + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".partial");
-    try {
-      // Created with mode 0666 and no more, so the umask applies as it would for cp.
-      int fd = Libc.openFile(tmp.toString(), Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0666);
+    atomically(file, tmp -> {
+      int fd = Libc.openFile(tmp.toString(), Libc.O_WRONLY, 0);
       boolean sent;
       try {
         sent = send(blob, fd);
@@ -101,6 +182,26 @@ final class GetCommand extends ClientCommand {
           write(blob, ch);
         }
       }
+    });
+  }
+
+  /**
+   * Creates a temporary file beside {@code file} (mode 0666 less the umask, as cp would), lets
+   * {@code body} fill it, and renames it into place: the file appears complete or not at all.
+   */
+  private static void atomically(Path file, FileBody body) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such directory: " + dir);
+    }
+    if (Files.isDirectory(file)) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, file + " is a directory");
+    }
+    Path tmp = dir.resolve("." + file.getFileName() + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".partial");
+    try {
+      // Created with mode 0666 and no more, so the umask applies as it would for cp.
+      Libc.closeQuietly(Libc.openFile(tmp.toString(), Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0666));
+      body.write(tmp);
       if (Files.exists(file)) {
         Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(file));
       }

@@ -3,6 +3,7 @@ package io.vineyard.cli;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectMeta;
 import io.vineyard.client.MetadataClient;
+import io.vineyard.objects.ObjectSummary;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -12,6 +13,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     description = {
       "Shows an object's metadata tree: type, size, fields and members, down to the blobs.",
+      "For tables, tensors, graphs and global objects a summary comes first: schema, rows, batches or chunks (with"
+          + " the instance holding each), shape.",
       "Objects persisted by other instances of the cluster are found too, by id or by name."
     },
     footer = {
@@ -33,6 +36,10 @@ final class InspectCommand extends MetadataCommand {
     if (root.json()) {
       root.out.println(Json.meta(meta, 0));
     } else {
+      ObjectSummary.of(meta).ifPresent(lines -> {
+        lines.forEach(root.out::println);
+        root.out.println();
+      });
       print(meta, "", "");
     }
     return ExitCodes.OK;
@@ -42,7 +49,10 @@ final class InspectCommand extends MetadataCommand {
     root.out.println(indent + label + m.id() + "  " + m.typename() + "  " + MemorySize.format(m.nbytes())
         + "  instance " + m.instanceId() + (m.isGlobal() ? "  global" : ""));
     for (Map.Entry<String, Object> f : m.fields().entrySet()) {
-      root.out.println(indent + "    " + f.getKey() + " = " + Json.value(f.getValue()));
+      String value = ObjectSummary.isEncodedSchema(f.getKey())
+          ? "(Arrow IPC schema, base64, " + f.getValue().toString().length() + " characters)"
+          : Json.value(f.getValue());
+      root.out.println(indent + "    " + f.getKey() + " = " + value);
     }
     for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
       print(e.getValue(), indent + "    ", e.getKey() + ": ");

@@ -3,9 +3,12 @@ package io.vineyard.cli;
 import io.vineyard.ErrorCode;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.BlobWriter;
 import io.vineyard.client.IpcClient;
+import io.vineyard.objects.TableFiles;
+import io.vineyard.objects.csv.CsvOptions;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -26,14 +29,21 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "put",
     mixinStandardHelpOptions = true,
-    description = "Stores the bytes of FILE (or of standard input, for -) as a blob and prints its id alone on the"
-        + " last line.",
+    description = {
+      "Stores the bytes of FILE (or of standard input, for -) as a blob and prints its id alone on the last line.",
+      "With --format csv or arrow, stores FILE as a table (vineyard::Table) instead: CSV with a header line, column"
+          + " types inferred from every value (bool, int64, float64, date, timestamp, else string; an empty field is"
+          + " null); or an Arrow IPC file or stream, batches and dictionaries as they are."
+    },
     footer = {
       "",
       "Examples:",
       "  vineyardctl put model.bin",
       "  vineyardctl put features.parquet --name features",
       "  generate-data | vineyardctl put - --name batch-7",
+      "  vineyardctl put --format csv purchases.csv --name purchases",
+      "  vineyardctl put --format arrow trips.arrow",
+      "  export-job --arrow-stream | vineyardctl put --format arrow -",
       ""
     })
 final class PutCommand extends ClientCommand {
@@ -47,10 +57,25 @@ final class PutCommand extends ClientCommand {
   @Option(names = "--name", paramLabel = "NAME", description = "Also bind NAME to the new object.")
   String name;
 
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      description = "blob (the default: the bytes as they are), csv or arrow (a table).")
+  TableFormat format = TableFormat.BLOB;
+
+  @Option(names = "--delimiter", paramLabel = "CHAR", description = "The CSV field separator (default: ,).")
+  char delimiter = CsvOptions.DEFAULT_DELIMITER;
+
+  @Option(names = "--batch-rows", paramLabel = "N", description = "Rows per record batch for CSV (default: ${DEFAULT-VALUE}).")
+  int batchRows = CsvOptions.DEFAULT_BATCH_ROWS;
+
   @Override
   protected int run(IpcClient client) throws IOException {
     if (name != null) {
       NameCommand.checkName(name);
+    }
+    if (format != TableFormat.BLOB) {
+      return putTable(client);
     }
     long start = System.nanoTime();
     ObjectId id;
@@ -82,15 +107,7 @@ final class PutCommand extends ClientCommand {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such file: " + file);
       }
     }
-    if (name != null) {
-      try {
-        client.putName(name, id);
-      } catch (RuntimeException e) {
-        // Do not leave behind a blob whose id the caller never saw.
-        client.delete(List.of(id), false, false);
-        throw e;
-      }
-    }
+    bindName(client, id, false);
     double seconds = (System.nanoTime() - start) / 1e9;
     verbose("stored %s in %.3f s (%.2f GB/s)", MemorySize.format(size), seconds, size / seconds / 1e9);
     if (root.json()) {
@@ -100,6 +117,107 @@ final class PutCommand extends ClientCommand {
       root.out.println(id);
     }
     return ExitCodes.OK;
+  }
+
+  /** Binds --name, if given; on failure deletes the new object, whose id the caller never saw. */
+  private void bindName(IpcClient client, ObjectId id, boolean deep) {
+    if (name != null) {
+      try {
+        client.putName(name, id);
+      } catch (RuntimeException e) {
+        client.delete(List.of(id), false, deep);
+        throw e;
+      }
+    }
+  }
+
+  /** Stores a CSV or Arrow IPC input as a Table. */
+  private int putTable(IpcClient client) throws IOException {
+    if (Files.isDirectory(Path.of(file))) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, file + " is a directory");
+    }
+    long start = System.nanoTime();
+    ObjectId id;
+    Path spooled = null;
+    try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
+      long[] last = {0};
+      java.util.function.LongConsumer advance = n -> {
+        progress.advance(n - last[0]);
+        last[0] = n;
+      };
+      Path path = Path.of(file);
+      boolean seekable = !"-".equals(file) && Files.isRegularFile(path);
+      if (!"-".equals(file) && !Files.exists(path)) {
+        throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such file: " + file);
+      }
+      if (seekable) {
+        id = format == TableFormat.ARROW
+            ? TableFiles.importArrow(client, path, advance)
+            : TableFiles.importCsv(client, path, new CsvOptions(delimiter, batchRows), advance);
+      } else {
+        java.io.InputStream source = "-".equals(file) ? root.in : Files.newInputStream(path);
+        try {
+          java.io.BufferedInputStream in = new java.io.BufferedInputStream(source, 1 << 20);
+          String what = "-".equals(file) ? "standard input" : file;
+          if (format == TableFormat.ARROW && !startsWithArrowMagic(in)) {
+            // An Arrow IPC stream is read as it comes.
+            id = TableFiles.importArrowStream(client, in, what, advance);
+          } else {
+            // CSV is read twice (types, then values) and the Arrow file format needs its footer: save first.
+            spooled = spool(in);
+            try {
+              id = format == TableFormat.ARROW
+                  ? TableFiles.importArrow(client, spooled, advance)
+                  : TableFiles.importCsv(client, spooled, new CsvOptions(delimiter, batchRows), advance);
+            } catch (VineyardException e) {
+              // Errors name the input the user gave, not the temporary copy.
+              throw new VineyardException(e.code(), e.reason().replace(spooled.toString(), what), e);
+            }
+          }
+        } finally {
+          if (source != root.in) {
+            source.close();
+          }
+        }
+      }
+    } finally {
+      if (spooled != null) {
+        Files.deleteIfExists(spooled);
+      }
+    }
+    bindName(client, id, true);
+    ObjectMeta meta = client.getMeta(id);
+    long rows = meta.getLong("num_rows");
+    long batches = meta.getLong("num_batches");
+    double seconds = (System.nanoTime() - start) / 1e9;
+    verbose("stored a table of %d rows in %d batches (%s) in %.3f s", rows, batches, MemorySize.format(meta.nbytes()), seconds);
+    if (root.json()) {
+      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"typename\": " + Json.string(meta.typename())
+          + ", \"rows\": " + rows + ", \"batches\": " + batches + ", \"size\": " + meta.nbytes()
+          + (name != null ? ", \"name\": " + Json.string(name) : "") + "}");
+    } else {
+      root.out.println(id);
+    }
+    return ExitCodes.OK;
+  }
+
+  private static boolean startsWithArrowMagic(java.io.BufferedInputStream in) throws IOException {
+    in.mark(8);
+    byte[] head = in.readNBytes(6);
+    in.reset();
+    return java.util.Arrays.equals(head, "ARROW1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+  }
+
+  /** Saves a stream to a private temporary file, for inputs that must be read more than once. */
+  private static Path spool(java.io.InputStream in) throws IOException {
+    Path tmp = Files.createTempFile("vineyardctl-put-", ".spool");
+    try {
+      Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      return tmp;
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
+    }
   }
 
   /** Reads the file straight into the blob's shared memory: one copy, from the page cache. */

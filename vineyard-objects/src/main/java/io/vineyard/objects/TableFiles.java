@@ -1,0 +1,254 @@
+package io.vineyard.objects;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.VineyardException;
+import io.vineyard.client.IpcClient;
+import io.vineyard.objects.csv.CsvOptions;
+import io.vineyard.objects.csv.CsvReader;
+import io.vineyard.objects.csv.CsvWriter;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Writer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.ipc.ArrowFileReader;
+import org.apache.arrow.vector.ipc.ArrowFileWriter;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/**
+ * Tables in and out of files: Arrow IPC (the file format, or a stream) and CSV.
+ *
+ * <p>Import stores the file as a {@link Table}, batch by batch (never more than one batch in the
+ * Java process). Export writes a {@link Table} or {@link DataFrame} as a standard Arrow IPC file or as
+ * CSV, reading the batches straight from shared memory.
+ */
+public final class TableFiles {
+  private TableFiles() {}
+
+  /** The first bytes of an Arrow IPC file. */
+  private static final byte[] ARROW_MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * Stores an Arrow IPC file or stream (told apart by the file's magic bytes) as a Table, with its
+   * batches and dictionaries as they are.
+   *
+   * @param progress told the Arrow bytes stored after each batch (may be null)
+   */
+  public static ObjectId importArrow(IpcClient client, Path file, LongConsumer progress) {
+    try (BufferAllocator allocator = new RootAllocator()) {
+      if (Files.isRegularFile(file) && startsWithMagic(file)) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+            ArrowFileReader reader = new ArrowFileReader(ch, allocator)) {
+          return importFrom(client, reader, file.toString(), progress);
+        }
+      }
+      try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
+        in.mark(ARROW_MAGIC.length);
+        byte[] head = in.readNBytes(ARROW_MAGIC.length);
+        in.reset();
+        if (Arrays.equals(head, ARROW_MAGIC)) {
+          throw new VineyardException(
+              ErrorCode.INVALID_ARGUMENT, file + " is in the Arrow IPC file format, which needs a seekable file; "
+                  + "save it to a file first, or send the Arrow IPC stream format through pipes");
+        }
+        try (ArrowStreamReader reader = new ArrowStreamReader(in, allocator)) {
+          return importFrom(client, reader, file.toString(), progress);
+        }
+      }
+    } catch (NoSuchFileException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such file: " + file);
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read " + file + " as Arrow IPC: " + e.getMessage(), e);
+    }
+  }
+
+  /** Stores an Arrow IPC stream read from {@code in} as a Table. */
+  public static ObjectId importArrowStream(IpcClient client, InputStream in, String what, LongConsumer progress) {
+    try (BufferAllocator allocator = new RootAllocator(); ArrowStreamReader reader = new ArrowStreamReader(in, allocator)) {
+      return importFrom(client, reader, what, progress);
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read " + what + " as an Arrow IPC stream: " + e.getMessage(), e);
+    }
+  }
+
+  private static boolean startsWithMagic(Path file) throws IOException {
+    try (InputStream in = Files.newInputStream(file)) {
+      return Arrays.equals(in.readNBytes(ARROW_MAGIC.length), ARROW_MAGIC);
+    }
+  }
+
+  private static ObjectId importFrom(IpcClient client, ArrowReader reader, String what, LongConsumer progress) throws IOException {
+    Schema schema;
+    try {
+      schema = reader.getVectorSchemaRoot().getSchema();
+    } catch (RuntimeException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, what + " is not Arrow IPC data: " + e.getMessage(), e);
+    }
+    try (TableWriter w = Table.writer(client, schema)) {
+      long bytes = 0;
+      while (loadNext(reader, what)) {
+        VectorSchemaRoot root = reader.getVectorSchemaRoot();
+        w.append(root, reader);
+        if (progress != null) {
+          bytes += bufferBytes(root);
+          progress.accept(bytes);
+        }
+      }
+      return w.finish();
+    }
+  }
+
+  private static long bufferBytes(VectorSchemaRoot root) {
+    return root.getFieldVectors().stream().mapToLong(v -> v.getBufferSize()).sum();
+  }
+
+  private static boolean loadNext(ArrowReader reader, String what) throws IOException {
+    try {
+      return reader.loadNextBatch();
+    } catch (RuntimeException e) {
+      // Arrow reports malformed input (and compressed bodies it has no codec for) this way.
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read a batch of " + what + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Stores a CSV file (with a header line) as a Table; column types are inferred from all values
+   * (see {@link CsvReader}).
+   *
+   * @param progress told the Arrow bytes stored after each batch (may be null)
+   */
+  public static ObjectId importCsv(IpcClient client, Path file, CsvOptions options, LongConsumer progress) {
+    Schema schema = CsvReader.inferSchema(file, options);
+    try (BufferAllocator allocator = new RootAllocator(); TableWriter w = Table.writer(client, schema)) {
+      long[] bytes = {0};
+      CsvReader.read(file, schema, options, allocator, batch -> {
+        w.append(batch);
+        if (progress != null) {
+          bytes[0] += bufferBytes(batch);
+          progress.accept(bytes[0]);
+        }
+      });
+      return w.finish();
+    }
+  }
+
+  /** The record batches of a Table or DataFrame, in order. */
+  public static List<DataFrame> batchesOf(VineyardObject o) {
+    if (o instanceof Table t) {
+      return t.batches();
+    }
+    if (o instanceof DataFrame df) {
+      return List.of(df);
+    }
+    throw new VineyardException(
+        ErrorCode.INVALID_ARGUMENT, "object " + o.id() + " is a " + o.meta().typename() + "; only a "
+            + DataFrame.TYPENAME + " or " + Table.TYPENAME + " is written as a table");
+  }
+
+  private static Schema schemaOf(VineyardObject o) {
+    return o instanceof Table t ? t.schema() : ((DataFrame) o).schema();
+  }
+
+  /**
+   * Writes a Table or DataFrame as a standard Arrow IPC file: the schema, the dictionaries, then every
+   * batch as it is stored (the buffers go from shared memory to the channel).
+   *
+   * @param progress told the Arrow bytes written after each batch (may be null)
+   * @throws VineyardException {@link ErrorCode#INVALID_ARGUMENT} when a dictionary changes between
+   *     batches, which the file format cannot hold
+   */
+  public static void exportArrow(VineyardObject tableOrFrame, WritableByteChannel out, LongConsumer progress) throws IOException {
+    List<DataFrame> batches = batchesOf(tableOrFrame);
+    Schema schema = schemaOf(tableOrFrame);
+    DictionaryProvider dictionaries = batches.isEmpty() ? new DictionaryProvider.MapDictionaryProvider() : batches.getFirst().dictionaries();
+    checkDictionariesUnchanged(batches);
+    // Buffers move between allocators of one root only: the writer's root hangs off the batches' root.
+    BufferAllocator parent = batches.stream()
+        .flatMap(df -> df.root().getFieldVectors().stream())
+        .findFirst()
+        .map(v -> v.getAllocator().getRoot())
+        .orElse(null);
+    try (BufferAllocator allocator = parent == null ? new RootAllocator() : parent.newChildAllocator("arrow-export", 0, Long.MAX_VALUE);
+        VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
+        ArrowFileWriter writer = new ArrowFileWriter(root, dictionaries, out)) {
+      writer.start();
+      VectorLoader loader = new VectorLoader(root);
+      for (DataFrame df : batches) {
+        try (ArrowRecordBatch batch = new VectorUnloader(df.root()).getRecordBatch()) {
+          loader.load(batch);
+        }
+        writer.writeBatch();
+        if (progress != null) {
+          progress.accept(writer.bytesWritten());
+        }
+      }
+      writer.end();
+    }
+  }
+
+  private static void checkDictionariesUnchanged(List<DataFrame> batches) {
+    Map<String, ObjectId> first = new HashMap<>();
+    for (DataFrame df : batches) {
+      for (Map.Entry<String, ObjectMeta> m : df.meta().members().entrySet()) {
+        if (!m.getKey().startsWith("dictionary_")) {
+          continue;
+        }
+        ObjectId before = first.putIfAbsent(m.getKey(), m.getValue().id());
+        if (before != null && !before.equals(m.getValue().id())) {
+          throw new VineyardException(
+              ErrorCode.INVALID_ARGUMENT, "dictionary " + m.getKey().substring("dictionary_".length())
+                  + " changes between batches, which the Arrow IPC file format cannot hold; export the batches apart");
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes a Table or DataFrame as CSV with a header line (dictionary-encoded columns decoded).
+   *
+   * @param progress told the Arrow bytes written out after each batch (may be null)
+   */
+  public static void exportCsv(VineyardObject tableOrFrame, Writer out, CsvOptions options, LongConsumer progress) throws IOException {
+    List<DataFrame> batches = batchesOf(tableOrFrame);
+    if (batches.isEmpty()) {
+      // The header alone: a batch of no rows.
+      try (BufferAllocator allocator = new RootAllocator();
+          VectorSchemaRoot empty = VectorSchemaRoot.create(schemaOf(tableOrFrame), allocator)) {
+        CsvWriter.write(empty, null, out, true, options);
+      }
+      return;
+    }
+    long bytes = 0;
+    boolean header = true;
+    for (DataFrame df : batches) {
+      CsvWriter.write(df.root(), df.dictionaries(), out, header, options);
+      header = false;
+      bytes += bufferBytes(df.root());
+      if (progress != null) {
+        progress.accept(bytes);
+      }
+    }
+  }
+}
