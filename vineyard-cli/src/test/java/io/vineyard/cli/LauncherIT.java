@@ -225,6 +225,24 @@ class LauncherIT {
     assertEquals(sha256(in), sha256(copy));
   }
 
+  /** Tables through the launcher: its class path must carry Arrow and what Arrow needs at run time. */
+  @Test
+  void aCsvTableGoesInAndComesOutAsArrowAndCsvThroughTheLauncher() throws Exception {
+    String csv = "user,item,amount\nu1,i1,1.5\nu2,i1,\nu1,i2,-3.25\n";
+    Path in = Files.writeString(work.resolve("t.csv"), csv);
+    Run put = succeeded(run("put", "--format", "csv", in.toString()));
+    String id = put.lastLine();
+    assertTrue(ID.matcher(id).matches(), put::toString);
+    Run inspect = succeeded(run("inspect", id));
+    assertTrue(inspect.stdout().contains("Table: 3 rows in 1 batches, 3 columns"), inspect::toString);
+    assertTrue(inspect.stdout().contains("amount: FloatingPoint(DOUBLE)"), inspect::toString);
+    assertEquals(csv, succeeded(run("get", id, "--format", "csv")).stdout());
+    Path arrow = work.resolve("t.arrow");
+    succeeded(run("get", id, "--format", "arrow", "-o", arrow.toString()));
+    Run again = succeeded(run("put", "--format", "arrow", arrow.toString()));
+    assertEquals(csv, succeeded(run("get", again.lastLine(), "--format", "csv")).stdout());
+  }
+
   @Test
   void theSocketComesFromTheEnvironmentWhenNotGiven() throws Exception {
     Map<String, String> env = Map.of("VINEYARD_IPC_SOCKET", daemon.socket().toString());
