@@ -34,7 +34,7 @@ public final class JsonText {
     if (body.isEmpty()) {
       return new long[0];
     }
-    String[] parts = body.split(",");
+    String[] parts = body.split(",", -1);
     long[] out = new long[parts.length];
     try {
       for (int i = 0; i < parts.length; i++) {
@@ -100,7 +100,11 @@ public final class JsonText {
               if (i + 4 > s.length()) {
                 throw bad(what, json);
               }
-              v.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+              try {
+                v.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+              } catch (NumberFormatException notHex) {
+                throw bad(what, json);
+              }
               i += 4;
             }
             default -> v.append(e);
