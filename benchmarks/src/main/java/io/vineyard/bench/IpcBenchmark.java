@@ -13,14 +13,10 @@ import io.vineyard.client.Blob;
 import io.vineyard.client.BlobWriter;
 import io.vineyard.client.IpcClient;
 import java.lang.management.ManagementFactory;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The IPC benchmark: measures, against a running {@code vineyardd}, in one run and as ratios
@@ -412,67 +407,14 @@ public final class IpcBenchmark {
       cmd.add("--blob");
       cmd.add(b);
     }
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     long timeoutSeconds = 60 + (long) (blobs.size() * plan.getSecondsPerSize * 1.5);
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot start the get-latency child", e);
-    }
-    // If this JVM is stopped (run.sh's trap), the child goes with it.
-    Thread killChild = new Thread(p::destroyForcibly, "kill-get-child");
-    Runtime.getRuntime().addShutdownHook(killChild);
-    try {
-      return awaitChild(p, timeoutSeconds);
-    } finally {
-      try {
-        Runtime.getRuntime().removeShutdownHook(killChild);
-      } catch (IllegalStateException shuttingDown) {
-        // the hook runs
-      }
-    }
+    Map<String, Double> result = Measure.runJsonChild(pb, "get-latency child", timeoutSeconds);
+    details.put("get_child_pid", result.getOrDefault("child_pid", -1.0).longValue());
+    return result;
   }
 
-  private Map<String, Double> awaitChild(Process p, long timeoutSeconds) {
-    List<String> lines = new ArrayList<>();
-    Thread reader = Thread.ofPlatform().daemon().name("child-stdout").start(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null && lines.size() < 10_000) {
-          synchronized (lines) {
-            lines.add(line);
-          }
-        }
-      } catch (IOException e) {
-        // the child is gone; its exit status tells
-      }
-    });
-    try {
-      if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IllegalStateException("get-latency child did not finish within " + timeoutSeconds + " s");
-      }
-      reader.join(10_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      p.destroyForcibly();
-      throw new IllegalStateException("interrupted waiting for the get-latency child", e);
-    }
-    if (p.exitValue() != 0) {
-      throw new IllegalStateException("get-latency child exited with " + p.exitValue());
-    }
-    synchronized (lines) {
-      for (int i = lines.size() - 1; i >= 0; i--) {
-        String l = lines.get(i).strip();
-        if (l.startsWith("{") && l.endsWith("}")) {
-          details.put("get_child_pid", Json.parseFlatNumbers(l).getOrDefault("child_pid", -1.0).longValue());
-          return Json.parseFlatNumbers(l);
-        }
-      }
-    }
-    throw new IllegalStateException("get-latency child printed no JSON line; stdout was: " + lines);
-  }
+
 
   // ---------------------------------------------------------------- small ops
 

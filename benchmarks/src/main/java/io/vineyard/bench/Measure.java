@@ -77,4 +77,68 @@ final class Measure {
     java.nio.file.Files.writeString(out, Json.write(json), java.nio.charset.StandardCharsets.UTF_8);
     System.out.println("results written to " + out);
   }
+
+  /**
+   * Runs a child JVM (stderr inherited) to completion within {@code timeoutSeconds} and returns the
+   * last line of its stdout that is a flat JSON object, parsed. If this JVM is stopped meanwhile (a
+   * script's trap), the child goes with it.
+   *
+   * @param what names the child in errors
+   */
+  static Map<String, Double> runJsonChild(ProcessBuilder pb, String what, long timeoutSeconds) {
+    pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+    Process p;
+    try {
+      p = pb.start();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot start the " + what, e);
+    }
+    Thread killChild = new Thread(p::destroyForcibly, "kill-child");
+    Runtime.getRuntime().addShutdownHook(killChild);
+    try {
+      List<String> lines = new java.util.ArrayList<>();
+      Thread reader = Thread.ofPlatform().daemon().name("child-stdout").start(() -> {
+        try (java.io.BufferedReader r = new java.io.BufferedReader(
+            new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+          String line;
+          while ((line = r.readLine()) != null && lines.size() < 10_000) {
+            synchronized (lines) {
+              lines.add(line);
+            }
+          }
+        } catch (java.io.IOException e) {
+          // the child is gone; its exit status tells
+        }
+      });
+      try {
+        if (!p.waitFor(timeoutSeconds, java.util.concurrent.TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+          throw new IllegalStateException(what + " did not finish within " + timeoutSeconds + " s");
+        }
+        reader.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        p.destroyForcibly();
+        throw new IllegalStateException("interrupted waiting for the " + what, e);
+      }
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException(what + " exited with " + p.exitValue());
+      }
+      synchronized (lines) {
+        for (int i = lines.size() - 1; i >= 0; i--) {
+          String l = lines.get(i).strip();
+          if (l.startsWith("{") && l.endsWith("}")) {
+            return Json.parseFlatNumbers(l);
+          }
+        }
+        throw new IllegalStateException(what + " printed no JSON line; stdout was: " + lines);
+      }
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(killChild);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs
+      }
+    }
+  }
 }

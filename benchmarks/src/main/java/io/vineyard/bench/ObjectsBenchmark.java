@@ -9,13 +9,10 @@ import io.vineyard.StoreStats;
 import io.vineyard.client.IpcClient;
 import io.vineyard.objects.Table;
 import io.vineyard.objects.TableWriter;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -28,7 +25,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BigIntVector;
@@ -465,67 +461,13 @@ public final class ObjectsBenchmark {
     }
     cmd.addAll(tableArgs);
     details.put("reader_jvm_flags", String.join(" ", cmd.subList(1, cmd.indexOf("-cp"))));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     long timeoutSeconds = 120 + (long) (plan.warmupSeconds + 2 * plan.openSeconds + 2 * plan.memcpySeconds
         + 2 * plan.fileSeconds) * 2;
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot start the reader child", e);
-    }
-    // If this JVM is stopped (objects.sh's trap), the child goes with it.
-    Thread killChild = new Thread(p::destroyForcibly, "kill-reader-child");
-    Runtime.getRuntime().addShutdownHook(killChild);
-    try {
-      return awaitChild(p, timeoutSeconds);
-    } finally {
-      try {
-        Runtime.getRuntime().removeShutdownHook(killChild);
-      } catch (IllegalStateException shuttingDown) {
-        // the hook runs
-      }
-    }
+    return Measure.runJsonChild(pb, "reader child", timeoutSeconds);
   }
 
-  private Map<String, Double> awaitChild(Process p, long timeoutSeconds) {
-    List<String> lines = new ArrayList<>();
-    Thread reader = Thread.ofPlatform().daemon().name("child-stdout").start(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null && lines.size() < 10_000) {
-          synchronized (lines) {
-            lines.add(line);
-          }
-        }
-      } catch (IOException e) {
-        // the child is gone; its exit status tells
-      }
-    });
-    try {
-      if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IllegalStateException("reader child did not finish within " + timeoutSeconds + " s");
-      }
-      reader.join(10_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      p.destroyForcibly();
-      throw new IllegalStateException("interrupted waiting for the reader child", e);
-    }
-    if (p.exitValue() != 0) {
-      throw new IllegalStateException("reader child exited with " + p.exitValue());
-    }
-    synchronized (lines) {
-      for (int i = lines.size() - 1; i >= 0; i--) {
-        String l = lines.get(i).strip();
-        if (l.startsWith("{") && l.endsWith("}")) {
-          return Json.parseFlatNumbers(l);
-        }
-      }
-    }
-    throw new IllegalStateException("reader child printed no result line");
-  }
+
 
   // ---------------------------------------------------------------- report
 

@@ -7,57 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import io.vineyard.client.IpcClient;
 import io.vineyard.server.testing.ChildJvm;
-import io.vineyard.server.testing.DaemonProcess;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /** DataFrames against a real daemon: every Arrow type, nulls, zero rows, no copy, another process. */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class DataFrameIT {
-
-  @TempDir static Path dir;
-  static DaemonProcess daemon;
-  IpcClient client;
-  BufferAllocator allocator;
-
-  @BeforeAll
-  static void startDaemon() throws Exception {
-    daemon = DaemonProcess.start(dir, "512m");
-  }
-
-  @AfterAll
-  static void stopDaemon() throws Exception {
-    daemon.close();
-  }
-
-  @BeforeEach
-  void connect() {
-    client = daemon.connect();
-    allocator = new RootAllocator();
-  }
-
-  @AfterEach
-  void checkLeaks() {
-    assertEquals(0, client.openHandleCount(), "blob handles left open");
-    client.close();
-    assertEquals(0, allocator.getAllocatedMemory(), "Arrow memory leaked");
-    allocator.close();
-  }
+class DataFrameIT extends DaemonTestBase {
 
   private ObjectId store(int rows, DictionaryProvider.MapDictionaryProvider provider, List<String> expected) {
     try (VectorSchemaRoot root = ArrowSamples.everyType(allocator, rows, provider)) {

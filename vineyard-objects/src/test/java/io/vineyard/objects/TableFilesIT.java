@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import io.vineyard.client.IpcClient;
 import io.vineyard.objects.csv.CsvOptions;
-import io.vineyard.server.testing.DaemonProcess;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.StringWriter;
@@ -20,55 +18,21 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.ipc.ArrowWriter;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Arrow IPC files and streams written by Arrow's own writers, and CSV, into and out of the store. */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class TableFilesIT {
+class TableFilesIT extends DaemonTestBase {
 
-  @TempDir static Path dir;
   @TempDir Path work;
-  static DaemonProcess daemon;
-  IpcClient client;
-  BufferAllocator allocator;
-
-  @BeforeAll
-  static void startDaemon() throws Exception {
-    daemon = DaemonProcess.start(dir, "512m");
-  }
-
-  @AfterAll
-  static void stopDaemon() throws Exception {
-    daemon.close();
-  }
-
-  @BeforeEach
-  void connect() {
-    client = daemon.connect();
-    allocator = new RootAllocator();
-  }
-
-  @AfterEach
-  void checkLeaks() {
-    assertEquals(0, client.openHandleCount(), "blob handles left open");
-    client.close();
-    assertEquals(0, allocator.getAllocatedMemory(), "Arrow memory leaked");
-    allocator.close();
-  }
 
   /** Writes three batches of every type with Arrow's own writer; returns their rows as text. */
   private List<String> writeWithArrow(Path file, boolean stream) throws IOException {

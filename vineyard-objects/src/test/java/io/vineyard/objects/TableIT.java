@@ -8,15 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import io.vineyard.client.IpcClient;
 import io.vineyard.server.testing.ChildJvm;
-import io.vineyard.server.testing.DaemonProcess;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.Float8Vector;
@@ -27,46 +22,12 @@ import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.util.Text;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Tables against a real daemon: many batches, shared and changing dictionaries, over 2 GiB, aborts. */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
-class TableIT {
-
-  @TempDir static Path dir;
-  static DaemonProcess daemon;
-  IpcClient client;
-  BufferAllocator allocator;
-
-  @BeforeAll
-  static void startDaemon() throws Exception {
-    daemon = DaemonProcess.start(dir, "3g");
-  }
-
-  @AfterAll
-  static void stopDaemon() throws Exception {
-    daemon.close();
-  }
-
-  @BeforeEach
-  void connect() {
-    client = daemon.connect();
-    allocator = new RootAllocator();
-  }
-
-  @AfterEach
-  void checkLeaks() {
-    assertEquals(0, client.openHandleCount(), "blob handles left open");
-    client.close();
-    assertEquals(0, allocator.getAllocatedMemory(), "Arrow memory leaked");
-    allocator.close();
-  }
+class TableIT extends DaemonTestBase {
 
   @Test
   void batchesComeBackInOrderAndShareAnUnchangedDictionary() {

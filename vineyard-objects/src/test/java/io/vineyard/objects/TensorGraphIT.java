@@ -10,20 +10,15 @@ import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.Blob;
-import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.Float4Vector;
@@ -31,46 +26,12 @@ import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.util.Text;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Tensors, graphs built from edge DataFrames, and the registry's plug-in types, against a real daemon. */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class TensorGraphIT {
-
-  @TempDir static Path dir;
-  static DaemonProcess daemon;
-  IpcClient client;
-  BufferAllocator allocator;
-
-  @BeforeAll
-  static void startDaemon() throws Exception {
-    daemon = DaemonProcess.start(dir, "512m");
-  }
-
-  @AfterAll
-  static void stopDaemon() throws Exception {
-    daemon.close();
-  }
-
-  @BeforeEach
-  void connect() {
-    client = daemon.connect();
-    allocator = new RootAllocator();
-  }
-
-  @AfterEach
-  void checkLeaks() {
-    assertEquals(0, client.openHandleCount(), "blob handles left open");
-    client.close();
-    assertEquals(0, allocator.getAllocatedMemory(), "Arrow memory leaked");
-    allocator.close();
-  }
+class TensorGraphIT extends DaemonTestBase {
 
   @Test
   void aTensorFilledInPlaceReadsBackAsSegmentAndAsArrowVector() {
