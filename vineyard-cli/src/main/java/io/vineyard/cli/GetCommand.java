@@ -67,8 +67,8 @@ final class GetCommand extends ClientCommand {
       description = "blob (the default: a blob's bytes), arrow (an Arrow IPC file) or csv, for a table.")
   TableFormat format = TableFormat.BLOB;
 
-  @Option(names = "--delimiter", paramLabel = "CHAR", description = "The CSV field separator (default: ,).")
-  char delimiter = CsvOptions.DEFAULT_DELIMITER;
+  @Option(names = "--delimiter", paramLabel = "CHAR", description = Delimiter.HELP)
+  String delimiter = ",";
 
   @Override
   protected int run(IpcClient client) throws IOException {
@@ -129,7 +129,7 @@ final class GetCommand extends ClientCommand {
           ? out -> TableFiles.exportArrow(table, out, advance)
           : out -> {
             Writer w = new BufferedWriter(new OutputStreamWriter(Channels.newOutputStream(out), StandardCharsets.UTF_8), 1 << 16);
-            TableFiles.exportCsv(table, w, new CsvOptions(delimiter, CsvOptions.DEFAULT_BATCH_ROWS), advance);
+            TableFiles.exportCsv(table, w, new CsvOptions(Delimiter.parse(delimiter), CsvOptions.DEFAULT_BATCH_ROWS), advance);
             w.flush();
           };
       if (target == null || target.toString().equals("-")) {

@@ -36,13 +36,45 @@ final class InspectCommand extends MetadataCommand {
     if (root.json()) {
       root.out.println(Json.meta(meta, 0));
     } else {
-      ObjectSummary.of(meta).ifPresent(lines -> {
+      summary(meta).ifPresent(lines -> {
         lines.forEach(root.out::println);
         root.out.println();
       });
       print(meta, "", "");
     }
     return ExitCodes.OK;
+  }
+
+  /** At most this many lines of batches or chunks in the summary: the first and the last ones. */
+  static final int SUMMARY_ITEMS = 20;
+
+  /**
+   * The typed summary, shortened to the first and last batches or chunks; none (with a warning on
+   * stderr) when the metadata does not read as its type, so that the raw tree still shows.
+   */
+  private java.util.Optional<java.util.List<String>> summary(ObjectMeta meta) {
+    java.util.List<String> lines;
+    try {
+      lines = ObjectSummary.of(meta).orElse(null);
+    } catch (RuntimeException e) {
+      root.err.println("vineyardctl: warning: " + meta.typename() + " " + meta.id() + " has malformed metadata ("
+          + (e instanceof io.vineyard.VineyardException v ? v.reason() : e.toString()) + "); showing the raw tree");
+      return java.util.Optional.empty();
+    }
+    if (lines == null) {
+      return java.util.Optional.empty();
+    }
+    int first = java.util.stream.IntStream.range(0, lines.size())
+        .filter(i -> lines.get(i).equals("batches:") || lines.get(i).equals("chunks:"))
+        .findFirst().orElse(-1);
+    int items = first < 0 ? 0 : lines.size() - first - 1;
+    if (items <= SUMMARY_ITEMS) {
+      return java.util.Optional.of(lines);
+    }
+    java.util.List<String> out = new java.util.ArrayList<>(lines.subList(0, first + 1 + SUMMARY_ITEMS / 2));
+    out.add("  ... " + (items - SUMMARY_ITEMS) + " more ...");
+    out.addAll(lines.subList(lines.size() - SUMMARY_ITEMS / 2, lines.size()));
+    return java.util.Optional.of(out);
   }
 
   private void print(ObjectMeta m, String indent, String label) {

@@ -63,8 +63,8 @@ final class PutCommand extends ClientCommand {
       description = "blob (the default: the bytes as they are), csv or arrow (a table).")
   TableFormat format = TableFormat.BLOB;
 
-  @Option(names = "--delimiter", paramLabel = "CHAR", description = "The CSV field separator (default: ,).")
-  char delimiter = CsvOptions.DEFAULT_DELIMITER;
+  @Option(names = "--delimiter", paramLabel = "CHAR", description = Delimiter.HELP)
+  String delimiter = ",";
 
   @Option(names = "--batch-rows", paramLabel = "N", description = "Rows per record batch for CSV (default: ${DEFAULT-VALUE}).")
   int batchRows = CsvOptions.DEFAULT_BATCH_ROWS;
@@ -133,6 +133,7 @@ final class PutCommand extends ClientCommand {
 
   /** Stores a CSV or Arrow IPC input as a Table. */
   private int putTable(IpcClient client) throws IOException {
+    Delimiter.parse(delimiter); // a bad one fails before anything is read
     if (Files.isDirectory(Path.of(file))) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, file + " is a directory");
     }
@@ -153,7 +154,7 @@ final class PutCommand extends ClientCommand {
       if (seekable) {
         id = format == TableFormat.ARROW
             ? TableFiles.importArrow(client, path, advance)
-            : TableFiles.importCsv(client, path, new CsvOptions(delimiter, batchRows), advance);
+            : TableFiles.importCsv(client, path, new CsvOptions(Delimiter.parse(delimiter), batchRows), advance);
       } else {
         java.io.InputStream source = "-".equals(file) ? root.in : Files.newInputStream(path);
         try {
@@ -168,7 +169,7 @@ final class PutCommand extends ClientCommand {
             try {
               id = format == TableFormat.ARROW
                   ? TableFiles.importArrow(client, spooled, advance)
-                  : TableFiles.importCsv(client, spooled, new CsvOptions(delimiter, batchRows), advance);
+                  : TableFiles.importCsv(client, spooled, new CsvOptions(Delimiter.parse(delimiter), batchRows), advance);
             } catch (VineyardException e) {
               // Errors name the input the user gave, not the temporary copy.
               throw new VineyardException(e.code(), e.reason().replace(spooled.toString(), what), e);
@@ -208,9 +209,17 @@ final class PutCommand extends ClientCommand {
     return java.util.Arrays.equals(head, "ARROW1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
   }
 
-  /** Saves a stream to a private temporary file, for inputs that must be read more than once. */
+  /**
+   * Saves a stream to a private temporary file (mode 0600, in $TMPDIR, else the JVM's temporary
+   * directory), for inputs that must be read more than once. It is deleted when the put ends, also
+   * on Ctrl-C or SIGTERM.
+   */
   private static Path spool(java.io.InputStream in) throws IOException {
-    Path tmp = Files.createTempFile("vineyardctl-put-", ".spool");
+    String dir = System.getenv("TMPDIR");
+    Path tmp = dir != null && !dir.isEmpty() && Files.isDirectory(Path.of(dir))
+        ? Files.createTempFile(Path.of(dir), "vineyardctl-put-", ".spool")
+        : Files.createTempFile("vineyardctl-put-", ".spool");
+    tmp.toFile().deleteOnExit();
     try {
       Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
       return tmp;

@@ -182,4 +182,42 @@ class VineyardctlTablesIT {
       assertEquals(0, c.openHandleCount());
     }
   }
+
+  @Test
+  void aTabSeparatedFileNeedsOnlyDelimiterTab() throws Exception {
+    Path tsv = work.resolve("p.tsv");
+    Files.writeString(tsv, CSV.replace(",", "\t").replace("\"u\t quoted\"", "\"u, quoted\""));
+    String id = ctl("put", "--format", "csv", "--delimiter", "tab", tsv.toString()).ok().lastLine();
+    assertEquals(CSV, ctl("get", id, "--format", "csv").ok().stdout());
+    assertEquals(CSV.replace(",", ";").replace("\"u; quoted\"", "u, quoted"),
+        ctl("get", id, "--format", "csv", "--delimiter", "semicolon").ok().stdout());
+    ctl("put", "--format", "csv", "--delimiter", "\\t", tsv.toString()).ok();
+    CtlRun bad = ctl("put", "--format", "csv", "--delimiter", "ab", tsv.toString()).fails(ExitCodes.INVALID_ARGUMENT);
+    assertTrue(bad.stderr().contains("--delimiter"), bad.toString());
+  }
+
+  @Test
+  void inspectShowsTheRawTreeWhenATypedObjectsMetadataIsMalformed() {
+    ObjectId id;
+    try (IpcClient c = daemon.connect()) {
+      id = c.putMeta(io.vineyard.ObjectMeta.builder("vineyard::DataFrame").field("num_rows", 3L).build());
+    }
+    CtlRun r = ctl("inspect", id.toString());
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.stdout().startsWith(id + "  vineyard::DataFrame"), r.toString());
+    assertTrue(r.stderr().contains("malformed metadata"), r.toString());
+  }
+
+  @Test
+  void inspectShortensALongListOfBatches() throws Exception {
+    StringBuilder csv = new StringBuilder("n\n");
+    for (int i = 0; i < 50; i++) {
+      csv.append(i).append('\n');
+    }
+    String id = ctl(csv.toString().getBytes(StandardCharsets.UTF_8), "put", "--format", "csv", "-", "--batch-rows", "1").ok().lastLine();
+    String out = ctl("inspect", id).ok().stdout();
+    assertTrue(out.contains("Table: 50 rows in 50 batches"), out);
+    assertTrue(out.contains("  ... 30 more ..."), out);
+    assertTrue(out.contains("  49  "), out);
+  }
 }

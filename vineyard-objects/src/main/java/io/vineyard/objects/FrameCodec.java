@@ -250,6 +250,29 @@ final class FrameCodec {
     }
   }
 
+  /**
+   * Fails unless every batch that uses a dictionary uses the same stored one, for consumers that
+   * hold one dictionary per column.
+   *
+   * @param why what cannot hold a changing dictionary, for the message
+   */
+  static void checkDictionariesShared(List<DataFrame> batches, String why) {
+    Map<String, ObjectId> first = new HashMap<>();
+    for (DataFrame df : batches) {
+      for (Map.Entry<String, ObjectMeta> m : df.meta().members().entrySet()) {
+        if (!m.getKey().startsWith("dictionary_")) {
+          continue;
+        }
+        ObjectId before = first.putIfAbsent(m.getKey(), m.getValue().id());
+        if (before != null && !before.equals(m.getValue().id())) {
+          throw new VineyardException(
+              ErrorCode.INVALID_ARGUMENT,
+              "dictionary " + m.getKey().substring("dictionary_".length()) + " changes between batches; " + why);
+        }
+      }
+    }
+  }
+
   /** Every dictionary encoding in the schema, children included, each id once. */
   static List<DictionaryEncoding> encodings(Schema schema) {
     Map<Long, DictionaryEncoding> out = new java.util.LinkedHashMap<>();

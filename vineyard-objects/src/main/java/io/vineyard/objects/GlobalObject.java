@@ -39,6 +39,7 @@ public abstract class GlobalObject<C extends VineyardObject> implements Vineyard
   private final ObjectMeta meta;
   private final IpcClient client;
   private final BufferAllocator allocator;
+  private final ObjectTypes types;
   private final Class<C> chunkClass;
   private final List<Chunk> chunks;
 
@@ -46,6 +47,7 @@ public abstract class GlobalObject<C extends VineyardObject> implements Vineyard
     this.meta = meta;
     this.client = context.client();
     this.allocator = context.allocator();
+    this.types = context.types();
     this.chunkClass = chunkClass;
     long n = meta.getLong(NUM_CHUNKS);
     List<Chunk> list = new ArrayList<>();
@@ -125,7 +127,7 @@ public abstract class GlobalObject<C extends VineyardObject> implements Vineyard
   public C openChunk(int index) {
     Chunk c = chunks.get(index);
     ObjectId local = c.instanceId() == client.instanceId() ? c.id() : client.migrate(c.id());
-    return ObjectTypes.defaults().open(client, local, chunkClass, allocator);
+    return types.open(client, local, chunkClass, allocator);
   }
 
   /** Nothing to release: chunks opened with {@link #openChunk} are closed by the caller. */

@@ -36,9 +36,14 @@ public final class GraphBuilder {
 
   /** Builds the graph of the edges in all batches of a Table. */
   public static ObjectId fromEdges(IpcClient client, Table edges, String sourceColumn, String targetColumn) {
+    FrameCodec.checkDictionariesShared(edges.batches(), "a graph's edge table has one dictionary per column");
+    if (edges.batches().isEmpty()) {
+      try (BufferAllocator a = new RootAllocator(); VectorSchemaRoot none = VectorSchemaRoot.create(edges.schema(), a)) {
+        return fromEdges(client, List.of(none), null, sourceColumn, targetColumn);
+      }
+    }
     List<VectorSchemaRoot> roots = edges.batches().stream().map(DataFrame::root).toList();
-    DictionaryProvider provider = edges.batches().isEmpty() ? null : edges.batches().getFirst().dictionaries();
-    return fromEdges(client, roots, provider, sourceColumn, targetColumn);
+    return fromEdges(client, roots, edges.batches().getFirst().dictionaries(), sourceColumn, targetColumn);
   }
 
   /**

@@ -13,6 +13,8 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The registry that turns an object id into a typed object: one {@link ObjectType} per type name.
@@ -23,9 +25,14 @@ import org.apache.arrow.memory.RootAllocator;
  */
 public final class ObjectTypes {
 
-  private static final class Holder {
-    static final ObjectTypes DEFAULTS = loadDefaults();
-    static final BufferAllocator ALLOCATOR = new RootAllocator();
+  private static final Logger LOG = LoggerFactory.getLogger(ObjectTypes.class);
+
+  private static final class Defaults {
+    static final ObjectTypes INSTANCE = loadDefaults();
+  }
+
+  private static final class Allocator {
+    static final BufferAllocator INSTANCE = new RootAllocator();
   }
 
   private final Map<String, ObjectType<?>> byTypename = new ConcurrentHashMap<>();
@@ -44,14 +51,26 @@ public final class ObjectTypes {
 
   /** The process-wide registry: the built-in types and those the class path declares. */
   public static ObjectTypes defaults() {
-    return Holder.DEFAULTS;
+    return Defaults.INSTANCE;
   }
 
+  /**
+   * The built-ins plus what the class path declares. A declared type that cannot be loaded, or whose
+   * name is taken, is skipped with a warning: one bad jar must not stop every other type from opening.
+   */
   @SuppressWarnings({"rawtypes", "unchecked"})
   private static ObjectTypes loadDefaults() {
     ObjectTypes t = builtIn();
-    for (ObjectType type : ServiceLoader.load(ObjectType.class)) {
-      t.register((ObjectType<?>) type);
+    java.util.Iterator<ObjectType> it = ServiceLoader.load(ObjectType.class, ObjectTypes.class.getClassLoader()).iterator();
+    while (true) {
+      try {
+        if (!it.hasNext()) {
+          break;
+        }
+        t.register((ObjectType<?>) it.next());
+      } catch (java.util.ServiceConfigurationError | VineyardException e) {
+        LOG.warn("skipping an object type declared on the class path: {}", e.getMessage());
+      }
     }
     return t;
   }
@@ -61,7 +80,7 @@ public final class ObjectTypes {
    * for the process. Wrapped shared memory counts toward it but is never allocated by it.
    */
   public static BufferAllocator defaultAllocator() {
-    return Holder.ALLOCATOR;
+    return Allocator.INSTANCE;
   }
 
   /**

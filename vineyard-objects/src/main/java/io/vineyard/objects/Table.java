@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.dictionary.Dictionary;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.arrow.vector.util.DictionaryUtility;
@@ -46,7 +47,15 @@ public final class Table implements VineyardObject {
 
   /** A writer of a new table with this schema (dictionary-encoded fields have their index type). */
   public static TableWriter writer(IpcClient client, Schema schema) {
-    return new TableWriter(client, schema);
+    return new TableWriter(client, schema, null);
+  }
+
+  /**
+   * A writer of a new table whose dictionary-encoded columns take their value types from
+   * {@code dictionaries} (an Arrow reader is one), so that even a table with no batch keeps them.
+   */
+  public static TableWriter writer(IpcClient client, Schema schema, DictionaryProvider dictionaries) {
+    return new TableWriter(client, schema, dictionaries);
   }
 
   public static Table open(IpcClient client, ObjectId id) {

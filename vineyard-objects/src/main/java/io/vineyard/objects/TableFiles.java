@@ -29,13 +29,16 @@ import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.arrow.vector.util.DictionaryUtility;
 
 /**
  * Tables in and out of files: Arrow IPC (the file format, or a stream) and CSV.
@@ -73,6 +76,7 @@ public final class TableFiles {
               ErrorCode.INVALID_ARGUMENT, file + " is in the Arrow IPC file format, which needs a seekable file; "
                   + "save it to a file first, or send the Arrow IPC stream format through pipes");
         }
+        checkStreamStart(in, file.toString());
         try (ArrowStreamReader reader = new ArrowStreamReader(in, allocator)) {
           return importFrom(client, reader, file.toString(), progress);
         }
@@ -86,10 +90,36 @@ public final class TableFiles {
 
   /** Stores an Arrow IPC stream read from {@code in} as a Table. */
   public static ObjectId importArrowStream(IpcClient client, InputStream in, String what, LongConsumer progress) {
-    try (BufferAllocator allocator = new RootAllocator(); ArrowStreamReader reader = new ArrowStreamReader(in, allocator)) {
-      return importFrom(client, reader, what, progress);
+    InputStream buffered = in.markSupported() ? in : new BufferedInputStream(in, 1 << 16);
+    try (BufferAllocator allocator = new RootAllocator()) {
+      checkStreamStart(buffered, what);
+      try (ArrowStreamReader reader = new ArrowStreamReader(buffered, allocator)) {
+        return importFrom(client, reader, what, progress);
+      }
     } catch (IOException e) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read " + what + " as an Arrow IPC stream: " + e.getMessage(), e);
+    }
+  }
+
+  /** The largest first message (the schema) an Arrow stream may plausibly start with. */
+  private static final int MAX_SCHEMA_MESSAGE = 64 << 20;
+
+  /**
+   * Checks that the input starts like an Arrow IPC stream: a message length (after the 0xFFFFFFFF
+   * continuation marker, or alone in the pre-1.0 format) that a schema message could have. Other
+   * bytes read as a length would make Arrow allocate up to 2 GiB before failing.
+   */
+  private static void checkStreamStart(InputStream in, String what) throws IOException {
+    in.mark(8);
+    byte[] head = in.readNBytes(8);
+    in.reset();
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(head).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int first = head.length >= 4 ? b.getInt(0) : 0;
+    int length = first == -1 && head.length == 8 ? b.getInt(4) : first;
+    if (head.length < 8 || length <= 0 || length > MAX_SCHEMA_MESSAGE) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT, what + (head.length == 0 ? " is empty" : " does not start like Arrow IPC data")
+              + ": expected an Arrow IPC file or stream");
     }
   }
 
@@ -106,7 +136,7 @@ public final class TableFiles {
     } catch (RuntimeException e) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, what + " is not Arrow IPC data: " + e.getMessage(), e);
     }
-    try (TableWriter w = Table.writer(client, schema)) {
+    try (TableWriter w = Table.writer(client, schema, reader)) {
       long bytes = 0;
       while (loadNext(reader, what)) {
         VectorSchemaRoot root = reader.getVectorSchemaRoot();
@@ -182,45 +212,41 @@ public final class TableFiles {
   public static void exportArrow(VineyardObject tableOrFrame, WritableByteChannel out, LongConsumer progress) throws IOException {
     List<DataFrame> batches = batchesOf(tableOrFrame);
     Schema schema = schemaOf(tableOrFrame);
-    DictionaryProvider dictionaries = batches.isEmpty() ? new DictionaryProvider.MapDictionaryProvider() : batches.getFirst().dictionaries();
-    checkDictionariesUnchanged(batches);
+    FrameCodec.checkDictionariesShared(batches, "the Arrow IPC file format cannot hold that; export the batches apart");
     // Buffers move between allocators of one root only: the writer's root hangs off the batches' root.
     BufferAllocator parent = batches.stream()
         .flatMap(df -> df.root().getFieldVectors().stream())
         .findFirst()
         .map(v -> v.getAllocator().getRoot())
         .orElse(null);
-    try (BufferAllocator allocator = parent == null ? new RootAllocator() : parent.newChildAllocator("arrow-export", 0, Long.MAX_VALUE);
-        VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
-        ArrowFileWriter writer = new ArrowFileWriter(root, dictionaries, out)) {
-      writer.start();
-      VectorLoader loader = new VectorLoader(root);
-      for (DataFrame df : batches) {
-        try (ArrowRecordBatch batch = new VectorUnloader(df.root()).getRecordBatch()) {
-          loader.load(batch);
+    Map<Long, Dictionary> emptyDictionaries = new HashMap<>();
+    try (BufferAllocator allocator = parent == null ? new RootAllocator() : parent.newChildAllocator("arrow-export", 0, Long.MAX_VALUE)) {
+      DictionaryProvider dictionaries;
+      if (batches.isEmpty()) {
+        // No batch to take dictionaries from: empty ones of the stored value types.
+        for (Field f : FrameCodec.decodeSchema(tableOrFrame.meta()).getFields()) {
+          DictionaryUtility.toMemoryFormat(f, allocator, emptyDictionaries);
         }
-        writer.writeBatch();
-        if (progress != null) {
-          progress.accept(writer.bytesWritten());
-        }
+        dictionaries = new DictionaryProvider.MapDictionaryProvider(emptyDictionaries.values().toArray(Dictionary[]::new));
+      } else {
+        dictionaries = batches.getFirst().dictionaries();
       }
-      writer.end();
-    }
-  }
-
-  private static void checkDictionariesUnchanged(List<DataFrame> batches) {
-    Map<String, ObjectId> first = new HashMap<>();
-    for (DataFrame df : batches) {
-      for (Map.Entry<String, ObjectMeta> m : df.meta().members().entrySet()) {
-        if (!m.getKey().startsWith("dictionary_")) {
-          continue;
+      try (VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
+          ArrowFileWriter writer = new ArrowFileWriter(root, dictionaries, out)) {
+        writer.start();
+        VectorLoader loader = new VectorLoader(root);
+        for (DataFrame df : batches) {
+          try (ArrowRecordBatch batch = new VectorUnloader(df.root()).getRecordBatch()) {
+            loader.load(batch);
+          }
+          writer.writeBatch();
+          if (progress != null) {
+            progress.accept(writer.bytesWritten());
+          }
         }
-        ObjectId before = first.putIfAbsent(m.getKey(), m.getValue().id());
-        if (before != null && !before.equals(m.getValue().id())) {
-          throw new VineyardException(
-              ErrorCode.INVALID_ARGUMENT, "dictionary " + m.getKey().substring("dictionary_".length())
-                  + " changes between batches, which the Arrow IPC file format cannot hold; export the batches apart");
-        }
+        writer.end();
+      } finally {
+        emptyDictionaries.values().forEach(d -> d.getVector().close());
       }
     }
   }

@@ -22,22 +22,30 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * finish deletes what it wrote.
  *
  * <p>A dictionary that does not change between batches is stored once and shared by them.
+ *
+ * <p>If the JVM exits before {@link #finish()} (Ctrl-C, SIGTERM, {@code System.exit}), a shutdown
+ * hook deletes what the writer stored. A process killed outright (SIGKILL, the OOM killer) leaves
+ * its sealed batches behind; they have no name and no parent, and {@code vineyardctl ls} shows them.
  */
 public final class TableWriter implements AutoCloseable {
 
   private final IpcClient client;
   private final Schema schema;
+  private final DictionaryProvider schemaDictionaries;
   private final FrameCodec.DictionaryCache dictionaries = new FrameCodec.DictionaryCache();
   private final List<ObjectId> created = new ArrayList<>();
   private final List<ObjectId> batches = new ArrayList<>();
   private String messageSchema;
   private long rows;
-  private boolean finished;
-  private boolean closed;
+  private volatile boolean finished;
+  private volatile boolean closed;
+  private final Thread exitHook = new Thread(this::abandonAtExit, "vineyard-table-writer-exit");
+  private boolean hookRegistered;
 
-  TableWriter(IpcClient client, Schema schema) {
+  TableWriter(IpcClient client, Schema schema, DictionaryProvider schemaDictionaries) {
     this.client = client;
     this.schema = schema;
+    this.schemaDictionaries = schemaDictionaries;
   }
 
   /** Stores a batch with no dictionary-encoded columns. */
@@ -56,11 +64,18 @@ public final class TableWriter implements AutoCloseable {
           ErrorCode.INVALID_ARGUMENT,
           "batch " + batches.size() + " has schema " + batch.getSchema() + ", but the table's is " + schema);
     }
+    if (!hookRegistered) {
+      Runtime.getRuntime().addShutdownHook(exitHook);
+      hookRegistered = true;
+    }
     try {
       if (messageSchema == null) {
         messageSchema = FrameCodec.encodeSchema(FrameCodec.toMessageFormat(schema, provider, new LinkedHashSet<>()));
       }
-      batches.add(FrameCodec.write(client, batch, provider, dictionaries, created, -1));
+      synchronized (created) {
+        checkOpen();
+        batches.add(FrameCodec.write(client, batch, provider, dictionaries, created, -1));
+      }
       rows += batch.getRowCount();
     } catch (RuntimeException e) {
       abort(e);
@@ -83,8 +98,11 @@ public final class TableWriter implements AutoCloseable {
     checkOpen();
     try {
       if (messageSchema == null) {
-        // No batch: keep the schema; dictionary-encoded columns keep their index type only.
-        messageSchema = FrameCodec.encodeSchema(stripDictionaries(schema));
+        // No batch. The dictionaries given up front tell the value types of dictionary-encoded
+        // columns; without them such columns keep their index type only.
+        messageSchema = FrameCodec.encodeSchema(schemaDictionaries != null
+            ? FrameCodec.toMessageFormat(schema, schemaDictionaries, new LinkedHashSet<>())
+            : stripDictionaries(schema));
       }
       ObjectMeta.Builder meta = ObjectMeta.builder(Table.TYPENAME)
           .field(FrameCodec.SCHEMA, messageSchema)
@@ -95,9 +113,14 @@ public final class TableWriter implements AutoCloseable {
       for (int i = 0; i < batches.size(); i++) {
         meta.member(Table.batchMember(i), batches.get(i));
       }
-      ObjectId id = client.putMeta(meta.build());
-      finished = true;
-      created.clear();
+      ObjectId id;
+      synchronized (created) {
+        checkOpen();
+        id = client.putMeta(meta.build());
+        finished = true;
+        created.clear();
+      }
+      unregisterHook();
       return id;
     } catch (RuntimeException e) {
       abort(e);
@@ -124,7 +147,32 @@ public final class TableWriter implements AutoCloseable {
 
   private void abort(Throwable cause) {
     closed = true;
-    FrameCodec.discard(client, created, cause);
+    synchronized (created) {
+      FrameCodec.discard(client, created, cause);
+    }
+    unregisterHook();
+  }
+
+  /** The shutdown hook: the JVM is exiting before the table was finished. */
+  private void abandonAtExit() {
+    synchronized (created) {
+      if (finished) {
+        return;
+      }
+      closed = true;
+      FrameCodec.discard(client, created, new RuntimeException("JVM exit"));
+    }
+  }
+
+  private void unregisterHook() {
+    if (hookRegistered) {
+      hookRegistered = false;
+      try {
+        Runtime.getRuntime().removeShutdownHook(exitHook);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running or has run
+      }
+    }
   }
 
   /** Deletes what was written unless {@link #finish()} succeeded. */
@@ -132,8 +180,11 @@ public final class TableWriter implements AutoCloseable {
   public void close() {
     if (!finished && !closed) {
       closed = true;
+      unregisterHook();
       RuntimeException holder = new RuntimeException("table writer closed before finish");
-      FrameCodec.discard(client, created, holder);
+      synchronized (created) {
+        FrameCodec.discard(client, created, holder);
+      }
       if (holder.getSuppressed().length > 0) {
         throw new VineyardException(ErrorCode.INTERNAL, "could not delete an unfinished table's batches", holder.getSuppressed()[0]);
       }

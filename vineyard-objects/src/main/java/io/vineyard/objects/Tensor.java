@@ -53,7 +53,7 @@ public final class Tensor implements VineyardObject {
 
   /** Starts a tensor to fill in place in shared memory (no copy); {@link Writer#seal()} stores it. */
   public static Writer create(IpcClient client, DType dtype, long... shape) {
-    long bytes = elements(shape) * dtype.byteSize();
+    long bytes = byteSize(dtype, shape);
     return new Writer(client, dtype, shape.clone(), bytes == 0 ? null : client.createBlob(bytes));
   }
 
@@ -86,15 +86,31 @@ public final class Tensor implements VineyardObject {
       if (d < 0) {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "tensor dimensions must not be negative: " + JsonText.longs(shape));
       }
-      n = Math.multiplyExact(n, d);
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        throw tooLarge(shape);
+      }
     }
     return n;
+  }
+
+  static long byteSize(DType dtype, long[] shape) {
+    try {
+      return Math.multiplyExact(elements(shape), dtype.byteSize());
+    } catch (ArithmeticException e) {
+      throw tooLarge(shape);
+    }
+  }
+
+  private static VineyardException tooLarge(long[] shape) {
+    return new VineyardException(ErrorCode.INVALID_ARGUMENT, "a tensor of shape " + JsonText.longs(shape) + " has more than 2^63 bytes");
   }
 
   private static Tensor read(ObjectContext context, ObjectMeta meta) {
     DType dtype = DType.parse(meta.getString(DTYPE));
     long[] shape = JsonText.parseLongs(meta.getString(SHAPE), SHAPE);
-    long bytes = elements(shape) * dtype.byteSize();
+    long bytes = byteSize(dtype, shape);
     ObjectMeta buffer = meta.members().get(BUFFER);
     if (bytes == 0) {
       return new Tensor(meta, dtype, shape, MemorySegment.NULL, null, context.allocator());

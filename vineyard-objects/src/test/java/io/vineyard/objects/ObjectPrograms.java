@@ -54,4 +54,31 @@ final class ObjectPrograms {
       }
     }
   }
+
+  /**
+   * Appends small batches to a table, printing {@code APPENDED n} after each, until stopped (at most
+   * 10,000 batches or 60 s). Args: socket.
+   */
+  static final class SlowTableWriter {
+    public static void main(String[] args) throws InterruptedException {
+      try (IpcClient client = IpcClient.connect(Path.of(args[0]));
+          BufferAllocator allocator = new RootAllocator();
+          org.apache.arrow.vector.BigIntVector v = new org.apache.arrow.vector.BigIntVector("v", allocator);
+          org.apache.arrow.vector.VectorSchemaRoot root = org.apache.arrow.vector.VectorSchemaRoot.of(v)) {
+        v.allocateNew(1000);
+        for (int i = 0; i < 1000; i++) {
+          v.set(i, i);
+        }
+        v.setValueCount(1000);
+        root.setRowCount(1000);
+        TableWriter w = Table.writer(client, root.getSchema());
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        for (int n = 1; n <= 10_000 && System.nanoTime() < deadline; n++) {
+          w.append(root);
+          System.out.println("APPENDED " + n);
+          Thread.sleep(20);
+        }
+      }
+    }
+  }
 }

@@ -134,6 +134,12 @@ class TableFilesIT extends DaemonTestBase {
     Files.writeString(notArrow, "this is not arrow at all");
     VineyardException e = assertThrows(VineyardException.class, () -> TableFiles.importArrow(client, notArrow, null));
     assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+    // A CSV file given as Arrow: its first bytes read as a 1.9 GB message length; refused up front.
+    Path csvAsArrow = work.resolve("c.csv");
+    java.nio.file.Files.writeString(csvAsArrow, "user,item\nu1,i1\n");
+    VineyardException csvArrow = assertThrows(VineyardException.class, () -> TableFiles.importArrow(client, csvAsArrow, null));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, csvArrow.code());
+    assertTrue(csvArrow.getMessage().contains("does not start like Arrow IPC data"), csvArrow.getMessage());
     Path ragged = work.resolve("r.csv");
     Files.writeString(ragged, "a,b\n1,2\n3\n");
     VineyardException r = assertThrows(VineyardException.class, () -> TableFiles.importCsv(client, ragged, CsvOptions.defaults(), null));

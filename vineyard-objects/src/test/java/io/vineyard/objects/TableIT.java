@@ -9,6 +9,7 @@ import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.server.testing.ChildJvm;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -178,5 +179,53 @@ class TableIT extends DaemonTestBase {
     assertEquals(0, r.exitCode(), r.output());
     assertTrue(r.output().contains("TABLE rows=" + (long) rows * batches + " batches=" + batches + " sum=" + expectedSum), r.output());
     client.delete(List.of(id), false, true);
+  }
+
+  /** A writer whose JVM is stopped (SIGTERM, as Ctrl-C) before finish leaves nothing behind. */
+  @Test
+  void aWriterStoppedBeforeFinishDeletesItsBatches() throws Exception {
+    long before = client.stats().objectCount();
+    Process p = ChildJvm.start(dir.resolve("slow.log"), List.of(), ObjectPrograms.SlowTableWriter.class, daemon.socket().toString());
+    try {
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!java.nio.file.Files.readString(dir.resolve("slow.log")).contains("APPENDED 5") && System.nanoTime() < deadline) {
+        assertTrue(p.isAlive(), java.nio.file.Files.readString(dir.resolve("slow.log")));
+        Thread.sleep(50);
+      }
+      assertTrue(client.stats().objectCount() > before);
+      p.destroy(); // SIGTERM
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    } finally {
+      p.destroyForcibly();
+    }
+    assertEquals(before, client.stats().objectCount(), "the stopped writer's batches were deleted at exit");
+  }
+
+  /** With its dictionaries given up front, a table with no batch keeps its dictionary-encoded column. */
+  @Test
+  void aTableWithoutBatchesKeepsItsDictionaryEncodingAndExports() throws Exception {
+    ObjectId id;
+    try (DictionaryProvider.MapDictionaryProvider provider = new DictionaryProvider.MapDictionaryProvider();
+        FieldVector encoded = ArrowSamples.dictionaryEncoded(allocator, 0, provider);
+        VectorSchemaRoot root = new VectorSchemaRoot(List.of(encoded))) {
+      try (TableWriter w = Table.writer(client, root.getSchema(), provider)) {
+        id = w.finish();
+      }
+      try (Table t = Table.open(client, id, allocator)) {
+        assertEquals(root.getSchema(), t.schema());
+        Path out = dir.resolve("empty-dict.arrow");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+            out, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+          TableFiles.exportArrow(t, ch, null);
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(out);
+            org.apache.arrow.vector.ipc.ArrowFileReader r = new org.apache.arrow.vector.ipc.ArrowFileReader(ch, allocator)) {
+          var field = r.getVectorSchemaRoot().getSchema().getFields().getFirst();
+          assertEquals(7L, field.getDictionary().getId());
+          assertEquals(new ArrowType.Utf8(), r.getDictionaryVectors().get(7L).getVector().getField().getType());
+          assertEquals(false, r.loadNextBatch());
+        }
+      }
+    }
   }
 }

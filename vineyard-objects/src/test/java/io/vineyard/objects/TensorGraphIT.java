@@ -84,6 +84,38 @@ class TensorGraphIT extends DaemonTestBase {
     VineyardException e = assertThrows(VineyardException.class,
         () -> Tensor.write(client, DType.INT32, new long[] {2, 2}, MemorySegment.ofArray(new int[3])));
     assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+    VineyardException huge = assertThrows(VineyardException.class, () -> Tensor.create(client, DType.INT64, 1L << 61));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, huge.code());
+    assertThrows(VineyardException.class, () -> Tensor.create(client, DType.INT8, 1L << 32, 1L << 32));
+  }
+
+  /** A graph's edge table holds one dictionary per column: a table whose dictionary changes is refused. */
+  @Test
+  void aGraphFromATableWhoseDictionaryChangesIsRefused() {
+    ObjectId tableId;
+    try (VarCharVector src = new VarCharVector("src", allocator);
+        VarCharVector dst = new VarCharVector("dst", allocator);
+        org.apache.arrow.vector.dictionary.DictionaryProvider.MapDictionaryProvider provider =
+            new org.apache.arrow.vector.dictionary.DictionaryProvider.MapDictionaryProvider()) {
+      src.setSafe(0, new Text("a"));
+      dst.setSafe(0, new Text("b"));
+      src.setValueCount(1);
+      dst.setValueCount(1);
+      try (FieldVector colour = ArrowSamples.dictionaryEncoded(allocator, 1, provider);
+          VectorSchemaRoot root = new VectorSchemaRoot(List.of(src, dst, colour))) {
+        TableWriter w = Table.writer(client, root.getSchema());
+        w.append(root, provider);
+        // The same column, its dictionary changed: "red" becomes "crimson".
+        ((VarCharVector) provider.lookup(7).getVector()).setSafe(0, new Text("crimson"));
+        w.append(root, provider);
+        tableId = w.finish();
+      }
+    }
+    try (Table t = Table.open(client, tableId, allocator)) {
+      VineyardException e = assertThrows(VineyardException.class, () -> GraphBuilder.fromEdges(client, t, "src", "dst"));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+      assertTrue(e.getMessage().contains("dictionary 7 changes between batches"), e.getMessage());
+    }
   }
 
   /** A user-item purchase table, the graph built from it is checked against a plain adjacency map. */
