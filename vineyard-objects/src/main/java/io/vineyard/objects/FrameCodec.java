@@ -124,8 +124,10 @@ final class FrameCodec {
           long size = b.readableBytes();
           header.clear();
           md.update(header.putLong(size).flip());
-          if (size > 0) {
-            md.update(ArrowBody.readable(b).asByteBuffer());
+          // In slices: a ByteBuffer cannot view more than 2 GiB.
+          var bytes = ArrowBody.readable(b);
+          for (long off = 0; off < size; off += 1L << 30) {
+            md.update(bytes.asSlice(off, Math.min(1L << 30, size - off)).asByteBuffer());
           }
         }
       }
