@@ -31,12 +31,15 @@ public final class DataFrame implements VineyardObject {
 
   static final ObjectType<DataFrame> TYPE = ObjectType.of(TYPENAME, DataFrame.class, FrameCodec::read);
 
+  private final IpcClient client;
   private final ObjectMeta meta;
   private final VectorSchemaRoot root;
   private final DictionaryProvider.MapDictionaryProvider dictionaries;
   private final List<DataFrame> dictionaryFrames;
 
-  DataFrame(ObjectMeta meta, VectorSchemaRoot root, Map<Long, Dictionary> dictionaries, List<DataFrame> dictionaryFrames) {
+  DataFrame(
+      IpcClient client, ObjectMeta meta, VectorSchemaRoot root, Map<Long, Dictionary> dictionaries, List<DataFrame> dictionaryFrames) {
+    this.client = client;
     this.meta = meta;
     this.root = root;
     this.dictionaries = new DictionaryProvider.MapDictionaryProvider();
@@ -98,10 +101,13 @@ public final class DataFrame implements VineyardObject {
 
   @Override
   public void close() {
-    root.close();
-    for (DataFrame d : dictionaryFrames) {
-      d.close();
-    }
+    // Every buffer pins a blob: release them all in one message.
+    client.batchReleases(() -> {
+      root.close();
+      for (DataFrame d : dictionaryFrames) {
+        d.close();
+      }
+    });
   }
 
   @Override

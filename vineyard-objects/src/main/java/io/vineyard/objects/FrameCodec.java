@@ -240,7 +240,7 @@ final class FrameCodec {
       } catch (IllegalArgumentException | IllegalStateException e) {
         throw ArrowBody.malformed(meta, e.getMessage());
       }
-      return new DataFrame(meta, root, dictionaries, dictionaryFrames);
+      return new DataFrame(context.client(), meta, root, dictionaries, dictionaryFrames);
     } catch (RuntimeException e) {
       if (root != null) {
         root.close();

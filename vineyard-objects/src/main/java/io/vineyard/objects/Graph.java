@@ -28,6 +28,7 @@ public final class Graph implements VineyardObject {
 
   static final ObjectType<Graph> TYPE = ObjectType.of(TYPENAME, Graph.class, Graph::read);
 
+  private final IpcClient client;
   private final ObjectMeta meta;
   private final Tensor offsets;
   private final Tensor neighbours;
@@ -36,7 +37,8 @@ public final class Graph implements VineyardObject {
   private final long vertexCount;
   private final long edgeCount;
 
-  private Graph(ObjectMeta meta, Tensor offsets, Tensor neighbours, DataFrame vertices, DataFrame edges) {
+  private Graph(IpcClient client, ObjectMeta meta, Tensor offsets, Tensor neighbours, DataFrame vertices, DataFrame edges) {
+    this.client = client;
     this.meta = meta;
     this.offsets = offsets;
     this.neighbours = neighbours;
@@ -73,7 +75,7 @@ public final class Graph implements VineyardObject {
         throw ArrowBody.malformed(meta, "its offsets, neighbours or property tables do not match "
             + n + " vertices and " + m + " edges");
       }
-      return new Graph(meta, offsets, neighbours, vertices, edges);
+      return new Graph(context.client(), meta, offsets, neighbours, vertices, edges);
     } catch (RuntimeException e) {
       for (VineyardObject o : new VineyardObject[] {offsets, neighbours, vertices, edges}) {
         if (o != null) {
@@ -147,10 +149,12 @@ public final class Graph implements VineyardObject {
 
   @Override
   public void close() {
-    offsets.close();
-    neighbours.close();
-    vertices.close();
-    edges.close();
+    client.batchReleases(() -> {
+      offsets.close();
+      neighbours.close();
+      vertices.close();
+      edges.close();
+    });
   }
 
   @Override

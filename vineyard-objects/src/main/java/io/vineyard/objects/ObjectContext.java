@@ -112,9 +112,7 @@ public final class ObjectContext implements AutoCloseable {
   /** Closes the blob handles this context got; Arrow buffers made from them stay valid. */
   @Override
   public void close() {
-    for (Blob b : handles) {
-      b.close();
-    }
+    client.batchReleases(() -> handles.forEach(Blob::close));
     handles.clear();
     blobs.clear();
   }

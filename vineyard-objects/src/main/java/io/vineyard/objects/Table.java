@@ -31,11 +31,13 @@ public final class Table implements VineyardObject {
 
   static final ObjectType<Table> TYPE = ObjectType.of(TYPENAME, Table.class, Table::read);
 
+  private final IpcClient client;
   private final ObjectMeta meta;
   private final Schema schema;
   private final List<DataFrame> batches;
 
-  private Table(ObjectMeta meta, Schema schema, List<DataFrame> batches) {
+  private Table(IpcClient client, ObjectMeta meta, Schema schema, List<DataFrame> batches) {
+    this.client = client;
     this.meta = meta;
     this.schema = schema;
     this.batches = Collections.unmodifiableList(batches);
@@ -79,7 +81,7 @@ public final class Table implements VineyardObject {
         batches.add(FrameCodec.read(context, b));
       }
       Schema schema = batches.isEmpty() ? memorySchema(meta) : batches.getFirst().schema();
-      return new Table(meta, schema, batches);
+      return new Table(context.client(), meta, schema, batches);
     } catch (RuntimeException e) {
       batches.forEach(DataFrame::close);
       throw e;
@@ -120,9 +122,7 @@ public final class Table implements VineyardObject {
 
   @Override
   public void close() {
-    for (DataFrame b : batches) {
-      b.close();
-    }
+    client.batchReleases(() -> batches.forEach(DataFrame::close));
   }
 
   @Override

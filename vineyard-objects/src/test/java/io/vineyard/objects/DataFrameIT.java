@@ -131,4 +131,22 @@ class DataFrameIT extends DaemonTestBase {
     VineyardException unknown = assertThrows(VineyardException.class, () -> ObjectTypes.defaults().open(client, blob));
     assertEquals(ErrorCode.NOT_FOUND, unknown.code());
   }
+
+  /** Closing a DataFrame releases all its blobs in one message, sent when the close ends. */
+  @Test
+  void closingReleasesEveryPinInOneBatch() {
+    List<String> expected = new java.util.ArrayList<>();
+    ObjectId id;
+    try (DictionaryProvider.MapDictionaryProvider provider = new DictionaryProvider.MapDictionaryProvider()) {
+      id = store(10, provider, expected);
+    }
+    DataFrame df = DataFrame.open(client, id, allocator);
+    long pinned = client.stats().pinnedBlobCount();
+    assertTrue(pinned > 40, "pinned " + pinned);
+    client.batchReleases(() -> {
+      df.close();
+      assertEquals(pinned, client.stats().pinnedBlobCount(), "releases wait for the end of the batch");
+    });
+    assertEquals(0, client.stats().pinnedBlobCount());
+  }
 }
