@@ -201,6 +201,7 @@ final class GetCommand extends ClientCommand {
     try {
       // Created with mode 0666 and no more, so the umask applies as it would for cp.
       Libc.closeQuietly(Libc.openFile(tmp.toString(), Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0666));
+      tmp.toFile().deleteOnExit(); // also on Ctrl-C or SIGTERM; a no-op once it is renamed
       body.write(tmp);
       if (Files.exists(file)) {
         Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(file));

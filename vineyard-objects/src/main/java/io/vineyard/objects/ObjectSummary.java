@@ -30,7 +30,7 @@ public final class ObjectSummary {
             + meta.getLong(FrameCodec.NUM_COLUMNS) + " columns");
         schema(meta, out);
         out.add("batches:");
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < Math.min(n, meta.members().size()); i++) {
           ObjectMeta b = meta.members().get(Table.batchMember(i));
           if (b != null) {
             out.add("  " + i + "  " + b.id() + "  " + b.getLong(ArrowBody.NUM_ROWS) + " rows  " + io.vineyard.MemorySize.format(b.nbytes()));
@@ -67,7 +67,7 @@ public final class ObjectSummary {
 
   private static void chunks(ObjectMeta meta, long n, List<String> out, java.util.function.Function<ObjectMeta, String> what) {
     out.add("chunks:");
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < Math.min(n, meta.members().size()); i++) {
       ObjectMeta c = meta.members().get(GlobalObject.chunkMember(i));
       if (c != null) {
         out.add("  " + i + "  " + c.id() + "  instance " + c.instanceId() + "  " + what.apply(c));

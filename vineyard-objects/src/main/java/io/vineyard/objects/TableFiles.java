@@ -60,7 +60,7 @@ public final class TableFiles {
    * @param progress told the Arrow bytes stored after each batch (may be null)
    */
   public static ObjectId importArrow(IpcClient client, Path file, LongConsumer progress) {
-    try (BufferAllocator allocator = new RootAllocator()) {
+    try (BufferAllocator allocator = new RootAllocator(readLimit(client, file))) {
       if (Files.isRegularFile(file) && startsWithMagic(file)) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
             ArrowFileReader reader = new ArrowFileReader(ch, allocator)) {
@@ -91,7 +91,7 @@ public final class TableFiles {
   /** Stores an Arrow IPC stream read from {@code in} as a Table. */
   public static ObjectId importArrowStream(IpcClient client, InputStream in, String what, LongConsumer progress) {
     InputStream buffered = in.markSupported() ? in : new BufferedInputStream(in, 1 << 16);
-    try (BufferAllocator allocator = new RootAllocator()) {
+    try (BufferAllocator allocator = new RootAllocator(readLimit(client, null))) {
       checkStreamStart(buffered, what);
       try (ArrowStreamReader reader = new ArrowStreamReader(buffered, allocator)) {
         return importFrom(client, reader, what, progress);
@@ -99,6 +99,19 @@ public final class TableFiles {
     } catch (IOException e) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read " + what + " as an Arrow IPC stream: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * What reading Arrow input may allocate: a batch of a file is never larger than the file, nor one
+   * of a stream larger than the store it goes to. Corrupt lengths then fail as an allocation error,
+   * not by exhausting memory.
+   */
+  private static long readLimit(IpcClient client, Path file) throws IOException {
+    long slack = 64L << 20;
+    if (file != null && Files.isRegularFile(file)) {
+      return Files.size(file) + slack;
+    }
+    return client.stats().capacityBytes() + slack;
   }
 
   /** The largest first message (the schema) an Arrow stream may plausibly start with. */
@@ -119,7 +132,7 @@ public final class TableFiles {
     if (head.length < 8 || length <= 0 || length > MAX_SCHEMA_MESSAGE) {
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT, what + (head.length == 0 ? " is empty" : " does not start like Arrow IPC data")
-              + ": expected an Arrow IPC file or stream");
+              + ": expected an Arrow IPC file or stream (with a schema message under 64 MiB)");
     }
   }
 
@@ -133,6 +146,8 @@ public final class TableFiles {
     Schema schema;
     try {
       schema = reader.getVectorSchemaRoot().getSchema();
+    } catch (OutOfMemoryError e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, what + " is corrupt: a message asks for more memory than there is", e);
     } catch (RuntimeException e) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, what + " is not Arrow IPC data: " + e.getMessage(), e);
     }
@@ -157,6 +172,10 @@ public final class TableFiles {
   private static boolean loadNext(ArrowReader reader, String what) throws IOException {
     try {
       return reader.loadNextBatch();
+    } catch (OutOfMemoryError e) {
+      // A corrupt message length: Arrow asked for a buffer the heap cannot hold. Only that buffer
+      // failed, so the process can go on and report it.
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, what + " is corrupt: a message asks for more memory than there is", e);
     } catch (RuntimeException e) {
       // Arrow reports malformed input (and compressed bodies it has no codec for) this way.
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read a batch of " + what + ": " + e.getMessage(), e);
@@ -261,7 +280,7 @@ public final class TableFiles {
     if (batches.isEmpty()) {
       // The header alone: a batch of no rows.
       try (BufferAllocator allocator = new RootAllocator();
-          VectorSchemaRoot empty = VectorSchemaRoot.create(schemaOf(tableOrFrame), allocator)) {
+          VectorSchemaRoot empty = VectorSchemaRoot.create(TableWriter.stripDictionaries(schemaOf(tableOrFrame)), allocator)) {
         CsvWriter.write(empty, null, out, true, options);
       }
       return;

@@ -140,6 +140,19 @@ class TableFilesIT extends DaemonTestBase {
     VineyardException csvArrow = assertThrows(VineyardException.class, () -> TableFiles.importArrow(client, csvAsArrow, null));
     assertEquals(ErrorCode.INVALID_ARGUMENT, csvArrow.code());
     assertTrue(csvArrow.getMessage().contains("does not start like Arrow IPC data"), csvArrow.getMessage());
+    // A valid schema, then a message claiming 2 GiB of metadata: refused, not an OutOfMemoryError.
+    Path stream = work.resolve("ok.arrows");
+    writeWithArrow(stream, true);
+    byte[] good = Files.readAllBytes(stream);
+    int schemaLength = java.nio.ByteBuffer.wrap(good, 4, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+    Path corrupt = work.resolve("corrupt.arrows");
+    try (OutputStream o = Files.newOutputStream(corrupt)) {
+      o.write(good, 0, 8 + schemaLength);
+      o.write(new byte[] {-1, -1, -1, -1, (byte) 0xf0, -1, -1, 0x7f});
+      o.write(new byte[64]);
+    }
+    VineyardException huge = assertThrows(VineyardException.class, () -> TableFiles.importArrow(client, corrupt, null));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, huge.code());
     Path ragged = work.resolve("r.csv");
     Files.writeString(ragged, "a,b\n1,2\n3\n");
     VineyardException r = assertThrows(VineyardException.class, () -> TableFiles.importCsv(client, ragged, CsvOptions.defaults(), null));
@@ -160,6 +173,22 @@ class TableFilesIT extends DaemonTestBase {
         VineyardException notTable = assertThrows(VineyardException.class, () -> TableFiles.exportCsv(o, new StringWriter(), CsvOptions.defaults(), null));
         assertEquals(ErrorCode.INVALID_ARGUMENT, notTable.code());
       }
+    }
+  }
+
+  @Test
+  void aTableWithoutBatchesButWithADictionaryColumnExportsItsHeaderAsCsv() throws Exception {
+    ObjectId id;
+    try (DictionaryProvider.MapDictionaryProvider provider = new DictionaryProvider.MapDictionaryProvider();
+        org.apache.arrow.vector.FieldVector colour = ArrowSamples.dictionaryEncoded(allocator, 0, provider);
+        VectorSchemaRoot root = new VectorSchemaRoot(List.of(colour));
+        TableWriter w = Table.writer(client, root.getSchema(), provider)) {
+      id = w.finish();
+    }
+    try (Table t = Table.open(client, id, allocator)) {
+      StringWriter out = new StringWriter();
+      TableFiles.exportCsv(t, out, CsvOptions.defaults(), null);
+      assertEquals("dict_utf8\n", out.toString());
     }
   }
 }

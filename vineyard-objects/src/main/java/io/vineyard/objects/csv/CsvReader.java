@@ -52,10 +52,12 @@ import org.apache.arrow.vector.types.pojo.Schema;
  *
  * <ol>
  *   <li>Bool: {@code true} or {@code false}, in any letter case;
- *   <li>Int64: an optional sign and decimal digits within the range of a long;
+ *   <li>Int64: an optional sign and decimal digits within the range of a long, without a leading
+ *       zero ({@code 007} and zip codes like {@code 02134} are text);
  *   <li>Float64: decimal text that {@link Double#parseDouble} accepts, including {@code NaN},
  *       {@code Infinity}, {@code -Infinity} and exponents (but not Java's {@code d}/{@code f}
- *       suffixes, hexadecimal or surrounding whitespace); a column mixing integers and floats is
+ *       suffixes, hexadecimal, surrounding whitespace, leading zeros, or values beyond the double
+ *       range such as {@code 1e400}); a column mixing integers and floats is
  *       Float64;
  *   <li>Date (day unit): {@code yyyy-MM-dd};
  *   <li>Timestamp (microsecond unit, no time zone): {@code yyyy-MM-dd'T'HH:mm[:ss[.ffffff]]}, with
@@ -68,7 +70,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
  */
 public final class CsvReader {
 
-  private static final int INITIAL_CAPACITY = 4096;
+  // Small, so that a file with thousands of columns does not reserve megabytes per column up front.
+  private static final int INITIAL_CAPACITY = 64;
   private static final int MAX_SHOWN_CHARS = 60;
 
   private CsvReader() {}

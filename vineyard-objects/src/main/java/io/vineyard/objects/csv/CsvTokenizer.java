@@ -282,12 +282,15 @@ final class CsvTokenizer implements Closeable {
     return true;
   }
 
+  /** The longest record read: beyond it a quote was most likely left open. */
+  static final int MAX_RECORD_BYTES = 64 << 20;
+
   private void append(int b) {
     if (recLen == rec.length) {
-      if (rec.length >= Integer.MAX_VALUE / 2) {
-        throw recordError("record is larger than 1 GiB (is a quote not closed?)");
+      if (rec.length >= MAX_RECORD_BYTES) {
+        throw recordError("the record starting here is longer than 64 MiB (is a quote not closed?)");
       }
-      rec = Arrays.copyOf(rec, rec.length * 2);
+      rec = Arrays.copyOf(rec, Math.min(rec.length * 2, MAX_RECORD_BYTES));
     }
     rec[recLen++] = (byte) b;
   }

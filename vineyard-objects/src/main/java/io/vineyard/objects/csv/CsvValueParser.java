@@ -48,7 +48,10 @@ final class CsvValueParser {
     return false;
   }
 
-  /** An optional sign and decimal digits that fit in a long, as {@link Long#parseLong} accepts. */
+  /**
+   * An optional sign and decimal digits that fit in a long, as {@link Long#parseLong} accepts, with no
+   * leading zero (so {@code 007} stays text).
+   */
   boolean parseLong(byte[] b, int off, int len) {
     int i = off;
     int end = off + len;
@@ -61,6 +64,9 @@ final class CsvValueParser {
       if (i == end) {
         return false;
       }
+    }
+    if (b[i] == '0' && end - i > 1) {
+      return false; // a leading zero (007, an id or a zip code) is text, not the number 7
     }
     // Accumulate negatively: the negative range is one larger, so Long.MIN_VALUE fits too.
     long floor = negative ? Long.MIN_VALUE : -Long.MAX_VALUE;
@@ -97,9 +103,13 @@ final class CsvValueParser {
       return true;
     }
     int digits = 0;
+    int integerStart = i;
     while (i < end && isDigit(b[i])) {
       i++;
       digits++;
+    }
+    if (digits > 1 && b[integerStart] == '0') {
+      return false; // a leading zero (007, 00.5) is text
     }
     if (i < end && b[i] == '.') {
       i++;
@@ -124,8 +134,24 @@ final class CsvValueParser {
       if (exponentDigits == 0) {
         return false;
       }
+      // Beyond the double range (1e400) the value would become Infinity or 0: keep it as text.
+      if (i == end && exponentDigits >= 3) {
+        double v = parseDouble(b, off, len);
+        if (Double.isInfinite(v) || (v == 0 && hasNonZeroDigit(b, off, end))) {
+          return false;
+        }
+      }
     }
     return i == end;
+  }
+
+  private static boolean hasNonZeroDigit(byte[] b, int from, int end) {
+    for (int i = from; i < end && b[i] != 'e' && b[i] != 'E'; i++) {
+      if (b[i] >= '1' && b[i] <= '9') {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The value of text for which {@link #isDouble} holds. */

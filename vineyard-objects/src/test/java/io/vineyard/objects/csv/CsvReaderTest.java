@@ -507,4 +507,33 @@ class CsvReaderTest {
     assertEquals(List.of(50_000, 50_000, 50_000, 50_000), batches);
     assertEquals((long) rows * (rows - 1) / 2, sum[0]);
   }
+
+  @Test
+  void leadingZerosAndOutOfRangeNumbersStayText() throws IOException {
+    Path path =
+        file(
+            """
+            zip,id,zero,small,huge,tiny,fraction
+            02134,007,0,-0,1e400,1e-400,0.5
+            10001,12,0,+5,2,0e-500,00.5
+            """);
+    Result result = readAll(path, CsvOptions.defaults());
+    assertEquals(List.of(UTF8, UTF8, INT64, INT64, UTF8, UTF8, UTF8), types(result.schema()));
+    assertEquals(List.of("02134", "10001"), result.column(0));
+    assertEquals(List.of("007", "12"), result.column(1));
+    assertEquals(List.of(0L, 5L), result.column(3));
+  }
+
+  @Test
+  void anUnclosedQuoteStopsAt64MibWithTheLineItOpenedOn() throws IOException {
+    byte[] line = "filler line without a quote\n".getBytes(StandardCharsets.US_ASCII);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.write("a,b\n1,2\n3,\"never closed\n".getBytes(StandardCharsets.US_ASCII));
+    while (out.size() < (66 << 20)) {
+      out.write(line);
+    }
+    Path path = bytesFile(out.toByteArray());
+    VineyardException e = invalid(() -> CsvReader.inferSchema(path, CsvOptions.defaults()));
+    assertContains(e.getMessage(), "line 3", "64 MiB", "quote");
+  }
 }
