@@ -120,11 +120,7 @@ final class GetCommand extends ClientCommand {
     }
     try (VineyardObject table = ObjectTypes.defaults().open(client, meta, VineyardObject.class, ObjectTypes.defaultAllocator());
         Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal)) {
-      long[] last = {0};
-      LongConsumer advance = n -> {
-        progress.advance(Math.max(0, n - last[0]));
-        last[0] = n;
-      };
+      LongConsumer advance = progress::reached;
       TmpWriter body = format == TableFormat.ARROW
           ? out -> TableFiles.exportArrow(table, out, advance)
           : out -> {

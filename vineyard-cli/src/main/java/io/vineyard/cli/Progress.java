@@ -33,6 +33,11 @@ final class Progress implements AutoCloseable {
     // With no total, a bar appears only once the transfer has become long.
   }
 
+  /** Moves to {@code doneSoFar} bytes in all, for sources that report totals rather than steps. */
+  void reached(long doneSoFar) {
+    advance(Math.max(0, doneSoFar - done));
+  }
+
   void advance(long bytes) {
     done += bytes;
     if (!enabled) {

@@ -3,10 +3,10 @@ package io.vineyard.cli;
 import io.vineyard.ErrorCode;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
-import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.BlobWriter;
 import io.vineyard.client.IpcClient;
+import io.vineyard.objects.Table;
 import io.vineyard.objects.TableFiles;
 import io.vineyard.objects.csv.CsvOptions;
 import java.io.IOException;
@@ -138,21 +138,17 @@ final class PutCommand extends ClientCommand {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, file + " is a directory");
     }
     long start = System.nanoTime();
-    ObjectId id;
+    TableFiles.Imported table;
     Path spooled = null;
     try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
-      long[] last = {0};
-      java.util.function.LongConsumer advance = n -> {
-        progress.advance(n - last[0]);
-        last[0] = n;
-      };
+      java.util.function.LongConsumer advance = progress::reached;
       Path path = Path.of(file);
       boolean seekable = !"-".equals(file) && Files.isRegularFile(path);
       if (!"-".equals(file) && !Files.exists(path)) {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such file: " + file);
       }
       if (seekable) {
-        id = format == TableFormat.ARROW
+        table = format == TableFormat.ARROW
             ? TableFiles.importArrow(client, path, advance)
             : TableFiles.importCsv(client, path, new CsvOptions(Delimiter.parse(delimiter), batchRows), advance);
       } else {
@@ -160,14 +156,14 @@ final class PutCommand extends ClientCommand {
         try {
           java.io.BufferedInputStream in = new java.io.BufferedInputStream(source, 1 << 20);
           String what = "-".equals(file) ? "standard input" : file;
-          if (format == TableFormat.ARROW && !startsWithArrowMagic(in)) {
+          if (format == TableFormat.ARROW && !TableFiles.isArrowFileFormat(in)) {
             // An Arrow IPC stream is read as it comes.
-            id = TableFiles.importArrowStream(client, in, what, advance);
+            table = TableFiles.importArrowStream(client, in, what, advance);
           } else {
             // CSV is read twice (types, then values) and the Arrow file format needs its footer: save first.
             spooled = spool(in);
             try {
-              id = format == TableFormat.ARROW
+              table = format == TableFormat.ARROW
                   ? TableFiles.importArrow(client, spooled, advance)
                   : TableFiles.importCsv(client, spooled, new CsvOptions(Delimiter.parse(delimiter), batchRows), advance);
             } catch (VineyardException e) {
@@ -186,27 +182,19 @@ final class PutCommand extends ClientCommand {
         Files.deleteIfExists(spooled);
       }
     }
+    ObjectId id = table.id();
     bindName(client, id, true);
-    ObjectMeta meta = client.getMeta(id);
-    long rows = meta.getLong("num_rows");
-    long batches = meta.getLong("num_batches");
     double seconds = (System.nanoTime() - start) / 1e9;
-    verbose("stored a table of %d rows in %d batches (%s) in %.3f s", rows, batches, MemorySize.format(meta.nbytes()), seconds);
+    verbose("stored a table of %d rows in %d batches (%s of Arrow data) in %.3f s",
+        table.rows(), table.batches(), MemorySize.format(table.bytes()), seconds);
     if (root.json()) {
-      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"typename\": " + Json.string(meta.typename())
-          + ", \"rows\": " + rows + ", \"batches\": " + batches + ", \"size\": " + meta.nbytes()
+      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"typename\": " + Json.string(Table.TYPENAME)
+          + ", \"rows\": " + table.rows() + ", \"batches\": " + table.batches() + ", \"size\": " + table.bytes()
           + (name != null ? ", \"name\": " + Json.string(name) : "") + "}");
     } else {
       root.out.println(id);
     }
     return ExitCodes.OK;
-  }
-
-  private static boolean startsWithArrowMagic(java.io.BufferedInputStream in) throws IOException {
-    in.mark(8);
-    byte[] head = in.readNBytes(6);
-    in.reset();
-    return java.util.Arrays.equals(head, "ARROW1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
   }
 
   /**

@@ -54,12 +54,22 @@ public final class TableFiles {
   private static final byte[] ARROW_MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
 
   /**
+   * A table stored by an import.
+   *
+   * @param id the Table's id
+   * @param rows its rows
+   * @param batches its batches
+   * @param bytes the Arrow bytes of its batches (the data; the daemon's nbytes also counts dictionaries)
+   */
+  public record Imported(ObjectId id, long rows, int batches, long bytes) {}
+
+  /**
    * Stores an Arrow IPC file or stream (told apart by the file's magic bytes) as a Table, with its
    * batches and dictionaries as they are.
    *
    * @param progress told the Arrow bytes stored after each batch (may be null)
    */
-  public static ObjectId importArrow(IpcClient client, Path file, LongConsumer progress) {
+  public static Imported importArrow(IpcClient client, Path file, LongConsumer progress) {
     try (BufferAllocator allocator = new RootAllocator(readLimit(client, file))) {
       if (Files.isRegularFile(file) && startsWithMagic(file)) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
@@ -68,10 +78,7 @@ public final class TableFiles {
         }
       }
       try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-        in.mark(ARROW_MAGIC.length);
-        byte[] head = in.readNBytes(ARROW_MAGIC.length);
-        in.reset();
-        if (Arrays.equals(head, ARROW_MAGIC)) {
+        if (isArrowFileFormat(in)) {
           throw new VineyardException(
               ErrorCode.INVALID_ARGUMENT, file + " is in the Arrow IPC file format, which needs a seekable file; "
                   + "save it to a file first, or send the Arrow IPC stream format through pipes");
@@ -89,7 +96,7 @@ public final class TableFiles {
   }
 
   /** Stores an Arrow IPC stream read from {@code in} as a Table. */
-  public static ObjectId importArrowStream(IpcClient client, InputStream in, String what, LongConsumer progress) {
+  public static Imported importArrowStream(IpcClient client, InputStream in, String what, LongConsumer progress) {
     InputStream buffered = in.markSupported() ? in : new BufferedInputStream(in, 1 << 16);
     try (BufferAllocator allocator = new RootAllocator(readLimit(client, null))) {
       checkStreamStart(buffered, what);
@@ -142,7 +149,19 @@ public final class TableFiles {
     }
   }
 
-  private static ObjectId importFrom(IpcClient client, ArrowReader reader, String what, LongConsumer progress) throws IOException {
+  /**
+   * Whether a stream (which must support mark and reset) starts with the Arrow IPC file format's
+   * magic bytes; it is left where it was. The file format needs a seekable file; a stream without
+   * the magic may be the Arrow IPC stream format.
+   */
+  public static boolean isArrowFileFormat(InputStream in) throws IOException {
+    in.mark(ARROW_MAGIC.length);
+    byte[] head = in.readNBytes(ARROW_MAGIC.length);
+    in.reset();
+    return Arrays.equals(head, ARROW_MAGIC);
+  }
+
+  private static Imported importFrom(IpcClient client, ArrowReader reader, String what, LongConsumer progress) throws IOException {
     Schema schema;
     try {
       schema = reader.getVectorSchemaRoot().getSchema();
@@ -156,12 +175,12 @@ public final class TableFiles {
       while (loadNext(reader, what)) {
         VectorSchemaRoot root = reader.getVectorSchemaRoot();
         w.append(root, reader);
+        bytes += bufferBytes(root);
         if (progress != null) {
-          bytes += bufferBytes(root);
           progress.accept(bytes);
         }
       }
-      return w.finish();
+      return new Imported(w.finish(), w.rowCount(), w.batchCount(), bytes);
     }
   }
 
@@ -188,18 +207,18 @@ public final class TableFiles {
    *
    * @param progress told the Arrow bytes stored after each batch (may be null)
    */
-  public static ObjectId importCsv(IpcClient client, Path file, CsvOptions options, LongConsumer progress) {
+  public static Imported importCsv(IpcClient client, Path file, CsvOptions options, LongConsumer progress) {
     Schema schema = CsvReader.inferSchema(file, options);
     try (BufferAllocator allocator = new RootAllocator(); TableWriter w = Table.writer(client, schema)) {
       long[] bytes = {0};
       CsvReader.read(file, schema, options, allocator, batch -> {
         w.append(batch);
+        bytes[0] += bufferBytes(batch);
         if (progress != null) {
-          bytes[0] += bufferBytes(batch);
           progress.accept(bytes[0]);
         }
       });
-      return w.finish();
+      return new Imported(w.finish(), w.rowCount(), w.batchCount(), bytes[0]);
     }
   }
 

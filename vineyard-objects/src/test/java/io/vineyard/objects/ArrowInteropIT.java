@@ -127,7 +127,7 @@ class ArrowInteropIT {
       assertEquals(0, r.code, r.output);
       String json = r.output.strip();
       assertEquals(true, json.startsWith("{\"rows\":12,\"batches\":1,"), json);
-      ObjectId tableId = TableFiles.importArrow(client, out, null);
+      ObjectId tableId = TableFiles.importArrow(client, out, null).id();
       try (Table t = Table.open(client, tableId, allocator)) {
         String names = t.schema().getFields().stream().map(Field::getName).map(n -> "\"" + n + "\"").toList().toString().replace(" ", "");
         assertEquals(true, json.contains("\"fields\":" + names), json + "\n" + names);
@@ -145,7 +145,7 @@ class ArrowInteropIT {
     Run r = run(dir, 60, "node", js.toString(), "write", file.toString());
     assertEquals(0, r.code, r.output);
     try (IpcClient client = daemon.connect(); BufferAllocator allocator = new RootAllocator()) {
-      ObjectId id = TableFiles.importArrow(client, file, null);
+      ObjectId id = TableFiles.importArrow(client, file, null).id();
       try (Table t = Table.open(client, id, allocator)) {
         assertEquals(4, t.rowCount());
         assertEquals(List.of("\"1\"", "\"2\"", "\"3\"", "\"4\""), column(t, "id"));

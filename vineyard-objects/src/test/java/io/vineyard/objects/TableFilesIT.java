@@ -69,7 +69,7 @@ class TableFilesIT extends DaemonTestBase {
   void anArrowFileFromArrowsOwnWriterImportsWithIdenticalValuesAndExportsBackToOne() throws Exception {
     Path in = work.resolve("in.arrow");
     List<String> expected = writeWithArrow(in, false);
-    ObjectId id = TableFiles.importArrow(client, in, null);
+    ObjectId id = TableFiles.importArrow(client, in, null).id();
     Path out = work.resolve("out.arrow");
     try (Table t = Table.open(client, id, allocator)) {
       assertEquals(3, t.batches().size());
@@ -93,12 +93,12 @@ class TableFilesIT extends DaemonTestBase {
   void anArrowStreamImportsToo() throws Exception {
     Path in = work.resolve("in.arrows");
     List<String> expected = writeWithArrow(in, true);
-    ObjectId id = TableFiles.importArrow(client, in, null);
+    ObjectId id = TableFiles.importArrow(client, in, null).id();
     try (Table t = Table.open(client, id, allocator)) {
       assertEquals(expected, rowsOf(t));
     }
     try (var stream = Files.newInputStream(in)) {
-      ObjectId again = TableFiles.importArrowStream(client, stream, "a pipe", null);
+      ObjectId again = TableFiles.importArrowStream(client, stream, "a pipe", null).id();
       try (Table t = Table.open(client, again, allocator)) {
         assertEquals(expected, rowsOf(t));
       }
@@ -115,7 +115,11 @@ class TableFilesIT extends DaemonTestBase {
         """;
     Path file = work.resolve("p.csv");
     Files.writeString(file, csv);
-    ObjectId id = TableFiles.importCsv(client, file, CsvOptions.defaults().withBatchRows(2), null);
+    TableFiles.Imported imported = TableFiles.importCsv(client, file, CsvOptions.defaults().withBatchRows(2), null);
+    assertEquals(3, imported.rows());
+    assertEquals(2, imported.batches());
+    assertTrue(imported.bytes() > 0);
+    ObjectId id = imported.id();
     try (Table t = Table.open(client, id, allocator)) {
       assertEquals(3, t.rowCount());
       assertEquals(2, t.batches().size());
