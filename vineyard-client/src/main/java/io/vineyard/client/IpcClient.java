@@ -86,15 +86,16 @@ public final class IpcClient implements MetadataClient {
   private final String daemonVersion;
   private final long inlineLimit;
   private volatile boolean closed;
+  private long lastRequestId;
 
   private IpcClient(UnixSocketConnection conn, String name) {
     this.conn = conn;
     Response r =
         call(Request.newBuilder()
-            .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_1).setClientName(name))
+            .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_2).setClientName(name))
             .build());
     RegisterResponse reg = r.getRegister();
-    if (reg.getVersion() != ProtocolVersion.PROTOCOL_VERSION_1) {
+    if (reg.getVersion() != ProtocolVersion.PROTOCOL_VERSION_2) {
       conn.close();
       throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "daemon speaks protocol " + reg.getVersion());
     }
@@ -532,7 +533,8 @@ public final class IpcClient implements MetadataClient {
   private Response call(Request request, long deadlineNanos) {
     lock.lock();
     try {
-      send(request);
+      long rid = ++lastRequestId;
+      send(request.toBuilder().setRequestId(rid).build());
       Response r;
       try {
         r = Response.parseFrom(conn.readFrame(MAX_FRAME, deadlineNanos));
@@ -549,6 +551,10 @@ public final class IpcClient implements MetadataClient {
       }
       if (r.hasError()) {
         throw Protos.fromProto(r.getError());
+      }
+      if (r.getRequestId() != rid) {
+        conn.close();
+        throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "daemon answered request " + r.getRequestId() + ", expected " + rid);
       }
       return r;
     } finally {

@@ -15,6 +15,7 @@ import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.BlobLocation;
 import io.vineyard.proto.ipc.CreateBlobRequest;
 import io.vineyard.proto.ipc.CreateBlobResponse;
+import io.vineyard.proto.ipc.CreateBlobsResponse;
 import io.vineyard.proto.ipc.DeleteRequest;
 import io.vineyard.proto.ipc.DeleteResponse;
 import io.vineyard.proto.ipc.Empty;
@@ -87,7 +88,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   }
 
   private void handle(ChannelHandlerContext ctx, Request req) {
-    Response.Builder resp = Response.newBuilder();
+    Response.Builder resp = Response.newBuilder().setRequestId(req.getRequestId());
     try {
       if (session == null && req.getBodyCase() != Request.BodyCase.REGISTER) {
         throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "the first request must be register, got " + req.getBodyCase());
@@ -103,6 +104,31 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
             resp.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(loc)));
             announceRegion(ctx, resp, loc.size());
           }
+        }
+        case CREATE_BLOBS -> {
+          List<ObjectStore.Location> locs = new ArrayList<>();
+          try {
+            for (CreateBlobRequest c : req.getCreateBlobs().getBlobsList()) {
+              locs.add(c.getSealWithData() ? createSealed(c) : store.createBlob(session, c.getSize()));
+            }
+          } catch (RuntimeException e) {
+            for (ObjectStore.Location l : locs) {
+              store.discard(session, l.id());
+            }
+            throw e;
+          }
+          CreateBlobsResponse.Builder b = CreateBlobsResponse.newBuilder();
+          long bytes = 0;
+          for (ObjectStore.Location loc : locs) {
+            b.addBlobs(toProto(loc));
+            bytes += loc.size();
+          }
+          resp.setCreateBlobs(b);
+          announceRegion(ctx, resp, bytes);
+        }
+        case SEAL_BLOBS -> {
+          store.sealAll(session, req.getSealBlobs().getIdsList(), req.getSealBlobs().getKeepPinned());
+          resp.setSealBlobs(EMPTY);
         }
         case SEAL_BLOB -> {
           store.seal(session, req.getSealBlob().getId(), req.getSealBlob().getKeepPinned());
@@ -132,7 +158,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           DeleteResponse.Builder d = delete(req.getDelete());
           if (cluster.afterDelete(d.getDeletedList())) {
             // Some of it was published: withdraw it before answering, so no instance sees it after.
-            async(ctx, r -> {
+            async(ctx, req, r -> {
               cluster.withdrawPending();
               r.setDelete(d);
             });
@@ -147,7 +173,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         case PUT_META -> {
           ObjectMeta meta = req.getPutMeta().getMeta();
           if (meta.getGlobal()) {
-            async(ctx, r -> r.setPutMeta(PutMetaResponse.newBuilder().setId(cluster.putGlobal(meta))));
+            async(ctx, req, r -> r.setPutMeta(PutMetaResponse.newBuilder().setId(cluster.putGlobal(meta))));
             return;
           }
           resp.setPutMeta(PutMetaResponse.newBuilder().setId(store.putMeta(meta)));
@@ -161,14 +187,14 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
               throw e; // an id of this instance that is gone: no need to ask the backend
             }
             // Not held here: a global object of ours, or one persisted by another instance.
-            async(ctx, r -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(cluster.getRemoteMeta(id))));
+            async(ctx, req, r -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(cluster.getRemoteMeta(id))));
             return;
           }
         }
         case LIST -> {
           ListRequest l = req.getList();
           if (l.getGlobal()) {
-            async(ctx, r -> r.setList(cluster.listGlobal(l.getTypenamePattern(), l.getLimit(), defaultListLimit)));
+            async(ctx, req, r -> r.setList(cluster.listGlobal(l.getTypenamePattern(), l.getLimit(), defaultListLimit)));
             return;
           }
           resp.setList(cluster.listLocal(l.getTypenamePattern(), l.getLimit()));
@@ -176,7 +202,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         case PUT_NAME -> {
           PutNameRequest n = req.getPutName();
           if (cluster.nameNeedsCluster(n.getId())) {
-            async(ctx, r -> {
+            async(ctx, req, r -> {
               cluster.putClusterName(n.getName(), n.getId());
               r.setPutName(EMPTY);
             });
@@ -193,14 +219,14 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
             if (e.code() != ErrorCode.NOT_FOUND) {
               throw e;
             }
-            async(ctx, r -> r.setGetName(GetNameResponse.newBuilder().setId(cluster.getRemoteName(name))));
+            async(ctx, req, r -> r.setGetName(GetNameResponse.newBuilder().setId(cluster.getRemoteName(name))));
             return;
           }
         }
         case DROP_NAME -> {
           String name = req.getDropName().getName();
           if (cluster.nameIsPublished(name) || !store.hasName(name)) {
-            async(ctx, r -> {
+            async(ctx, req, r -> {
               cluster.dropClusterName(name);
               r.setDropName(EMPTY);
             });
@@ -212,24 +238,24 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         case STATS -> resp.setStats(store.stats());
         case PERSIST -> {
           long id = req.getPersist().getId();
-          async(ctx, r -> {
+          async(ctx, req, r -> {
             cluster.persist(id);
             r.setPersist(EMPTY);
           });
           return;
         }
         case INSTANCES -> {
-          async(ctx, r -> r.setInstances(InstancesResponse.newBuilder().addAllInstances(cluster.instances())));
+          async(ctx, req, r -> r.setInstances(InstancesResponse.newBuilder().addAllInstances(cluster.instances())));
           return;
         }
         case LOCATE -> {
           long id = req.getLocate().getId();
-          async(ctx, r -> r.setLocate(LocateResponse.newBuilder().addAllPlacements(cluster.locate(id))));
+          async(ctx, req, r -> r.setLocate(LocateResponse.newBuilder().addAllPlacements(cluster.locate(id))));
           return;
         }
         case MIGRATE -> {
           long id = req.getMigrate().getId();
-          async(ctx, r -> {
+          async(ctx, req, r -> {
             Cluster.Migrated m = cluster.migrate(id);
             r.setMigrate(MigrateResponse.newBuilder().setId(m.id()).setBytesCopied(m.bytesCopied()));
           });
@@ -238,10 +264,10 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");
       }
     } catch (VineyardException e) {
-      resp.clear().setError(Protos.toProto(e));
+      resp.clear().setRequestId(req.getRequestId()).setError(Protos.toProto(e));
     } catch (RuntimeException e) {
       LOG.error("{}: request {} failed", who(), req.getBodyCase(), e);
-      resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
+      resp.clear().setRequestId(req.getRequestId()).setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
     }
     respond(ctx, resp.build(), true);
   }
@@ -272,20 +298,20 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
    * connection reads nothing more, and requests already read wait in order, so answers stay in
    * request order.
    */
-  private void async(ChannelHandlerContext ctx, ClusterWork work) {
+  private void async(ChannelHandlerContext ctx, Request req, ClusterWork work) {
     busy = true;
     ctx.channel().config().setAutoRead(false);
     String who = who();
     try {
       cluster.executor().execute(() -> {
-        Response.Builder resp = Response.newBuilder();
+        Response.Builder resp = Response.newBuilder().setRequestId(req.getRequestId());
         try {
           work.fill(resp);
         } catch (VineyardException e) {
-          resp.clear().setError(Protos.toProto(e));
+          resp.clear().setRequestId(req.getRequestId()).setError(Protos.toProto(e));
         } catch (Throwable e) {
           LOG.error("{}: cluster request failed", who, e);
-          resp.clear().setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
+          resp.clear().setRequestId(req.getRequestId()).setError(Protos.toProto(new VineyardException(ErrorCode.INTERNAL, e.toString())));
         } finally {
           Response r = resp.build();
           ctx.executor().execute(() -> resume(ctx, r));
@@ -293,7 +319,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       });
     } catch (RejectedExecutionException e) {
       // Shutting down: answer at once and read on.
-      resume(ctx, Response.newBuilder()
+      resume(ctx, Response.newBuilder().setRequestId(req.getRequestId())
           .setError(Protos.toProto(new VineyardException(ErrorCode.UNAVAILABLE, "vineyardd is shutting down")))
           .build());
     }
@@ -330,7 +356,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     if (session != null) {
       throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "register sent twice");
     }
-    if (req.getRegister().getVersion() != ProtocolVersion.PROTOCOL_VERSION_1) {
+    if (req.getRegister().getVersion() != ProtocolVersion.PROTOCOL_VERSION_2) {
       throw new VineyardException(
           ErrorCode.PROTOCOL_ERROR, "unsupported protocol version " + req.getRegister().getVersion());
     }
@@ -347,7 +373,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     LOG.debug("{} registered{}", session, peer);
     resp.setRegister(
         RegisterResponse.newBuilder()
-            .setVersion(ProtocolVersion.PROTOCOL_VERSION_1)
+            .setVersion(ProtocolVersion.PROTOCOL_VERSION_2)
             .setInstanceId(store.instanceId())
             .setClientId(session.id())
             .setDaemonVersion(daemonVersion)

@@ -207,6 +207,35 @@ public final class ObjectStore {
     }
   }
 
+  /** Seals several blobs of this client: all, or (when one cannot be sealed) none. */
+  public synchronized void sealAll(Session s, List<Long> blobIds, boolean keepPinned) {
+    if (new HashSet<>(blobIds).size() != blobIds.size()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a blob is listed twice in one seal");
+    }
+    for (long id : blobIds) {
+      ownUnsealed(s, id, "seal");
+    }
+    for (long id : blobIds) {
+      seal(s, id, keepPinned);
+    }
+  }
+
+  /**
+   * Takes back a blob this client created in a batch that failed: aborts it if unsealed, else (it
+   * was sealed with its data, and nobody has its id yet) deletes it.
+   */
+  public synchronized void discard(Session s, long id) {
+    BlobEntry b = blobs.get(id);
+    if (b == null) {
+      return;
+    }
+    if (!b.sealed) {
+      abort(s, id);
+    } else {
+      delete(List.of(id), true, false);
+    }
+  }
+
   public synchronized void abort(Session s, long id) {
     BlobEntry b = ownUnsealed(s, id, "abort");
     blobs.remove(id);

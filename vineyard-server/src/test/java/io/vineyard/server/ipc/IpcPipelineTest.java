@@ -120,7 +120,7 @@ class IpcPipelineTest {
 
   private static Request register(String name) {
     return Request.newBuilder()
-        .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_1).setClientName(name))
+        .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_2).setClientName(name))
         .build();
   }
 

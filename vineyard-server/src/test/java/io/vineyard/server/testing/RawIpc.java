@@ -67,7 +67,7 @@ public final class RawIpc {
 
   public static Request register() {
     return Request.newBuilder()
-        .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_1).setClientName("raw"))
+        .setRegister(RegisterRequest.newBuilder().setVersion(ProtocolVersion.PROTOCOL_VERSION_2).setClientName("raw"))
         .build();
   }
 }
