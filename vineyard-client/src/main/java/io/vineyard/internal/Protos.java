@@ -116,6 +116,19 @@ public final class Protos {
         p.getDaemonVersion());
   }
 
+  public static io.vineyard.proto.ipc.InstanceInfo toProto(InstanceInfo i) {
+    return io.vineyard.proto.ipc.InstanceInfo.newBuilder()
+        .setId(i.id())
+        .setHostname(i.hostname())
+        .setIpcSocket(i.ipcSocket())
+        .setRpcEndpoint(i.rpcEndpoint())
+        .setUsedBytes(i.usedBytes())
+        .setCapacityBytes(i.capacityBytes())
+        .setStartedAtMillis(i.startedAt() == null ? 0 : i.startedAt().toEpochMilli())
+        .setDaemonVersion(i.daemonVersion())
+        .build();
+  }
+
   public static Placement fromProto(io.vineyard.proto.ipc.Placement p) {
     return new Placement(
         p.getPath(), new ObjectId(p.getId()), p.getTypename(), p.getNbytes(), p.getInstanceId(), p.getHostname(), p.getRpcEndpoint());

@@ -5,7 +5,7 @@ import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.internal.HostPort;
-import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.InstanceInfo;
 import io.vineyard.server.cluster.Cluster;
 import io.vineyard.server.cluster.EtcdMetadata;
 import io.vineyard.server.cluster.LocalMetadata;
@@ -196,7 +196,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     LOG.info(
         "vineyardd {} ready: instance {}, {} of shared memory in {}{}, metadata {}, gRPC on {}, started in {} ms",
         Version.VERSION, store.instanceId(), MemorySize.format(capacity), shm.directory(),
-        reserveMemory ? " (reserved)" : "", cluster.backend().describe(), cluster.selfInfo().getRpcEndpoint(),
+        reserveMemory ? " (reserved)" : "", cluster.backend().describe(), cluster.selfInfo().rpcEndpoint(),
         (System.nanoTime() - started) / 1_000_000);
   }
 
@@ -231,12 +231,9 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   }
 
   private static InstanceInfo template(Path sock) {
-    return InstanceInfo.newBuilder()
-        .setHostname(localHostName())
-        .setIpcSocket(sock.toAbsolutePath().toString())
-        .setStartedAtMillis(System.currentTimeMillis())
-        .setDaemonVersion(Version.VERSION)
-        .build();
+    return new InstanceInfo(
+        0, localHostName(), sock.toAbsolutePath().toString(), "", 0, 0,
+        java.time.Instant.ofEpochMilli(System.currentTimeMillis()), Version.VERSION);
   }
 
   private String advertisedHost() {

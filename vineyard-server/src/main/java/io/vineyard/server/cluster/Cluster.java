@@ -1,14 +1,15 @@
 package io.vineyard.server.cluster;
 
 import io.vineyard.ErrorCode;
+import io.vineyard.InstanceInfo;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.RpcClient;
-import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.ListEntry;
 import io.vineyard.proto.ipc.ListResponse;
-import io.vineyard.proto.ipc.ObjectMeta;
 import io.vineyard.proto.ipc.Placement;
 import io.vineyard.server.memory.SharedMemory;
 import io.vineyard.server.store.ObjectStore;
@@ -21,7 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -45,6 +46,11 @@ import org.slf4j.LoggerFactory;
  * lost everything (an etcd restarted empty) is filled again from {@link #snapshot()}. The record is
  * guarded by a lock that is never held during I/O; calls that reach the backend or a peer block and
  * run on {@link #executor()}, never on an I/O event loop.
+ *
+ * <p>Inside, metadata trees and instance records are the domain types ({@link ObjectMeta}, {@link
+ * InstanceInfo}), as the backend takes them. The methods the IPC handler and the gRPC service call
+ * still take and return their protobuf messages ({@code io.vineyard.proto.ipc.*}): those convert
+ * with {@link Protos} at this boundary.
  */
 public final class Cluster implements AutoCloseable {
 
@@ -77,8 +83,8 @@ public final class Cluster implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("cluster-retry").daemon().factory());
 
   /**
-   * @param template this daemon's instance record without id and memory figures (host, socket,
-   *     start time, version)
+   * @param template this daemon's instance record; its id, gRPC endpoint and memory figures are
+   *     filled in by {@link #selfInfo()} (host, socket, start time and version are taken as given)
    */
   public Cluster(MetadataBackend backend, InstanceInfo template) {
     this.backend = backend;
@@ -150,18 +156,19 @@ public final class Cluster implements AutoCloseable {
 
   /** This daemon's instance record, with current memory figures. */
   public InstanceInfo selfInfo() {
-    InstanceInfo.Builder b = template.toBuilder().setRpcEndpoint(rpcEndpoint);
+    InstanceInfo t = template;
     ObjectStore s = store;
-    if (s != null) {
-      b.setId(s.instanceId()).setUsedBytes(s.usedBytes()).setCapacityBytes(s.capacity());
-    }
-    return b.build();
+    return s == null
+        ? new InstanceInfo(t.id(), t.hostname(), t.ipcSocket(), rpcEndpoint, t.usedBytes(), t.capacityBytes(), t.startedAt(), t.daemonVersion())
+        : new InstanceInfo(s.instanceId(), t.hostname(), t.ipcSocket(), rpcEndpoint, s.usedBytes(), s.capacity(), t.startedAt(), t.daemonVersion());
   }
 
   /** What this daemon has published, to publish again after the backend lost it. */
   MetadataBackend.Snapshot snapshot() {
     synchronized (this) {
-      return new MetadataBackend.Snapshot(selfInfo(), List.copyOf(published.values()), Map.copyOf(publishedNames));
+      Map<String, ObjectId> names = new TreeMap<>();
+      publishedNames.forEach((n, id) -> names.put(n, new ObjectId(id)));
+      return new MetadataBackend.Snapshot(selfInfo(), List.copyOf(published.values()), names);
     }
   }
 
@@ -179,12 +186,12 @@ public final class Cluster implements AutoCloseable {
           return;
         }
       }
-      if (backend.lookup(id).isPresent()) {
+      if (backend.lookup(new ObjectId(id)).isPresent()) {
         return;
       }
       throw new VineyardException(ErrorCode.NOT_FOUND, "object " + new ObjectId(id) + " does not exist");
     }
-    ObjectMeta tree = s.getMeta(id);
+    ObjectMeta tree = Protos.fromProto(s.getMeta(id));
     Map<Long, ObjectMeta> nodes = new LinkedHashMap<>();
     collectPublishable(tree, nodes, true);
     Map<String, Long> names = new TreeMap<>();
@@ -193,25 +200,25 @@ public final class Cluster implements AutoCloseable {
     }
     List<ObjectMeta> fresh;
     synchronized (this) {
-      fresh = nodes.values().stream().filter(m -> !published.containsKey(m.getId())).toList();
+      fresh = nodes.values().stream().filter(m -> !published.containsKey(m.id().value())).toList();
       if (fresh.isEmpty() && publishedNames.keySet().containsAll(names.keySet())) {
         return;
       }
       // Recorded first: whatever reaches the backend is then withdrawn by a later delete.
-      fresh.forEach(m -> published.put(m.getId(), m));
+      fresh.forEach(m -> published.put(m.id().value(), m));
       publishedNames.putAll(names);
     }
     try {
       backend.publish(fresh);
       for (Map.Entry<String, Long> n : names.entrySet()) {
-        backend.putName(n.getKey(), n.getValue());
+        backend.putName(n.getKey(), new ObjectId(n.getValue()));
       }
     } catch (RuntimeException e) {
       // Part of it may have reached the backend: take it all back, now or in the background.
       synchronized (this) {
         for (ObjectMeta m : fresh) {
-          published.remove(m.getId());
-          pendingUnpublish.add(m.getId());
+          published.remove(m.id().value());
+          pendingUnpublish.add(m.id().value());
         }
         names.forEach((n, nid) -> {
           if (publishedNames.remove(n, nid)) {
@@ -231,10 +238,10 @@ public final class Cluster implements AutoCloseable {
 
   /** Every non-blob object of the tree (and the root even if it is a blob), by id. */
   private static void collectPublishable(ObjectMeta m, Map<Long, ObjectMeta> out, boolean root) {
-    if (root || !ObjectId.isBlobId(m.getId())) {
-      out.putIfAbsent(m.getId(), m);
+    if (root || !m.isBlob()) {
+      out.putIfAbsent(m.id().value(), m);
     }
-    for (ObjectMeta member : m.getMembersMap().values()) {
+    for (ObjectMeta member : m.members().values()) {
       collectPublishable(member, out, false);
     }
   }
@@ -243,18 +250,19 @@ public final class Cluster implements AutoCloseable {
    * Stores a global object: its members are persisted objects of any instance, named by id. The
    * global object is minted here and persisted at once.
    */
-  public long putGlobal(ObjectMeta meta) {
+  public long putGlobal(io.vineyard.proto.ipc.ObjectMeta request) {
     ObjectStore s = store();
-    if (meta.getTypename().isBlank()) {
+    if (request.getTypename().isBlank()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object needs a typename");
     }
-    if (meta.getMembersCount() == 0) {
+    if (request.getMembersCount() == 0) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a global object needs at least one member");
     }
-    ObjectMeta.Builder b = meta.toBuilder().clearMembers().setGlobal(true).setInstanceId(s.instanceId());
+    ObjectMeta meta = Protos.fromProto(request);
+    Map<String, ObjectMeta> members = new TreeMap<>();
     long nbytes = 0;
-    for (Map.Entry<String, ObjectMeta> e : meta.getMembersMap().entrySet()) {
-      long mid = e.getValue().getId();
+    for (Map.Entry<String, ObjectMeta> e : meta.members().entrySet()) {
+      long mid = e.getValue().id().value();
       ObjectMeta member = persistedTree(mid);
       if (member == null) {
         String why = s.exists(mid) ? "is not persisted; persist it first" : "does not exist on any instance";
@@ -262,14 +270,12 @@ public final class Cluster implements AutoCloseable {
             s.exists(mid) ? ErrorCode.INVALID_ARGUMENT : ErrorCode.NOT_FOUND,
             "member '" + e.getKey() + "' (" + new ObjectId(mid) + ") " + why);
       }
-      b.putMembers(e.getKey(), member);
-      nbytes += member.getNbytes();
-    }
-    if (meta.getNbytes() == 0) {
-      b.setNbytes(nbytes);
+      members.put(e.getKey(), member);
+      nbytes += member.nbytes();
     }
     long id = s.mintObjectId();
-    ObjectMeta global = b.setId(id).build();
+    ObjectMeta global = ObjectMeta.of(
+        new ObjectId(id), meta.typename(), meta.nbytes() == 0 ? nbytes : meta.nbytes(), s.instanceId(), true, meta.fields(), members);
     backend.publish(List.of(global));
     synchronized (this) {
       published.put(id, global);
@@ -289,7 +295,7 @@ public final class Cluster implements AutoCloseable {
     if (store().exists(id)) {
       return null; // local and not persisted
     }
-    return backend.lookup(id).orElse(null);
+    return backend.lookup(new ObjectId(id)).orElse(null);
   }
 
   // ---------------------------------------------------------------- lookups
@@ -300,17 +306,21 @@ public final class Cluster implements AutoCloseable {
   }
 
   /** Metadata of an object not in this daemon's table: a global object of ours, or one persisted elsewhere. */
-  public ObjectMeta getRemoteMeta(long id) {
+  public io.vineyard.proto.ipc.ObjectMeta getRemoteMeta(long id) {
+    return Protos.toProto(remoteTree(id));
+  }
+
+  private ObjectMeta remoteTree(long id) {
     synchronized (this) {
       if (globals.contains(id)) {
         return published.get(id);
       }
     }
-    return backend.lookup(id).orElseThrow(() -> notFound(id));
+    return backend.lookup(new ObjectId(id)).orElseThrow(() -> notFound(id));
   }
 
   /** Metadata from this daemon's table, else from the cluster. */
-  public ObjectMeta getMeta(long id) {
+  public io.vineyard.proto.ipc.ObjectMeta getMeta(long id) {
     ObjectStore s = store();
     try {
       return s.getMeta(id);
@@ -322,13 +332,26 @@ public final class Cluster implements AutoCloseable {
     return getRemoteMeta(id);
   }
 
+  /** {@link #getMeta} as the domain type. */
+  private ObjectMeta tree(long id) {
+    ObjectStore s = store();
+    try {
+      return Protos.fromProto(s.getMeta(id));
+    } catch (VineyardException e) {
+      if (e.code() != ErrorCode.NOT_FOUND) {
+        throw e;
+      }
+    }
+    return remoteTree(id);
+  }
+
   /** A name bound cluster-wide (the store's own names are looked up first by the caller). */
   public long getRemoteName(String name) {
-    OptionalLong id = backend.getName(name);
+    Optional<ObjectId> id = backend.getName(name);
     if (id.isEmpty()) {
       throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
     }
-    return id.getAsLong();
+    return id.get().value();
   }
 
   /** A name bound on this daemon, else cluster-wide. */
@@ -373,7 +396,7 @@ public final class Cluster implements AutoCloseable {
           ? new VineyardException(ErrorCode.INTERNAL, "object " + new ObjectId(id) + " is local and not persisted")
           : notFound(id);
     }
-    backend.putName(name, id);
+    backend.putName(name, new ObjectId(id));
     synchronized (this) {
       publishedNames.put(name, id);
     }
@@ -414,26 +437,28 @@ public final class Cluster implements AutoCloseable {
     MetadataBackend.Page page =
         backend.list(t -> p == null || p.matcher(t).matches(), limit <= 0 ? defaultLimit : limit);
     ListResponse.Builder b = ListResponse.newBuilder().setTruncated(page.truncated());
-    Map<Long, List<String>> names = page.names();
+    Map<ObjectId, List<String>> names = page.names();
     for (ObjectMeta m : page.objects()) {
-      ObjectMeta.Builder shallow = m.toBuilder().clearMembers();
-      m.getMembersMap().forEach((k, v) -> shallow.putMembers(k, ObjectMeta.newBuilder().setId(v.getId()).build()));
-      b.addEntries(ListEntry.newBuilder().setMeta(shallow).addAllNames(names.getOrDefault(m.getId(), List.of()).stream().sorted().toList()));
+      Map<String, ObjectMeta> byId = new TreeMap<>();
+      m.members().forEach((k, v) -> byId.put(k, ObjectMeta.reference(v.id())));
+      ObjectMeta shallow = ObjectMeta.of(m.id(), m.typename(), m.nbytes(), m.instanceId(), m.isGlobal(), m.fields(), byId);
+      b.addEntries(ListEntry.newBuilder().setMeta(Protos.toProto(shallow))
+          .addAllNames(names.getOrDefault(m.id(), List.of()).stream().sorted().toList()));
     }
     return b.build();
   }
 
   /** The registered instances. */
-  public List<InstanceInfo> instances() {
-    return backend.instances();
+  public List<io.vineyard.proto.ipc.InstanceInfo> instances() {
+    return backend.instances().stream().map(Protos::toProto).toList();
   }
 
   /** Where the object, each member and each blob under it lives. */
   public List<Placement> locate(long id) {
-    ObjectMeta tree = getMeta(id);
+    ObjectMeta tree = tree(id);
     Map<Long, InstanceInfo> byId = new HashMap<>();
     for (InstanceInfo i : backend.instances()) {
-      byId.put(i.getId(), i);
+      byId.put(i.id(), i);
     }
     List<Placement> out = new ArrayList<>();
     place(tree, "", byId, out);
@@ -441,19 +466,19 @@ public final class Cluster implements AutoCloseable {
   }
 
   private static void place(ObjectMeta m, String path, Map<Long, InstanceInfo> instances, List<Placement> out) {
-    InstanceInfo at = instances.get(m.getInstanceId());
+    InstanceInfo at = instances.get(m.instanceId());
     Placement.Builder p =
         Placement.newBuilder()
             .setPath(path)
-            .setId(m.getId())
-            .setTypename(m.getTypename())
-            .setNbytes(m.getNbytes())
-            .setInstanceId(m.getInstanceId());
+            .setId(m.id().value())
+            .setTypename(m.typename())
+            .setNbytes(m.nbytes())
+            .setInstanceId(m.instanceId());
     if (at != null) {
-      p.setHostname(at.getHostname()).setRpcEndpoint(at.getRpcEndpoint());
+      p.setHostname(at.hostname()).setRpcEndpoint(at.rpcEndpoint());
     }
     out.add(p.build());
-    new TreeMap<>(m.getMembersMap())
+    m.members()
         .forEach((name, member) -> place(member, path.isEmpty() ? name : path + "/" + name, instances, out));
   }
 
@@ -520,9 +545,9 @@ public final class Cluster implements AutoCloseable {
       return;
     }
     try {
-      backend.unpublish(objects);
+      backend.unpublish(objects.stream().map(ObjectId::new).toList());
       for (Map.Entry<String, Long> n : names.entrySet()) {
-        backend.dropName(n.getKey(), n.getValue());
+        backend.dropName(n.getKey(), new ObjectId(n.getValue()));
       }
       synchronized (this) {
         objects.forEach(pendingUnpublish::remove);
@@ -575,7 +600,7 @@ public final class Cluster implements AutoCloseable {
   private Migrated copy(long id, ObjectStore s) {
     ObjectMeta tree;
     try {
-      tree = getRemoteMeta(id);
+      tree = remoteTree(id);
     } catch (VineyardException e) {
       if (e.code() == ErrorCode.NOT_FOUND) {
         forgetReplica(id); // the source is gone: its old replica is an ordinary local object now
@@ -586,7 +611,7 @@ public final class Cluster implements AutoCloseable {
     if (known != null) {
       return new Migrated(known, 0);
     }
-    if (tree.getGlobal()) {
+    if (tree.isGlobal()) {
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT,
           "object " + new ObjectId(id) + " is global: its members stay where they are; migrate the members you need"
@@ -648,41 +673,43 @@ public final class Cluster implements AutoCloseable {
       List<Long> made,
       Map<Long, InstanceInfo> owners,
       long[] copied) {
-    Long done = mapped.get(m.getId());
+    long from = m.id().value();
+    Long done = mapped.get(from);
     if (done != null) {
       return done;
     }
     long local;
-    Long replica = replicaOf(m.getId());
-    if (s.exists(m.getId())) {
-      local = m.getId();
+    Long replica = replicaOf(from);
+    if (s.exists(from)) {
+      local = from;
     } else if (replica != null) {
       local = replica;
-    } else if (ObjectId.isBlobId(m.getId())) {
+    } else if (m.isBlob()) {
       local = fetchBlob(m, s, session, owners);
       made.add(local);
-      copied[0] += m.getNbytes();
+      copied[0] += m.nbytes();
     } else {
-      ObjectMeta.Builder b = m.toBuilder().clearMembers().setGlobal(false).setId(0);
-      for (Map.Entry<String, ObjectMeta> e : new TreeMap<>(m.getMembersMap()).entrySet()) {
+      Map<String, ObjectMeta> members = new TreeMap<>();
+      for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
         long member = replicate(e.getValue(), s, session, mapped, made, owners, copied);
-        b.putMembers(e.getKey(), ObjectMeta.newBuilder().setId(member).build());
+        members.put(e.getKey(), ObjectMeta.reference(new ObjectId(member)));
       }
-      local = s.putMeta(b.build());
+      // No id: the store mints one for the replica.
+      local = s.putMeta(Protos.toProto(ObjectMeta.of(null, m.typename(), m.nbytes(), m.instanceId(), false, m.fields(), members)));
       made.add(local);
     }
-    mapped.put(m.getId(), local);
+    mapped.put(from, local);
     return local;
   }
 
   private long fetchBlob(ObjectMeta blob, ObjectStore s, Session session, Map<Long, InstanceInfo> owners) {
-    long size = blob.getNbytes();
+    long size = blob.nbytes();
     ObjectStore.Location loc = s.createBlob(session, size);
     if (size > 0) {
       InstanceInfo owner = owner(blob, owners);
       MemorySegment target = shm.mapping().asSlice(loc.offset(), size);
       try {
-        peer(owner.getRpcEndpoint()).fetchBlob(new ObjectId(blob.getId()), target);
+        peer(owner.rpcEndpoint()).fetchBlob(blob.id(), target);
       } catch (VineyardException e) {
         // What went wrong between two daemons is not the asking client's protocol error or bad argument.
         ErrorCode code = switch (e.code()) {
@@ -691,8 +718,8 @@ public final class Cluster implements AutoCloseable {
         };
         throw new VineyardException(
             code,
-            "cannot fetch blob " + new ObjectId(blob.getId()) + " (" + MemorySize.format(size) + ") from instance "
-                + owner.getId() + " (" + owner.getHostname() + ", " + owner.getRpcEndpoint() + "): " + e.reason(),
+            "cannot fetch blob " + blob.id() + " (" + MemorySize.format(size) + ") from instance "
+                + owner.id() + " (" + owner.hostname() + ", " + owner.rpcEndpoint() + "): " + e.reason(),
             e);
       }
     }
@@ -703,14 +730,14 @@ public final class Cluster implements AutoCloseable {
   private InstanceInfo owner(ObjectMeta blob, Map<Long, InstanceInfo> owners) {
     if (owners.isEmpty()) {
       for (InstanceInfo i : backend.instances()) {
-        owners.put(i.getId(), i);
+        owners.put(i.id(), i);
       }
     }
-    InstanceInfo owner = owners.get(blob.getInstanceId());
-    if (owner == null || owner.getRpcEndpoint().isEmpty()) {
+    InstanceInfo owner = owners.get(blob.instanceId());
+    if (owner == null || owner.rpcEndpoint().isEmpty()) {
       throw new VineyardException(
           ErrorCode.UNAVAILABLE,
-          "blob " + new ObjectId(blob.getId()) + " lives on instance " + blob.getInstanceId() + ", which "
+          "blob " + blob.id() + " lives on instance " + blob.instanceId() + ", which "
               + (owner == null ? "is not registered (any more)" : "serves no gRPC port"));
     }
     return owner;

@@ -1,6 +1,5 @@
 package io.vineyard.server.cluster;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
@@ -17,10 +16,13 @@ import io.etcd.jetcd.options.PutOption;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.vineyard.ErrorCode;
+import io.vineyard.InstanceInfo;
 import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
-import io.vineyard.proto.ipc.InstanceInfo;
-import io.vineyard.proto.ipc.ObjectMeta;
+import io.vineyard.server.records.RecordCodec;
+import io.vineyard.server.records.StoredRecord;
+import io.vineyard.server.records.UnreadableRecordException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,9 +32,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -54,6 +56,11 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code <prefix>/names/<name>}: the id a cluster-wide name is bound to.
  * </ul>
  *
+ * <p>Values are records of {@link RecordCodec} (a header with the format version, then protobuf of
+ * {@code records.proto}), not IPC messages. A value this daemon cannot read (a newer format
+ * version, a corrupt body) is skipped by listings with a warning naming its key, and a lookup of it
+ * fails with {@link ErrorCode#IO_ERROR} saying why; other keys are not affected.
+ *
  * <p>Everything a daemon writes is attached to its lease, which a heartbeat renews every third of
  * the TTL; a daemon that dies drops out, with what it published, when the lease expires. Instance ids
  * are claimed with a transaction that succeeds only on a free id.
@@ -74,6 +81,8 @@ public final class EtcdMetadata implements MetadataBackend {
   /** The largest single value this daemon writes (one object's metadata tree). */
   static final int MAX_VALUE_BYTES = 1 << 20;
   private static final int PAGE = 256;
+  /** Unreadable values already warned about (key and revision), so a listing loop does not flood the log. */
+  private static final int WARNED_MAX = 4096;
 
   private final Client client;
   private final String endpoints;
@@ -95,6 +104,7 @@ public final class EtcdMetadata implements MetadataBackend {
   private volatile String lastFailure = "";
   private volatile Instant unhealthySince;
   private volatile boolean closed;
+  private final Set<String> warned = ConcurrentHashMap.newKeySet();
 
   private EtcdMetadata(Client client, String endpoints, String prefix, long ttlSeconds, Duration timeout) {
     this.client = client;
@@ -151,8 +161,8 @@ public final class EtcdMetadata implements MetadataBackend {
     return key(String.format("/instances/%05d", id));
   }
 
-  private ByteSequence objectKey(long id) {
-    return key(String.format("/objects/%05d/%s", new ObjectId(id).instanceId(), new ObjectId(id)));
+  private ByteSequence objectKey(ObjectId id) {
+    return key(String.format("/objects/%05d/%s", id.instanceId(), id));
   }
 
   private ByteSequence nameKey(String name) {
@@ -339,7 +349,7 @@ public final class EtcdMetadata implements MetadataBackend {
   /** Claims {@code id} if free; returns it, or -1 (or throws when {@code required}) if taken. */
   private long claim(long id, long lease, boolean required) {
     ByteSequence k = instanceKey(id);
-    byte[] info = selfRecord(id).toByteArray();
+    byte[] info = RecordCodec.encodeInstance(withId(daemon.self(), id));
     TxnResponse r =
         await("claiming instance id " + id, client.getKVClient().txn()
             .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
@@ -355,8 +365,9 @@ public final class EtcdMetadata implements MetadataBackend {
     return -1;
   }
 
-  private InstanceInfo selfRecord(long id) {
-    return daemon.self().toBuilder().setId(id).build();
+  private static InstanceInfo withId(InstanceInfo i, long id) {
+    return new InstanceInfo(
+        id, i.hostname(), i.ipcSocket(), i.rpcEndpoint(), i.usedBytes(), i.capacityBytes(), i.startedAt(), i.daemonVersion());
   }
 
   /**
@@ -377,7 +388,7 @@ public final class EtcdMetadata implements MetadataBackend {
         reregisterQuietly("instance record missing");
         return;
       }
-      byte[] record = selfRecord(instanceId).toByteArray();
+      byte[] record = RecordCodec.encodeInstance(withId(daemon.self(), instanceId));
       if (!java.util.Arrays.equals(record, current.getKvs().getFirst().getValue().getBytes())) {
         await("refreshing the instance record",
             client.getKVClient().put(k, bytes(record), PutOption.builder().withLeaseId(lease).build()));
@@ -424,7 +435,7 @@ public final class EtcdMetadata implements MetadataBackend {
     try {
       Snapshot s = daemon.snapshot();
       ByteSequence k = instanceKey(instanceId);
-      byte[] info = s.self().toBuilder().setId(instanceId).build().toByteArray();
+      byte[] info = RecordCodec.encodeInstance(withId(s.self(), instanceId));
       TxnResponse r =
           await("claiming instance id " + instanceId, client.getKVClient().txn()
               .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.version(0)))
@@ -435,13 +446,13 @@ public final class EtcdMetadata implements MetadataBackend {
         InstanceInfo holder = decodeInstance(r.getGetResponses().getFirst().getKvs());
         if (holder == null || !sameDaemon(holder, s.self())) {
           markUnhealthy("instance id " + instanceId + " was taken by " + (holder == null ? "another daemon"
-              : holder.getHostname() + " " + holder.getIpcSocket()) + " while this daemon was away");
+              : holder.hostname() + " " + holder.ipcSocket()) + " while this daemon was away");
           return;
         }
         await("claiming instance id " + instanceId,
             client.getKVClient().put(k, bytes(info), PutOption.builder().withLeaseId(lease).build()));
       }
-      putObjects(s.objects(), lease);
+      putObjects(encode(s.objects()), lease);
       putNames(s.names(), lease);
       leaseId = lease;
       done = true;
@@ -463,57 +474,83 @@ public final class EtcdMetadata implements MetadataBackend {
     }
   }
 
-  private static InstanceInfo decodeInstance(List<KeyValue> kvs) {
+  /** The instance record in {@code kvs}, or null when there is none or it cannot be read. */
+  private InstanceInfo decodeInstance(List<KeyValue> kvs) {
     if (kvs.isEmpty()) {
       return null;
     }
     try {
-      return InstanceInfo.parseFrom(kvs.getFirst().getValue().getBytes());
-    } catch (InvalidProtocolBufferException e) {
+      return RecordCodec.decodeInstance(kvs.getFirst().getValue().getBytes());
+    } catch (UnreadableRecordException e) {
+      warnUnreadable(kvs.getFirst(), e);
       return null;
     }
   }
 
   private static boolean sameDaemon(InstanceInfo a, InstanceInfo b) {
-    return a.getHostname().equals(b.getHostname())
-        && a.getIpcSocket().equals(b.getIpcSocket())
-        && a.getStartedAtMillis() == b.getStartedAtMillis();
+    return a.hostname().equals(b.hostname())
+        && a.ipcSocket().equals(b.ipcSocket())
+        && java.util.Objects.equals(a.startedAt(), b.startedAt());
+  }
+
+  /** Logs, once per key and revision, that a value cannot be read and is skipped. */
+  private void warnUnreadable(KeyValue kv, UnreadableRecordException e) {
+    String k = kv.getKey().toString(StandardCharsets.UTF_8);
+    if (warned.size() >= WARNED_MAX) {
+      warned.clear();
+    }
+    if (warned.add(k + "@" + kv.getModRevision())) {
+      LOG.warn("skipping etcd key {}: {}", k, e.reason());
+    }
+  }
+
+  private static String keyText(KeyValue kv) {
+    return kv.getKey().toString(StandardCharsets.UTF_8);
   }
 
   // ---------------------------------------------------------------- objects and names
 
-  private void putObjects(List<ObjectMeta> objects, long lease) {
-    List<SizedOp> ops = new ArrayList<>();
+  /** An object's tree encoded as its etcd value. */
+  private record EncodedTree(ObjectId id, byte[] value) {}
+
+  /** Encodes trees, refusing (before anything is written) one that etcd would not hold. */
+  private static List<EncodedTree> encode(List<ObjectMeta> objects) {
+    List<EncodedTree> out = new ArrayList<>(objects.size());
     for (ObjectMeta m : objects) {
-      byte[] value = checkSize(m);
-      ops.add(new SizedOp(Op.put(objectKey(m.getId()), bytes(value), PutOption.builder().withLeaseId(lease).build()),
-          value.length + 64L));
+      byte[] b = RecordCodec.encodeTree(m);
+      if (b.length > MAX_VALUE_BYTES) {
+        throw new VineyardException(
+            ErrorCode.INVALID_ARGUMENT,
+            "the metadata tree of " + m.id() + " takes " + b.length + " bytes; etcd holds at most "
+                + MAX_VALUE_BYTES + " per object: persist its members separately and group them in a global object");
+      }
+      out.add(new EncodedTree(m.id(), b));
+    }
+    return out;
+  }
+
+  private void putObjects(List<EncodedTree> objects, long lease) {
+    List<SizedOp> ops = new ArrayList<>();
+    for (EncodedTree t : objects) {
+      ops.add(new SizedOp(Op.put(objectKey(t.id()), bytes(t.value()), PutOption.builder().withLeaseId(lease).build()),
+          t.value().length + 64L));
     }
     commitInBatches("publishing objects", ops, lease);
   }
 
-  private static byte[] checkSize(ObjectMeta m) {
-    byte[] b = m.toByteArray();
-    if (b.length > MAX_VALUE_BYTES) {
-      throw new VineyardException(
-          ErrorCode.INVALID_ARGUMENT,
-          "the metadata tree of " + new ObjectId(m.getId()) + " takes " + b.length + " bytes; etcd holds at most "
-              + MAX_VALUE_BYTES + " per object: persist its members separately and group them in a global object");
-    }
-    return b;
-  }
-
-  private void putNames(Map<String, Long> names, long lease) {
+  private void putNames(Map<String, ObjectId> names, long lease) {
     List<SizedOp> ops = new ArrayList<>();
-    for (Map.Entry<String, Long> n : names.entrySet()) {
-      ops.add(new SizedOp(Op.put(nameKey(n.getKey()), idValue(n.getValue()), PutOption.builder().withLeaseId(lease).build()),
-          n.getKey().length() + 96L));
+    for (Map.Entry<String, ObjectId> n : names.entrySet()) {
+      ByteSequence k = nameKey(n.getKey());
+      ByteSequence v = nameValue(n.getKey(), n.getValue());
+      ops.add(new SizedOp(Op.put(k, v, PutOption.builder().withLeaseId(lease).build()), k.size() + v.size() + 32L));
     }
     commitInBatches("publishing names", ops, lease);
   }
 
-  private static ByteSequence idValue(long id) {
-    return ByteSequence.from(new ObjectId(id).toString(), StandardCharsets.UTF_8);
+  /** The value of a name's key; deterministic, so a transaction can compare it. */
+  private static ByteSequence nameValue(String name, ObjectId id) {
+    return ByteSequence.from(RecordCodec.encodeName(name, id));
   }
 
   /** An operation and about how many bytes it adds to a request. */
@@ -545,9 +582,9 @@ public final class EtcdMetadata implements MetadataBackend {
     List<InstanceInfo> out = new ArrayList<>();
     for (KeyValue kv : r.getKvs()) {
       try {
-        out.add(InstanceInfo.parseFrom(kv.getValue().getBytes()));
-      } catch (InvalidProtocolBufferException e) {
-        LOG.warn("ignoring malformed instance record {}", kv.getKey());
+        out.add(RecordCodec.decodeInstance(kv.getValue().getBytes()));
+      } catch (UnreadableRecordException e) {
+        warnUnreadable(kv, e);
       }
     }
     return out;
@@ -558,22 +595,22 @@ public final class EtcdMetadata implements MetadataBackend {
     if (objects.isEmpty()) {
       return;
     }
-    objects.forEach(EtcdMetadata::checkSize);
+    List<EncodedTree> encoded = encode(objects);
     write("publishing", () -> {
-      putObjects(objects, leaseId);
+      putObjects(encoded, leaseId);
       return null;
     });
   }
 
   @Override
-  public void unpublish(List<Long> ids) {
+  public void unpublish(List<ObjectId> ids) {
     if (ids.isEmpty()) {
       return;
     }
     write("withdrawing", () -> {
       for (int i = 0; i < ids.size(); i += TXN_OPS) {
         List<Op> ops = new ArrayList<>();
-        for (long id : ids.subList(i, Math.min(ids.size(), i + TXN_OPS))) {
+        for (ObjectId id : ids.subList(i, Math.min(ids.size(), i + TXN_OPS))) {
           ops.add(Op.delete(objectKey(id), DeleteOption.DEFAULT));
         }
         await("withdrawing objects", client.getKVClient().txn().Then(ops.toArray(Op[]::new)).commit());
@@ -583,21 +620,19 @@ public final class EtcdMetadata implements MetadataBackend {
   }
 
   @Override
-  public Optional<ObjectMeta> lookup(long id) {
+  public Optional<ObjectMeta> lookup(ObjectId id) {
     checkAvailable();
-    GetResponse r = await("looking up " + new ObjectId(id), client.getKVClient().get(objectKey(id)));
+    GetResponse r = await("looking up " + id, client.getKVClient().get(objectKey(id)));
     if (r.getKvs().isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(decodeMeta(r.getKvs().getFirst()));
-  }
-
-  private static ObjectMeta decodeMeta(KeyValue kv) {
+    KeyValue kv = r.getKvs().getFirst();
     try {
-      return ObjectMeta.parseFrom(kv.getValue().getBytes());
-    } catch (InvalidProtocolBufferException e) {
+      return Optional.of(RecordCodec.decodeTree(kv.getValue().getBytes()));
+    } catch (UnreadableRecordException e) {
       throw new VineyardException(
-          ErrorCode.INTERNAL, "malformed metadata in etcd under " + kv.getKey().toString(StandardCharsets.UTF_8), e);
+          e.code(), "object " + id + " is persisted, but this daemon cannot read its metadata (etcd key " + keyText(kv)
+              + "): " + e.reason(), e);
     }
   }
 
@@ -607,8 +642,14 @@ public final class EtcdMetadata implements MetadataBackend {
     List<ObjectMeta> out = new ArrayList<>();
     boolean truncated = false;
     for (KeyValue kv : scan("/objects/")) {
-      ObjectMeta m = decodeMeta(kv);
-      if (typename.test(m.getTypename())) {
+      ObjectMeta m;
+      try {
+        m = RecordCodec.decodeTree(kv.getValue().getBytes());
+      } catch (UnreadableRecordException e) {
+        warnUnreadable(kv, e);
+        continue;
+      }
+      if (typename.test(m.typename())) {
         if (out.size() == limit) {
           truncated = true;
           break;
@@ -616,15 +657,20 @@ public final class EtcdMetadata implements MetadataBackend {
         out.add(m);
       }
     }
-    Set<Long> listed = new HashSet<>();
-    out.forEach(m -> listed.add(m.getId()));
-    Map<Long, List<String>> names = new HashMap<>();
+    Set<ObjectId> listed = new HashSet<>();
+    out.forEach(m -> listed.add(m.id()));
+    Map<ObjectId, List<String>> names = new HashMap<>();
     int cut = (prefix + "/names/").length();
     for (KeyValue kv : scan("/names/")) {
-      String v = kv.getValue().toString(StandardCharsets.UTF_8);
-      if (ObjectId.looksLikeId(v) && listed.contains(ObjectId.parse(v).value())) {
-        names.computeIfAbsent(ObjectId.parse(v).value(), k -> new ArrayList<>())
-            .add(kv.getKey().toString(StandardCharsets.UTF_8).substring(cut));
+      StoredRecord.Name n;
+      try {
+        n = RecordCodec.decodeName(kv.getValue().getBytes());
+      } catch (UnreadableRecordException e) {
+        warnUnreadable(kv, e);
+        continue;
+      }
+      if (listed.contains(n.id())) {
+        names.computeIfAbsent(n.id(), k -> new ArrayList<>()).add(keyText(kv).substring(cut));
       }
     }
     return new Page(out, names, truncated);
@@ -665,7 +711,7 @@ public final class EtcdMetadata implements MetadataBackend {
   }
 
   @Override
-  public void putName(String name, long id) {
+  public void putName(String name, ObjectId id) {
     write("binding a name", () -> {
       putNames(Map.of(name, id), leaseId);
       return null;
@@ -673,14 +719,20 @@ public final class EtcdMetadata implements MetadataBackend {
   }
 
   @Override
-  public OptionalLong getName(String name) {
+  public Optional<ObjectId> getName(String name) {
     checkAvailable();
     GetResponse r = await("resolving name '" + name + "'", client.getKVClient().get(nameKey(name)));
     if (r.getKvs().isEmpty()) {
-      return OptionalLong.empty();
+      return Optional.empty();
     }
-    String v = r.getKvs().getFirst().getValue().toString(StandardCharsets.UTF_8);
-    return OptionalLong.of(ObjectId.parse(v).value());
+    KeyValue kv = r.getKvs().getFirst();
+    try {
+      return Optional.of(RecordCodec.decodeName(kv.getValue().getBytes()).id());
+    } catch (UnreadableRecordException e) {
+      throw new VineyardException(
+          e.code(), "name '" + name + "' is bound, but this daemon cannot read the binding (etcd key " + keyText(kv)
+              + "): " + e.reason(), e);
+    }
   }
 
   @Override
@@ -689,10 +741,10 @@ public final class EtcdMetadata implements MetadataBackend {
   }
 
   @Override
-  public boolean dropName(String name, long id) {
+  public boolean dropName(String name, ObjectId id) {
     ByteSequence k = nameKey(name);
     return write("dropping a name", () -> await("dropping name '" + name + "'", client.getKVClient().txn()
-        .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.value(idValue(id))))
+        .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.value(nameValue(name, id))))
         .Then(Op.delete(k, DeleteOption.DEFAULT))
         .commit()).isSucceeded());
   }

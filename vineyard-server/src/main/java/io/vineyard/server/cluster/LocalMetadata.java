@@ -2,14 +2,14 @@ package io.vineyard.server.cluster;
 
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
-import io.vineyard.proto.ipc.InstanceInfo;
-import io.vineyard.proto.ipc.ObjectMeta;
+import io.vineyard.InstanceInfo;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.function.Predicate;
 
@@ -19,8 +19,8 @@ import java.util.function.Predicate;
  */
 public final class LocalMetadata implements MetadataBackend {
 
-  private final TreeMap<Long, ObjectMeta> objects = new TreeMap<>(Long::compareUnsigned);
-  private final Map<String, Long> names = new TreeMap<>();
+  private final TreeMap<ObjectId, ObjectMeta> objects = new TreeMap<>();
+  private final Map<String, ObjectId> names = new TreeMap<>();
   private volatile Registrant self;
 
   @Override
@@ -40,16 +40,16 @@ public final class LocalMetadata implements MetadataBackend {
 
   @Override
   public synchronized void publish(List<ObjectMeta> metas) {
-    metas.forEach(m -> objects.put(m.getId(), m));
+    metas.forEach(m -> objects.put(m.id(), m));
   }
 
   @Override
-  public synchronized void unpublish(List<Long> ids) {
+  public synchronized void unpublish(List<ObjectId> ids) {
     ids.forEach(objects::remove);
   }
 
   @Override
-  public synchronized Optional<ObjectMeta> lookup(long id) {
+  public synchronized Optional<ObjectMeta> lookup(ObjectId id) {
     return Optional.ofNullable(objects.get(id));
   }
 
@@ -58,7 +58,7 @@ public final class LocalMetadata implements MetadataBackend {
     List<ObjectMeta> out = new ArrayList<>();
     boolean truncated = false;
     for (ObjectMeta m : objects.values()) {
-      if (typename.test(m.getTypename())) {
+      if (typename.test(m.typename())) {
         if (out.size() == limit) {
           truncated = true;
           break;
@@ -66,20 +66,19 @@ public final class LocalMetadata implements MetadataBackend {
         out.add(m);
       }
     }
-    Map<Long, List<String>> bound = new HashMap<>();
+    Map<ObjectId, List<String>> bound = new HashMap<>();
     names.forEach((n, id) -> bound.computeIfAbsent(id, k -> new ArrayList<>()).add(n));
     return new Page(out, bound, truncated);
   }
 
   @Override
-  public synchronized void putName(String name, long id) {
+  public synchronized void putName(String name, ObjectId id) {
     names.put(name, id);
   }
 
   @Override
-  public synchronized OptionalLong getName(String name) {
-    Long id = names.get(name);
-    return id == null ? OptionalLong.empty() : OptionalLong.of(id);
+  public synchronized Optional<ObjectId> getName(String name) {
+    return Optional.ofNullable(names.get(name));
   }
 
   @Override
@@ -88,7 +87,7 @@ public final class LocalMetadata implements MetadataBackend {
   }
 
   @Override
-  public synchronized boolean dropName(String name, long id) {
+  public synchronized boolean dropName(String name, ObjectId id) {
     return names.remove(name, id);
   }
 

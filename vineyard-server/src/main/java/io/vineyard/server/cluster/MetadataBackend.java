@@ -2,12 +2,13 @@ package io.vineyard.server.cluster;
 
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
-import io.vineyard.proto.ipc.InstanceInfo;
-import io.vineyard.proto.ipc.ObjectMeta;
+import io.vineyard.InstanceInfo;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
+import java.util.function.Predicate;
 
 /**
  * Where the cluster's shared metadata lives: the registered instances, the persisted objects (their
@@ -19,11 +20,17 @@ import java.util.OptionalLong;
  * the backend loses it (an etcd wiped and restarted) the daemon publishes it again from {@link
  * Snapshot}. Calls block (bounded by the backend's timeout) and must not run on an I/O event loop;
  * while the backend is unreachable they fail at once with {@link ErrorCode#UNAVAILABLE}.
+ *
+ * <p>The backend speaks the domain types ({@link ObjectMeta}, {@link InstanceInfo}, {@link
+ * ObjectId}), never the IPC messages; how it stores them is its own business ({@link EtcdMetadata}
+ * uses {@link io.vineyard.server.records.RecordCodec}). A stored value it cannot read (a newer
+ * format, a corrupt body) is skipped with a warning by listings and refused with a clear error by
+ * lookups; it never fails a whole listing.
  */
 public interface MetadataBackend extends AutoCloseable {
 
   /** What this daemon has published, to publish again after the backend lost it. */
-  record Snapshot(InstanceInfo self, List<ObjectMeta> objects, Map<String, Long> names) {}
+  record Snapshot(InstanceInfo self, List<ObjectMeta> objects, Map<String, ObjectId> names) {}
 
   /** The daemon as the backend sees it. */
   interface Registrant {
@@ -49,35 +56,47 @@ public interface MetadataBackend extends AutoCloseable {
   /** The registered instances, by id. */
   List<InstanceInfo> instances();
 
-  /** Publishes (or republishes) expanded metadata trees of objects this daemon owns. */
+  /** Publishes (or republishes) expanded metadata trees of objects this daemon owns; each has an id. */
   void publish(List<ObjectMeta> objects);
 
   /** Removes objects this daemon published; ids not published are ignored. */
-  void unpublish(List<Long> ids);
+  void unpublish(List<ObjectId> ids);
 
-  /** A persisted object's expanded metadata tree, published by any instance. */
-  Optional<ObjectMeta> lookup(long id);
+  /**
+   * A persisted object's expanded metadata tree, published by any instance.
+   *
+   * @throws VineyardException {@link ErrorCode#IO_ERROR} when the backend holds it in a form this
+   *     daemon cannot read (the message says why)
+   */
+  Optional<ObjectMeta> lookup(ObjectId id);
 
   /**
    * A page of persisted objects of every instance, the cluster-wide names bound to them (sorted), and
    * whether more objects match.
    */
-  record Page(List<ObjectMeta> objects, Map<Long, List<String>> names, boolean truncated) {}
+  record Page(List<ObjectMeta> objects, Map<ObjectId, List<String>> names, boolean truncated) {}
 
-  /** Persisted objects whose typename matches, up to {@code limit}, ordered by owner and id. */
-  Page list(java.util.function.Predicate<String> typename, int limit);
+  /**
+   * Persisted objects whose typename matches, up to {@code limit}, ordered by owner and id; objects
+   * stored in a form this daemon cannot read are left out (and logged).
+   */
+  Page list(Predicate<String> typename, int limit);
 
   /** Binds a cluster-wide name to a persisted object. */
-  void putName(String name, long id);
+  void putName(String name, ObjectId id);
 
-  /** The object a cluster-wide name is bound to. */
-  OptionalLong getName(String name);
+  /**
+   * The object a cluster-wide name is bound to.
+   *
+   * @throws VineyardException {@link ErrorCode#IO_ERROR} when the binding cannot be read
+   */
+  Optional<ObjectId> getName(String name);
 
   /** Drops a cluster-wide name; returns whether it was bound. */
   boolean dropName(String name);
 
   /** Drops a cluster-wide name only while it is still bound to {@code id}; returns whether it was. */
-  boolean dropName(String name, long id);
+  boolean dropName(String name, ObjectId id);
 
   /** Whether calls can be expected to succeed now. */
   boolean available();

@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vineyard.ErrorCode;
+import io.vineyard.InstanceInfo;
+import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import io.vineyard.proto.ipc.InstanceInfo;
+import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.ListEntry;
 import io.vineyard.proto.ipc.ObjectMeta;
 import io.vineyard.proto.ipc.Placement;
@@ -29,7 +31,7 @@ class ClusterTest {
   @BeforeEach
   void setUp() {
     backend = new LocalMetadata();
-    cluster = new Cluster(backend, InstanceInfo.newBuilder().setHostname("node-1").setIpcSocket("/tmp/v.sock").build());
+    cluster = new Cluster(backend, new InstanceInfo(0, "node-1", "/tmp/v.sock", "", 0, 0, java.time.Instant.EPOCH, ""));
     store = new ObjectStore(cluster.register(7), 1 << 20, 100);
     cluster.attach(store, null);
     session = store.openSession("test");
@@ -60,12 +62,12 @@ class ClusterTest {
     store.putName("a-column", column);
     cluster.persist(frame);
 
-    assertEquals(store.getMeta(frame), backend.lookup(frame).orElseThrow());
-    assertEquals(store.getMeta(column), backend.lookup(column).orElseThrow(), "members are persisted too");
-    assertTrue(backend.lookup(b).isEmpty(), "blobs are published inside their objects' trees only");
-    assertEquals(frame, backend.getName("the-frame").orElseThrow());
-    assertEquals(column, backend.getName("a-column").orElseThrow());
-    assertEquals(7, cluster.selfInfo().getId());
+    assertEquals(Protos.fromProto(store.getMeta(frame)), backend.lookup(new ObjectId(frame)).orElseThrow());
+    assertEquals(Protos.fromProto(store.getMeta(column)), backend.lookup(new ObjectId(column)).orElseThrow(), "members are persisted too");
+    assertTrue(backend.lookup(new ObjectId(b)).isEmpty(), "blobs are published inside their objects' trees only");
+    assertEquals(new ObjectId(frame), backend.getName("the-frame").orElseThrow());
+    assertEquals(new ObjectId(column), backend.getName("a-column").orElseThrow());
+    assertEquals(7, cluster.selfInfo().id());
     List<ListEntry> listed = cluster.listGlobal("t::*", 0, 10).getEntriesList();
     assertEquals(2, listed.size());
     assertEquals(List.of("the-frame"),
@@ -83,8 +85,8 @@ class ClusterTest {
     ObjectStore.DeleteResult r = store.delete(List.of(frame), false, true);
     assertTrue(cluster.afterDelete(r.deleted()));
     cluster.withdrawPending();
-    assertTrue(backend.lookup(frame).isEmpty());
-    assertTrue(backend.lookup(column).isEmpty(), "deep delete took the member, and its publication");
+    assertTrue(backend.lookup(new ObjectId(frame)).isEmpty());
+    assertTrue(backend.lookup(new ObjectId(column)).isEmpty(), "deep delete took the member, and its publication");
     assertTrue(backend.getName("frame").isEmpty());
     assertFalse(cluster.afterDelete(List.of(frame)), "nothing left to withdraw");
   }
@@ -105,7 +107,7 @@ class ClusterTest {
     assertEquals(64, stored.getNbytes(), "the sum of its members");
     assertEquals(store.getMeta(column), stored.getMembersOrThrow("part-0"), "members are expanded");
     assertTrue(cluster.isLocalGlobal(g));
-    assertEquals(stored, backend.lookup(g).orElseThrow(), "a global object is persisted at once");
+    assertEquals(Protos.fromProto(stored), backend.lookup(new ObjectId(g)).orElseThrow(), "a global object is persisted at once");
 
     ObjectMeta unknown = ObjectMeta.newBuilder().setTypename("t::Global").setGlobal(true)
         .putMembers("part-0", ObjectMeta.newBuilder().setId(12345).build()).build();
