@@ -52,8 +52,12 @@ public final class RecordCodec {
   /** The format version this daemon writes and the only one it reads. */
   public static final int FORMAT_VERSION = 1;
 
-  /** The deepest metadata tree encoded or decoded (a blob under a 999 levels of objects). */
-  public static final int MAX_TREE_DEPTH = 1000;
+  /**
+   * The deepest metadata tree encoded or decoded, in levels (a blob under 255 levels of objects).
+   * Far above what the IPC protocol carries (protobuf's default nesting limit of 100 allows about 50
+   * levels), and low enough that the recursive encoding stays well inside a thread's stack.
+   */
+  public static final int MAX_TREE_DEPTH = 256;
 
   private static final byte[] MAGIC = {'V', 'Y', 'R'};
   /** Per tree level the parser descends two messages (Member, ObjectTree), plus the envelope. */
