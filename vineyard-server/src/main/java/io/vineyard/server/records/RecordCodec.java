@@ -89,7 +89,7 @@ public final class RecordCodec {
       return switch (r.getKindCase()) {
         case OBJECT -> new StoredRecord.Tree(meta(r.getObject(), 1));
         case INSTANCE -> new StoredRecord.Instance(info(r.getInstance()));
-        case NAME -> new StoredRecord.Name(binding(r.getName()).name(), binding(r.getName()).id());
+        case NAME -> binding(r.getName());
         case KIND_NOT_SET -> throw corrupt("a record of no kind this daemon knows", null);
       };
     } catch (UnreadableRecordException e) {
