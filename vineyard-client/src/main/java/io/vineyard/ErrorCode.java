@@ -28,7 +28,13 @@ public enum ErrorCode {
   /** The request needs a permission the caller lacks. */
   PERMISSION_DENIED(11),
   /** A bug or an unexpected state. */
-  INTERNAL(12);
+  INTERNAL(12),
+  /**
+   * The API was used in a state that does not allow the call: a handle used after it was closed or
+   * sealed, a client closed with handles still open (a leak in the caller), a blocking call made
+   * from the thread that reads the connection's replies. Raised by the client, never by the daemon.
+   */
+  ILLEGAL_STATE(13);
 
   private final int code;
 

@@ -26,6 +26,7 @@ public final class ExitCodes {
       case NOT_FOUND -> NOT_FOUND;
       case UNAVAILABLE -> CANNOT_CONNECT;
       case OUT_OF_MEMORY -> OUT_OF_MEMORY;
+      // ILLEGAL_STATE (a misuse of the client API, a bug in the tool) and the rest.
       default -> OTHER;
     };
   }

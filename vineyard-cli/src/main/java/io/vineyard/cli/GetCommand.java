@@ -223,8 +223,9 @@ final class GetCommand extends ClientCommand {
         long n = Math.min(PutCommand.CHUNK, size - off);
         try {
           blob.transferTo(fd, off, n);
-        } catch (UnsupportedOperationException e) {
-          if (off == 0) {
+        } catch (VineyardException e) {
+          // INVALID_ARGUMENT before any byte went: the kernel cannot sendfile to this destination.
+          if (off == 0 && e.code() == ErrorCode.INVALID_ARGUMENT) {
             return false;
           }
           throw e;

@@ -17,9 +17,15 @@ import org.apache.arrow.memory.ForeignAllocation;
  * <p>While a {@code Blob} is open the daemon keeps the bytes where they are (the blob is pinned);
  * closing it releases the pin. Arrow buffers made with {@link #toArrowBuf} keep the pin too, until
  * the last of them is released. {@link #segment()} fails once the blob is closed; a segment obtained
- * earlier stays mapped until the client closes (reading it then fails with an
+ * earlier stays mapped until the client closes (reading it then fails with the FFM API's
  * {@link IllegalStateException}, never a crash), but after release the daemon may reuse its bytes
  * for other blobs, so do not keep it past {@code close()}.
+ *
+ * <p>Threads: a {@code Blob} is immutable apart from its reference count and may be shared freely;
+ * {@link #close()} is idempotent and safe from any thread (the first call releases the handle's pin;
+ * the release is one message, never held up by another thread's call in flight), as is releasing
+ * its Arrow buffers. Reading the segment while another thread closes the blob is the caller's race:
+ * the bytes stay mapped but the daemon may reuse them.
  *
  * <p>The view is a slice of the client's one mapping of the region: getting a blob creates no
  * mapping and no memory session of its own, so it costs the same for any size.
@@ -60,7 +66,7 @@ public final class Blob implements AutoCloseable {
   /** The blob's bytes, read-only, in shared memory. */
   public MemorySegment segment() {
     if (closed.get()) {
-      throw new IllegalStateException("blob " + id + " is closed");
+      throw new VineyardException(ErrorCode.ILLEGAL_STATE, "blob " + id + " is closed");
     }
     return segment;
   }
@@ -78,8 +84,8 @@ public final class Blob implements AutoCloseable {
    * with {@code sendfile(2)}: the pages go from the daemon's shared memory to the destination without
    * being mapped into this process or passing through the JVM, as {@code cp} does.
    *
-   * @throws UnsupportedOperationException when the kernel cannot do it for this destination; write
-   *     {@link #segment()} instead
+   * @throws VineyardException {@link ErrorCode#INVALID_ARGUMENT} when the kernel cannot do it for
+   *     this destination (nothing was written then); write {@link #segment()} instead
    * @throws VineyardException {@link ErrorCode#IO_ERROR} when the destination fails (the message
    *     says why, e.g. "Broken pipe")
    */
@@ -100,7 +106,8 @@ public final class Blob implements AutoCloseable {
           continue;
         }
         if (done == 0 && (errno == Libc.EINVAL || errno == Libc.ENOSYS)) {
-          throw new UnsupportedOperationException("sendfile cannot write to this destination: " + Libc.strerror(errno));
+          throw new VineyardException(
+              ErrorCode.INVALID_ARGUMENT, "sendfile cannot write to this destination: " + Libc.strerror(errno));
         }
         throw new VineyardException(ErrorCode.IO_ERROR, "copying blob " + id + " failed: " + Libc.strerror(errno));
       }
@@ -136,7 +143,7 @@ public final class Blob implements AutoCloseable {
     while (true) {
       int r = refs.get();
       if (r == 0 || closed.get()) {
-        throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob " + id + " is closed");
+        throw new VineyardException(ErrorCode.ILLEGAL_STATE, "blob " + id + " is closed");
       }
       if (refs.compareAndSet(r, r + 1)) {
         return;

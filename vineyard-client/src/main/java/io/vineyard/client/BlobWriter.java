@@ -23,6 +23,14 @@ import org.apache.arrow.memory.ForeignAllocation;
  *
  * <p>{@link #segment()} fails once the writer is sealed or closed. Do not write through a segment
  * obtained earlier after sealing: for large blobs other processes may already be reading it.
+ * Several writers are sealed in one round trip with {@link IpcClient#seal(java.util.Collection)}.
+ *
+ * <p>Threads: a writer is meant to be filled and sealed by one thread at a time (writes to its
+ * segment are plain memory writes, with no ordering against another thread's {@code seal()}; hand a
+ * writer to another thread the way any mutable object is handed over). Its methods are
+ * synchronized, so calling them from several threads does not corrupt it: {@link #close()} is
+ * idempotent and safe from any thread (it aborts the blob unless it was sealed), and a {@code
+ * seal()} racing a {@code close()} either seals the blob or finds it aborted.
  */
 public final class BlobWriter implements AutoCloseable {
 
@@ -66,7 +74,8 @@ public final class BlobWriter implements AutoCloseable {
   public synchronized ObjectId id() {
     if (id == null) {
       if (state != State.OPEN) {
-        throw new IllegalStateException("blob was " + state.name().toLowerCase(java.util.Locale.ROOT) + " before it had an id");
+        throw new VineyardException(
+            ErrorCode.ILLEGAL_STATE, "blob was " + state.name().toLowerCase(java.util.Locale.ROOT) + " before it had an id");
       }
       IpcClient.Reservation r = client.reserve(size);
       id = r.id();
@@ -82,7 +91,8 @@ public final class BlobWriter implements AutoCloseable {
   /** The memory to write, until sealed. */
   public synchronized MemorySegment segment() {
     if (state != State.OPEN) {
-      throw new IllegalStateException("blob " + describe() + " is " + state.name().toLowerCase(java.util.Locale.ROOT));
+      throw new VineyardException(
+          ErrorCode.ILLEGAL_STATE, "blob " + describe() + " is " + state.name().toLowerCase(java.util.Locale.ROOT));
     }
     return segment;
   }
@@ -130,12 +140,7 @@ public final class BlobWriter implements AutoCloseable {
    * @throws VineyardException {@link ErrorCode#ALREADY_SEALED} when sealed before
    */
   public synchronized ObjectId seal() {
-    if (state == State.SEALED) {
-      throw new VineyardException(ErrorCode.ALREADY_SEALED, "blob " + describe() + " is already sealed");
-    }
-    if (state == State.ABORTED) {
-      throw new VineyardException(ErrorCode.NOT_FOUND, "blob " + describe() + " was aborted");
-    }
+    checkSealable();
     if (!staged) {
       // Arrow buffers over shared memory keep the blob pinned until they are released.
       boolean keepPinned = arrowRefs > 0;
@@ -150,6 +155,43 @@ public final class BlobWriter implements AutoCloseable {
     state = State.SEALED;
     client.writerDone(this);
     return id;
+  }
+
+  /** What sealing this writer in a batch takes: its id (in place), or its bytes (staged, no id yet). */
+  record SealPlan(ObjectId id, MemorySegment inlineData, boolean keepPinned) {}
+
+  IpcClient client() {
+    return client;
+  }
+
+  /** For a batch seal: checks the writer can be sealed and says how; changes nothing visible. */
+  synchronized SealPlan planSeal() {
+    checkSealable();
+    if (!staged) {
+      return new SealPlan(id, null, arrowRefs > 0);
+    }
+    if (reserved != null) {
+      MemorySegment.copy(segment, 0, reserved, 0, size);
+      return new SealPlan(id, null, false);
+    }
+    return new SealPlan(null, segment, false);
+  }
+
+  /** For a batch seal that succeeded: the writer is sealed as {@code sealedId}. */
+  synchronized void sealedAs(ObjectId sealedId, boolean pinned) {
+    id = sealedId;
+    pinnedAfterSeal = pinned;
+    state = State.SEALED;
+    client.writerDone(this);
+  }
+
+  private void checkSealable() {
+    if (state == State.SEALED) {
+      throw new VineyardException(ErrorCode.ALREADY_SEALED, "blob " + describe() + " is already sealed");
+    }
+    if (state == State.ABORTED) {
+      throw new VineyardException(ErrorCode.NOT_FOUND, "blob " + describe() + " was aborted");
+    }
   }
 
   public synchronized boolean isSealed() {

@@ -9,7 +9,6 @@ import io.vineyard.proto.rpc.BlobChunk;
 import io.vineyard.proto.rpc.VineyardGrpc;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 
@@ -78,7 +77,7 @@ final class ChunkStream {
           throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "blob chunk ended " + left + " bytes short");
         }
       } catch (IOException e) {
-        throw new UncheckedIOException(e);
+        throw new VineyardException(ErrorCode.IO_ERROR, "reading a blob chunk failed: " + e.getMessage(), e);
       }
     }
 
@@ -107,7 +106,7 @@ final class ChunkStream {
 
     @Override
     public InputStream stream(Chunk value) {
-      throw new UnsupportedOperationException("chunks are only received");
+      throw new VineyardException(ErrorCode.INTERNAL, "chunks are only received");
     }
 
     @Override

@@ -27,7 +27,7 @@ public final class GrpcErrors {
       case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
       case NOT_FOUND -> Status.Code.NOT_FOUND;
       case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
-      case NOT_SEALED, ALREADY_SEALED, OBJECT_IN_USE -> Status.Code.FAILED_PRECONDITION;
+      case NOT_SEALED, ALREADY_SEALED, OBJECT_IN_USE, ILLEGAL_STATE -> Status.Code.FAILED_PRECONDITION;
       case OUT_OF_MEMORY -> Status.Code.RESOURCE_EXHAUSTED;
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
       case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;

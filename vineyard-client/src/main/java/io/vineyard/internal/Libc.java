@@ -31,6 +31,8 @@ public final class Libc {
   public static final int MSG_NOSIGNAL = 0x4000;
   public static final int MSG_CMSG_CLOEXEC = 0x40000000;
   public static final int MSG_CTRUNC = 0x8;
+  /** {@code shutdown(2)}: both directions. */
+  public static final int SHUT_RDWR = 2;
 
   public static final int O_RDONLY = 0;
   public static final int O_WRONLY = 1;
@@ -106,6 +108,8 @@ public final class Libc {
       downcall("recvmsg", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
   private static final MethodHandle SETSOCKOPT =
       downcall("setsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  private static final MethodHandle SHUTDOWN =
+      downcall("shutdown", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
   private static final MethodHandle CLOSE =
       downcall("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
   private static final MethodHandle OPEN =
@@ -216,6 +220,19 @@ public final class Libc {
   public static int setsockopt(int fd, int level, int name, MemorySegment value, int len) {
     try {
       return (int) SETSOCKOPT.invokeExact(state(), fd, level, name, value, len);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Shuts a socket down without closing its descriptor: a thread blocked in {@code recvmsg} or
+   * {@code send} on it returns at once (end of stream, or {@code EPIPE}), and the descriptor number
+   * stays reserved until {@link #close}, so it cannot be reused under that thread.
+   */
+  public static int shutdown(int fd, int how) {
+    try {
+      return (int) SHUTDOWN.invokeExact(state(), fd, how);
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -13,11 +13,18 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A blocking client connection on a UNIX-domain stream socket that sends and receives length-framed
- * messages and receives file descriptors passed with {@code SCM_RIGHTS}. Not thread-safe: callers
- * serialize access.
+ * messages and receives file descriptors passed with {@code SCM_RIGHTS}.
+ *
+ * <p>Threads: any number of threads may write frames at once (each frame is written whole under a
+ * send lock held only for that frame); frames and descriptors are read by one thread at a time (a
+ * receive lock, which the caller is expected to hold alone anyway, since whoever reads a frame must
+ * also take its descriptors). {@link #close()} may be called from any thread: it shuts the socket
+ * down first, which wakes a reader blocked in {@code recvmsg} and a writer blocked in {@code send},
+ * then waits for them to leave before it frees the descriptor and the buffers.
  *
  * <p>Frames are a 4-byte big-endian length and a payload. A descriptor arrives with one filler byte
  * that belongs to no frame; the kernel ends a {@code recvmsg} right after the message that carries
@@ -37,16 +44,23 @@ public final class UnixSocketConnection implements AutoCloseable {
   private final MemorySegment iov;
   private final MemorySegment control;
   private final ArrayDeque<Integer> receivedFds = new ArrayDeque<>();
+  private final ReentrantLock sendLock = new ReentrantLock();
+  private final ReentrantLock recvLock = new ReentrantLock();
+  /** How long a send may block, and how long {@link #readFrame(int)} waits for a frame. */
+  private final long timeoutNanos;
 
   private MemorySegment recvBuf;
   private long readPos;
   private long writePos;
   private MemorySegment sendBuf;
-  private boolean closed;
+  private volatile boolean closed;
+  /** Set once the connection failed (end of stream, an error, a bad frame); the socket is shut down. */
+  private volatile String broken;
 
-  private UnixSocketConnection(int fd, Path path) {
+  private UnixSocketConnection(int fd, Path path, Duration timeout) {
     this.fd = fd;
     this.path = path;
+    this.timeoutNanos = timeout.toNanos();
     this.msghdr = arena.allocate(Libc.MSGHDR);
     this.iov = arena.allocate(Libc.IOVEC);
     this.control = arena.allocate(Libc.CMSGHDR_SIZE + 4L * MAX_FDS_PER_READ, 8);
@@ -54,13 +68,14 @@ public final class UnixSocketConnection implements AutoCloseable {
     this.sendBuf = arena.allocate(INITIAL_BUFFER, 8);
   }
 
-  /** While non-zero, a receive timeout before this instant ({@link System#nanoTime()}) is waited out. */
-  private long patientUntil;
+  /** The longest one {@code recvmsg} blocks, so that a waiting reader can check its own deadline. */
+  static final Duration RECEIVE_TICK = Duration.ofMillis(100);
 
   /**
    * Connects to the socket at {@code path}.
    *
-   * @param timeout how long a send or a receive may block before the connection is declared broken
+   * @param timeout how long a send may block, and {@link #readFrame(int)} may wait, before the
+   *     connection is declared broken
    * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when nothing listens there
    */
   public static UnixSocketConnection connect(Path path, Duration timeout) {
@@ -91,14 +106,18 @@ public final class UnixSocketConnection implements AutoCloseable {
             "cannot connect to vineyardd at " + p + ": " + Libc.strerror(errno)
                 + (errno == Libc.ENOENT || errno == Libc.ECONNREFUSED ? " (is the daemon running?)" : ""));
       }
-      MemorySegment tv = a.allocate(16, 8);
-      long millis = Math.max(1, timeout.toMillis());
-      tv.set(ValueLayout.JAVA_LONG, 0, millis / 1000);
-      tv.set(ValueLayout.JAVA_LONG, 8, (millis % 1000) * 1000);
-      Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, tv, 16);
-      Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, tv, 16);
+      setTimeout(a, fd, Libc.SO_SNDTIMEO, timeout);
+      setTimeout(a, fd, Libc.SO_RCVTIMEO, timeout.compareTo(RECEIVE_TICK) < 0 ? timeout : RECEIVE_TICK);
     }
-    return new UnixSocketConnection(fd, path);
+    return new UnixSocketConnection(fd, path, timeout);
+  }
+
+  private static void setTimeout(Arena a, int fd, int option, Duration timeout) {
+    MemorySegment tv = a.allocate(16, 8);
+    long millis = Math.max(1, timeout.toMillis());
+    tv.set(ValueLayout.JAVA_LONG, 0, millis / 1000);
+    tv.set(ValueLayout.JAVA_LONG, 8, (millis % 1000) * 1000);
+    Libc.setsockopt(fd, Libc.SOL_SOCKET, option, tv, 16);
   }
 
   public Path path() {
@@ -107,23 +126,33 @@ public final class UnixSocketConnection implements AutoCloseable {
 
   /** Sends one frame: the 4-byte length and {@code payload}. */
   public void writeFrame(byte[] payload) {
-    MemorySegment buf = frameBuffer(payload.length);
-    MemorySegment.copy(payload, 0, buf, ValueLayout.JAVA_BYTE, 4, payload.length);
-    sendFrame(payload.length);
+    sendLock.lock();
+    try {
+      MemorySegment buf = frameBuffer(payload.length);
+      MemorySegment.copy(payload, 0, buf, ValueLayout.JAVA_BYTE, 4, payload.length);
+      sendFrame(payload.length);
+    } finally {
+      sendLock.unlock();
+    }
   }
 
   /** Sends one frame holding {@code message}, serialized straight into the send buffer (no copy). */
   public void writeFrame(MessageLite message) {
     int size = message.getSerializedSize();
-    MemorySegment buf = frameBuffer(size);
+    sendLock.lock();
     try {
-      CodedOutputStream out = CodedOutputStream.newInstance(buf.asSlice(4, size).asByteBuffer());
-      message.writeTo(out);
-      out.flush();
-    } catch (IOException e) {
-      throw new VineyardException(ErrorCode.INTERNAL, "cannot serialize a request", e);
+      MemorySegment buf = frameBuffer(size);
+      try {
+        CodedOutputStream out = CodedOutputStream.newInstance(buf.asSlice(4, size).asByteBuffer());
+        message.writeTo(out);
+        out.flush();
+      } catch (IOException e) {
+        throw new VineyardException(ErrorCode.INTERNAL, "cannot serialize a request", e);
+      }
+      sendFrame(size);
+    } finally {
+      sendLock.unlock();
     }
-    sendFrame(size);
   }
 
   /** The send buffer, large enough for a frame of {@code payload} bytes, with the length written. */
@@ -154,39 +183,51 @@ public final class UnixSocketConnection implements AutoCloseable {
   }
 
   /**
-   * Reads the next frame and returns its payload, valid until the next call on this connection.
+   * Reads the next frame and returns its payload, valid until the next read on this connection;
+   * waits at most the connection's timeout, after which the connection is broken.
    *
    * @param maxFrame frames longer than this break the connection
    */
   public ByteBuffer readFrame(int maxFrame) {
-    return readFrame(maxFrame, 0);
+    long deadline = System.nanoTime() + timeoutNanos;
+    while (true) {
+      ByteBuffer frame = pollFrame(maxFrame);
+      if (frame != null) {
+        return frame;
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        throw broken("timed out waiting for the daemon");
+      }
+    }
   }
 
   /**
-   * Like {@link #readFrame(int)}, for an answer known to take long (a migration): waits until
-   * {@code deadlineNanos} ({@link System#nanoTime()} scale) rather than the connection's timeout.
-   * The connection still breaks at once if the daemon closes it.
+   * Reads the next frame if one arrives within {@link #RECEIVE_TICK}, else returns null (bytes of a
+   * frame received so far are kept for the next call). The payload is valid until the next read.
+   *
+   * @param maxFrame frames longer than this break the connection
+   * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when the connection is broken or closed
    */
-  public ByteBuffer readFrame(int maxFrame, long deadlineNanos) {
-    ensureOpen();
-    patientUntil = deadlineNanos;
+  public ByteBuffer pollFrame(int maxFrame) {
+    recvLock.lock();
     try {
-      return readFrameWithin(maxFrame);
+      ensureOpen();
+      if (!fillAtLeast(4)) {
+        return null;
+      }
+      long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
+      if (len > maxFrame) {
+        throw broken("daemon sent a frame of " + len + " bytes, over the limit of " + maxFrame);
+      }
+      if (!fillAtLeast(4 + len)) {
+        return null;
+      }
+      ByteBuffer payload = recvBuf.asSlice(readPos + 4, len).asByteBuffer();
+      readPos += 4 + len;
+      return payload;
     } finally {
-      patientUntil = 0;
+      recvLock.unlock();
     }
-  }
-
-  private ByteBuffer readFrameWithin(int maxFrame) {
-    fillAtLeast(4);
-    long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
-    if (len > maxFrame) {
-      throw broken("daemon sent a frame of " + len + " bytes, over the limit of " + maxFrame);
-    }
-    fillAtLeast(4 + len);
-    ByteBuffer payload = recvBuf.asSlice(readPos + 4, len).asByteBuffer();
-    readPos += 4 + len;
-    return payload;
   }
 
   /**
@@ -195,14 +236,20 @@ public final class UnixSocketConnection implements AutoCloseable {
    * @throws VineyardException {@link ErrorCode#PROTOCOL_ERROR} when none was received
    */
   public int takeFd() {
-    Integer f = receivedFds.poll();
-    if (f == null) {
-      throw broken("daemon announced a shared-memory descriptor that did not arrive");
+    recvLock.lock();
+    try {
+      Integer f = receivedFds.poll();
+      if (f == null) {
+        throw broken("daemon announced a shared-memory descriptor that did not arrive");
+      }
+      return f;
+    } finally {
+      recvLock.unlock();
     }
-    return f;
   }
 
-  private void fillAtLeast(long needed) {
+  /** Whether {@code needed} bytes are buffered; false when the receive tick passed first. */
+  private boolean fillAtLeast(long needed) {
     while (writePos - readPos < needed) {
       if (readPos == writePos) {
         readPos = writePos = 0;
@@ -219,11 +266,15 @@ public final class UnixSocketConnection implements AutoCloseable {
         readPos = 0;
         writePos = buffered;
       }
-      receiveOnce();
+      if (!receiveOnce()) {
+        return false;
+      }
     }
+    return true;
   }
 
-  private void receiveOnce() {
+  /** One {@code recvmsg}; false when nothing arrived within the receive tick. */
+  private boolean receiveOnce() {
     long room = recvBuf.byteSize() - writePos;
     Libc.IOV_BASE.set(iov, 0L, recvBuf.asSlice(writePos));
     Libc.IOV_LEN.set(iov, 0L, room);
@@ -239,15 +290,15 @@ public final class UnixSocketConnection implements AutoCloseable {
         break;
       }
       int errno = Libc.lastErrno();
-      if (errno == Libc.EAGAIN && patientUntil != 0 && System.nanoTime() - patientUntil < 0) {
-        continue; // a long request: keep waiting until its own deadline
+      if (errno == Libc.EAGAIN) {
+        return false;
       }
       if (errno != Libc.EINTR) {
-        throw broken(errno == Libc.EAGAIN ? "timed out waiting for the daemon" : "receive failed: " + Libc.strerror(errno));
+        throw broken("receive failed: " + Libc.strerror(errno));
       }
     }
     if (n == 0) {
-      throw broken("the daemon closed the connection");
+      throw broken(closed ? "the connection was closed" : "the daemon closed the connection");
     }
     int fds = collectFds();
     if (((int) Libc.MSG_FLAGS.get(msghdr, 0L) & Libc.MSG_CTRUNC) != 0) {
@@ -255,6 +306,7 @@ public final class UnixSocketConnection implements AutoCloseable {
     }
     // One filler byte travels with each descriptor message; it ends this read.
     writePos += fds > 0 ? n - 1 : n;
+    return true;
   }
 
   private int collectFds() {
@@ -280,8 +332,19 @@ public final class UnixSocketConnection implements AutoCloseable {
     return count;
   }
 
+  /**
+   * Marks the connection failed and shuts the socket down (so every other thread blocked on it
+   * returns); the descriptor and buffers are freed by {@link #close()}.
+   */
   private VineyardException broken(String why) {
-    close();
+    synchronized (this) {
+      if (broken == null) {
+        broken = why;
+        if (!closed) {
+          Libc.shutdown(fd, Libc.SHUT_RDWR);
+        }
+      }
+    }
     return new VineyardException(ErrorCode.UNAVAILABLE, why + " (" + path + "); the connection is closed");
   }
 
@@ -289,23 +352,44 @@ public final class UnixSocketConnection implements AutoCloseable {
     if (closed) {
       throw new VineyardException(ErrorCode.UNAVAILABLE, "connection to " + path + " is closed");
     }
+    String why = broken;
+    if (why != null) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "connection to " + path + " is broken: " + why);
+    }
   }
 
+  /** Whether the connection can no longer be used: closed, or broken by an error. */
   public boolean isClosed() {
-    return closed;
+    return closed || broken != null;
   }
 
+  /**
+   * Closes the connection; idempotent and safe from any thread. A thread blocked reading or writing
+   * on it returns with {@link ErrorCode#UNAVAILABLE} first.
+   */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (broken == null) {
+        Libc.shutdown(fd, Libc.SHUT_RDWR);
+      }
     }
-    closed = true;
-    Libc.closeQuietly(fd);
-    Integer f;
-    while ((f = receivedFds.poll()) != null) {
-      Libc.closeQuietly(f);
+    recvLock.lock();
+    sendLock.lock();
+    try {
+      Libc.closeQuietly(fd);
+      Integer f;
+      while ((f = receivedFds.poll()) != null) {
+        Libc.closeQuietly(f);
+      }
+      arena.close();
+    } finally {
+      sendLock.unlock();
+      recvLock.unlock();
     }
-    arena.close();
   }
 }

@@ -24,6 +24,13 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * timestamps, durations, intervals, strings and binaries (also large and view variants), booleans,
  * nulls, lists, structs, maps, unions and dictionary-encoded columns, at any nesting. A table larger
  * than one batch is a {@link Table}.
+ *
+ * <p>Threads: an open DataFrame is immutable, and its vectors may be read from any number of threads
+ * at once (they are read-only views of sealed memory). {@link #close()} is not to be raced with
+ * readers or with another {@code close()}: call it once, from one thread, after every reader is done
+ * (Arrow's vectors are not thread-safe to close); it releases every pin in one message, which does
+ * not wait behind other threads' calls on the same {@link IpcClient}. The client itself may be
+ * shared by many threads opening and writing DataFrames.
  */
 public final class DataFrame implements VineyardObject {
 

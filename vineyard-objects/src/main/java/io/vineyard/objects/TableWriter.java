@@ -25,7 +25,14 @@ import org.slf4j.LoggerFactory;
  * Writes a {@link Table} batch by batch: each {@link #append} stores one record batch as a
  * {@link DataFrame}, so a table can be far larger than any one batch and than the Java heap.
  * {@link #finish()} stores the table itself and returns its id; closing a writer that did not
- * finish deletes what it wrote. One thread at a time may use a writer.
+ * finish deletes what it wrote.
+ *
+ * <p>Threads: one thread at a time may use a writer ({@link #append}, {@link #finish()} and {@link
+ * #close()} are serialized by a lock, so a call from another thread waits rather than corrupting
+ * it, but the order of batches is then whatever the threads make it; {@link #batchCount()} and
+ * {@link #rowCount()} are not synchronized). {@code close()} is idempotent. The JVM-exit hook below
+ * takes the same lock. The {@link io.vineyard.client.IpcClient} a writer uses may be shared with
+ * other threads and other writers.
  *
  * <p>A dictionary that does not change between batches is stored once and shared by them.
  *
