@@ -141,4 +141,45 @@ public final class Protos {
     }
     return new Listing(out, r.getTruncated());
   }
+
+  public static ListResponse toProto(Listing listing) {
+    ListResponse.Builder b = ListResponse.newBuilder().setTruncated(listing.truncated());
+    for (ObjectInfo o : listing.objects()) {
+      b.addEntries(ListEntry.newBuilder().setMeta(toProto(o.meta())).addAllNames(o.names()));
+    }
+    return b.build();
+  }
+
+  public static io.vineyard.proto.ipc.Placement toProto(Placement p) {
+    return io.vineyard.proto.ipc.Placement.newBuilder()
+        .setPath(p.path())
+        .setId(p.id().value())
+        .setTypename(p.typename())
+        .setNbytes(p.nbytes())
+        .setInstanceId(p.instanceId())
+        .setHostname(p.hostname())
+        .setRpcEndpoint(p.rpcEndpoint())
+        .build();
+  }
+
+  public static StatsResponse toProto(StoreStats s) {
+    return StatsResponse.newBuilder()
+        .setInstanceId(s.instanceId())
+        .setCapacityBytes(s.capacityBytes())
+        .setUsedBytes(s.usedBytes())
+        .setObjectCount(s.objectCount())
+        .setBlobCount(s.blobCount())
+        .setUnsealedBlobCount(s.unsealedBlobCount())
+        .setPinnedBlobCount(s.pinnedBlobCount())
+        .setClientCount(s.clientCount())
+        .setNameCount(s.nameCount())
+        .setHeapUsedBytes(s.heapUsedBytes())
+        .setHeapMaxBytes(s.heapMaxBytes())
+        .setLargestFreeBytes(s.largestFreeBytes())
+        .setSpilledBytes(s.spilledBytes())
+        .setSpilledBlobCount(s.spilledBlobCount())
+        .setSpillWrites(s.spillWrites())
+        .setReloads(s.reloads())
+        .build();
+  }
 }

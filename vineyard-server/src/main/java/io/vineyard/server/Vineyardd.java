@@ -12,7 +12,8 @@ import io.vineyard.server.cluster.LocalMetadata;
 import io.vineyard.server.cluster.MetadataBackend;
 import io.vineyard.server.ipc.IpcServer;
 import io.vineyard.server.rpc.RpcServer;
-import io.vineyard.server.memory.SharedMemory;
+import io.vineyard.server.memory.MemoryArena;
+import io.vineyard.server.service.DaemonService;
 import io.vineyard.server.memory.SpillFiles;
 import io.vineyard.server.store.ObjectStore;
 import java.net.InetAddress;
@@ -145,12 +146,13 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   int listLimit;
 
   private final CountDownLatch stopped = new CountDownLatch(1);
-  private SharedMemory shm;
   private SpillFiles spill;
   private IpcServer server;
   private RpcServer rpc;
   private Cluster cluster;
   private ObjectStore store;
+  private DaemonService service;
+  private MemoryArena arena;
 
   /** Starts the daemon with the parsed options; returns once it is serving. */
   public void start() {
@@ -195,39 +197,51 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     }
     LOG.info(
         "vineyardd {} ready: instance {}, {} of shared memory in {}{}, metadata {}, gRPC on {}, started in {} ms",
-        Version.VERSION, store.instanceId(), MemorySize.format(capacity), shm.directory(),
+        Version.VERSION, store.instanceId(), MemorySize.format(capacity), arena.directory(),
         reserveMemory ? " (reserved)" : "", cluster.backend().describe(), cluster.selfInfo().rpcEndpoint(),
         (System.nanoTime() - started) / 1_000_000);
   }
 
+  /**
+   * Builds the daemon in dependency order, each part complete when the next is made: the gRPC port
+   * (bound first, so the instance record carries its real endpoint), the shared memory (reserving
+   * it can take seconds, which must not eat into a lease taken before), the registration and with
+   * its instance id the store, the service over both, then the transports.
+   */
   private void startServing(Path sock, long capacity, int frame) {
     MetadataBackend backend =
         switch (meta) {
           case local -> new LocalMetadata();
           case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout));
         };
-    cluster = new Cluster(backend, template(sock));
-    // The gRPC port is bound before registering, so the instance record carries its real endpoint.
-    rpc = RpcServer.start(rpcHost, rpcPort, cluster, listLimit);
-    cluster.setRpcEndpoint(new HostPort(advertisedHost(), rpc.port()).toString());
-    if (meta == Meta.etcd && isLoopback(rpcHost)) {
-      LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
-          + " (give an address they can reach, or 0.0.0.0)", rpcHost);
+    try {
+      rpc = RpcServer.bind(rpcHost, rpcPort);
+      if (meta == Meta.etcd && isLoopback(rpcHost)) {
+        LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
+            + " (give an address they can reach, or 0.0.0.0)", rpcHost);
+      }
+      arena = MemoryArena.create(shmDir, capacity, reserveMemory);
+      ObjectStore.Tiering tiering = null;
+      if (spillDir != null) {
+        spill = SpillFiles.create(spillDir);
+        tiering = new ObjectStore.Tiering(spill, spillUpper, spillLower);
+        LOG.info("spilling to {} above {}% of memory, down to {}%", spill.directory(), Math.round(spillUpper * 100),
+            Math.round(spillLower * 100));
+      }
+      ObjectStore.Tiering tiers = tiering;
+      String endpoint = new HostPort(advertisedHost(), rpc.port()).toString();
+      cluster = new Cluster(backend, template(sock), endpoint, arena, instanceId == null ? -1 : instanceId,
+          id -> new ObjectStore(id, arena, listLimit, tiers));
+    } catch (RuntimeException e) {
+      if (cluster == null) {
+        backend.close();
+      }
+      throw e;
     }
-    // Memory first: reserving it can keep the machine busy for seconds, which must not eat into the
-    // lease of a registration made before.
-    shm = SharedMemory.create(shmDir, capacity, reserveMemory);
-    long id = cluster.register(instanceId == null ? -1 : instanceId);
-    ObjectStore.Tiering tiering = null;
-    if (spillDir != null) {
-      spill = SpillFiles.create(spillDir);
-      tiering = new ObjectStore.Tiering(shm.mapping(), spill, spillUpper, spillLower);
-      LOG.info("spilling to {} above {}% of memory, down to {}%", spill.directory(), Math.round(spillUpper * 100),
-          Math.round(spillLower * 100));
-    }
-    store = new ObjectStore(id, shm.size(), listLimit, tiering);
-    cluster.attach(store, shm);
-    server = IpcServer.start(sock, socketMode, ioThreads, frame, listLimit, store, shm, cluster, Version.VERSION);
+    store = cluster.store();
+    service = new DaemonService(store, cluster, Version.VERSION, listLimit);
+    rpc.serve(service);
+    server = IpcServer.start(sock, socketMode, ioThreads, frame, service);
   }
 
   private static InstanceInfo template(Path sock) {
@@ -296,13 +310,17 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       rpc.close();
       rpc = null;
     }
+    if (service != null) {
+      service.close(); // waits for migrations and spills: they write into shared memory
+      service = null;
+    }
     if (cluster != null) {
       cluster.close(); // withdraws this instance from the cluster at once
       cluster = null;
     }
-    if (shm != null) {
-      shm.close();
-      shm = null;
+    if (arena != null) {
+      arena.close();
+      arena = null;
     }
     if (spill != null) {
       spill.close();

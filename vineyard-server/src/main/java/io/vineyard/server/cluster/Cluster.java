@@ -7,11 +7,11 @@ import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.RpcClient;
-import io.vineyard.internal.Protos;
-import io.vineyard.proto.ipc.ListEntry;
-import io.vineyard.proto.ipc.ListResponse;
-import io.vineyard.proto.ipc.Placement;
-import io.vineyard.server.memory.SharedMemory;
+import io.vineyard.Placement;
+import io.vineyard.client.Listing;
+import io.vineyard.client.ObjectInfo;
+import io.vineyard.server.memory.MemoryArena;
+import io.vineyard.server.store.Glob;
 import io.vineyard.server.store.ObjectStore;
 import io.vineyard.server.store.Session;
 import java.lang.foreign.MemorySegment;
@@ -28,11 +28,10 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
+import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,13 +43,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>This daemon is the owner of what it publishes and keeps its own record of it, so a backend that
  * lost everything (an etcd restarted empty) is filled again from {@link #snapshot()}. The record is
- * guarded by a lock that is never held during I/O; calls that reach the backend or a peer block and
- * run on {@link #executor()}, never on an I/O event loop.
- *
- * <p>Inside, metadata trees and instance records are the domain types ({@link ObjectMeta}, {@link
- * InstanceInfo}), as the backend takes them. The methods the IPC handler and the gRPC service call
- * still take and return their protobuf messages ({@code io.vineyard.proto.ipc.*}): those convert
- * with {@link Protos} at this boundary.
+ * guarded by a lock that is never held during I/O; calls that reach the backend or a peer block, and
+ * the {@link io.vineyard.server.service.DaemonService} runs them on its own threads, never on an I/O
+ * event loop. Global objects minted here live in the {@link ObjectStore} like every other object;
+ * this class publishes them. Everything here is in domain types; protobuf stays in the transports.
  */
 public final class Cluster implements AutoCloseable {
 
@@ -58,14 +54,14 @@ public final class Cluster implements AutoCloseable {
 
   private final MetadataBackend backend;
   private final InstanceInfo template;
-  private volatile ObjectStore store;
-  private volatile SharedMemory shm;
-  private volatile String rpcEndpoint = "";
+  private final MemoryArena arena;
+  private final String rpcEndpoint;
+  /** Assigned by the registration, before {@link #store} is built; 0 until then. */
+  private volatile long instanceId;
+  private final ObjectStore store;
 
   /** Expanded trees this daemon published: its persisted objects and the global objects it minted. */
   private final Map<Long, ObjectMeta> published = new LinkedHashMap<>();
-  /** Global objects minted here (also in {@link #published}). */
-  private final Set<Long> globals = new HashSet<>();
   /** Cluster-wide names this daemon bound. */
   private final Map<String, Long> publishedNames = new TreeMap<>();
   /** Remote object (or blob) id to the local replica made by a migration. */
@@ -76,25 +72,37 @@ public final class Cluster implements AutoCloseable {
   private final Map<String, Long> pendingNameDrops = new LinkedHashMap<>();
 
   private final Map<String, RpcClient> peers = new ConcurrentHashMap<>();
+  /** Persists in progress, by the id of the object being published. */
+  private final Map<Long, CompletableFuture<Void>> persisting = new ConcurrentHashMap<>();
   /** Migrations in progress, by the id of the object being copied. */
   private final Map<Long, CompletableFuture<Migrated>> migrations = new ConcurrentHashMap<>();
-  private final ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("cluster-", 0).factory());
   private final ScheduledExecutorService retry =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("cluster-retry").daemon().factory());
 
   /**
-   * @param template this daemon's instance record; its id, gRPC endpoint and memory figures are
-   *     filled in by {@link #selfInfo()} (host, socket, start time and version are taken as given)
+   * Registers this daemon with the backend and builds its store with the instance id it was given:
+   * the store mints ids that embed it, so it cannot exist before. Until this returns the backend may
+   * already ask for {@link #selfInfo()} (from the template and the arena) and for the snapshot (what
+   * was published: nothing yet), which is all it needs.
+   *
+   * @param template this daemon's instance record; its id and memory figures are filled in by
+   *     {@link #selfInfo()} (host, socket, start time and version are taken as given)
+   * @param rpcEndpoint the advertised gRPC endpoint ({@code host:port}); the port is bound already
+   * @param requestedId the instance id to claim, or -1 to let the backend allocate one
+   * @param newStore builds the store for the instance id
    */
-  public Cluster(MetadataBackend backend, InstanceInfo template) {
+  public Cluster(
+      MetadataBackend backend,
+      InstanceInfo template,
+      String rpcEndpoint,
+      MemoryArena arena,
+      long requestedId,
+      LongFunction<ObjectStore> newStore) {
     this.backend = backend;
     this.template = template;
-    retry.scheduleWithFixedDelay(this::withdrawPending, 1, 1, TimeUnit.SECONDS);
-  }
-
-  /** Registers with the backend; returns the instance id to build the store with. */
-  public long register(long requestedId) {
-    return backend.register(requestedId, new MetadataBackend.Registrant() {
+    this.rpcEndpoint = rpcEndpoint;
+    this.arena = arena;
+    this.instanceId = backend.register(requestedId, new MetadataBackend.Registrant() {
       @Override
       public InstanceInfo self() {
         return selfInfo();
@@ -105,62 +113,23 @@ public final class Cluster implements AutoCloseable {
         return Cluster.this.snapshot();
       }
     });
-  }
-
-  /** Completes the start: the store and memory the cluster serves from. */
-  public void attach(ObjectStore store, SharedMemory shm) {
-    this.store = store;
-    this.shm = shm;
-  }
-
-  /** The advertised gRPC endpoint ({@code host:port}), published with the instance record. */
-  public void setRpcEndpoint(String endpoint) {
-    this.rpcEndpoint = endpoint;
-  }
-
-  /** Where blocking cluster work runs. */
-  public ExecutorService executor() {
-    return executor;
+    this.store = newStore.apply(instanceId);
+    retry.scheduleWithFixedDelay(this::withdrawPending, 1, 1, TimeUnit.SECONDS);
   }
 
   public MetadataBackend backend() {
     return backend;
   }
 
-  /** The store, once the daemon has started. */
   public ObjectStore store() {
-    ObjectStore s = store;
-    if (s == null) {
-      throw new VineyardException(ErrorCode.UNAVAILABLE, "vineyardd is still starting");
-    }
-    return s;
-  }
-
-  // ---------------------------------------------------------------- registration
-
-  /** The daemon's read-write mapping of its shared memory. */
-  public MemorySegment memory() {
-    store();
-    return shm.mapping();
-  }
-
-  /** This daemon's own objects whose typename matches the glob, as a listing reply. */
-  public ListResponse listLocal(String typenameGlob, int limit) {
-    ObjectStore.Listing listing = store().list(typenameGlob, limit);
-    ListResponse.Builder b = ListResponse.newBuilder().setTruncated(listing.truncated());
-    for (ObjectStore.Listed e : listing.entries()) {
-      b.addEntries(ListEntry.newBuilder().setMeta(e.meta()).addAllNames(e.names()));
-    }
-    return b.build();
+    return store;
   }
 
   /** This daemon's instance record, with current memory figures. */
   public InstanceInfo selfInfo() {
     InstanceInfo t = template;
-    ObjectStore s = store;
-    return s == null
-        ? new InstanceInfo(t.id(), t.hostname(), t.ipcSocket(), rpcEndpoint, t.usedBytes(), t.capacityBytes(), t.startedAt(), t.daemonVersion())
-        : new InstanceInfo(s.instanceId(), t.hostname(), t.ipcSocket(), rpcEndpoint, s.usedBytes(), s.capacity(), t.startedAt(), t.daemonVersion());
+    return new InstanceInfo(
+        instanceId, t.hostname(), t.ipcSocket(), rpcEndpoint, arena.used(), arena.capacity(), t.startedAt(), t.daemonVersion());
   }
 
   /** What this daemon has published, to publish again after the backend lost it. */
@@ -179,7 +148,30 @@ public final class Cluster implements AutoCloseable {
    * object that is persisted already (here or by another instance) does nothing.
    */
   public void persist(long id) {
-    ObjectStore s = store();
+    // Concurrent persists of one object share one publication: none reports success before it is done.
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    CompletableFuture<Void> running = persisting.putIfAbsent(id, mine);
+    if (running != null) {
+      try {
+        running.join();
+        return;
+      } catch (CompletionException e) {
+        throw e.getCause() instanceof RuntimeException r ? r : e;
+      }
+    }
+    try {
+      publishTree(id);
+      mine.complete(null);
+    } catch (RuntimeException e) {
+      mine.completeExceptionally(e);
+      throw e;
+    } finally {
+      persisting.remove(id);
+    }
+  }
+
+  private void publishTree(long id) {
+    ObjectStore s = store;
     if (!s.exists(id)) {
       synchronized (this) {
         if (published.containsKey(id)) {
@@ -191,7 +183,7 @@ public final class Cluster implements AutoCloseable {
       }
       throw new VineyardException(ErrorCode.NOT_FOUND, "object " + new ObjectId(id) + " does not exist");
     }
-    ObjectMeta tree = Protos.fromProto(s.getMeta(id));
+    ObjectMeta tree = s.getMeta(id);
     Map<Long, ObjectMeta> nodes = new LinkedHashMap<>();
     collectPublishable(tree, nodes, true);
     Map<String, Long> names = new TreeMap<>();
@@ -248,19 +240,11 @@ public final class Cluster implements AutoCloseable {
 
   /**
    * Stores a global object: its members are persisted objects of any instance, named by id. The
-   * global object is minted here and persisted at once.
+   * global object is minted here, kept in the store like any object, and persisted at once.
    */
-  public long putGlobal(io.vineyard.proto.ipc.ObjectMeta request) {
-    ObjectStore s = store();
-    if (request.getTypename().isBlank()) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object needs a typename");
-    }
-    if (request.getMembersCount() == 0) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a global object needs at least one member");
-    }
-    ObjectMeta meta = Protos.fromProto(request);
+  public long putGlobal(ObjectMeta meta) {
+    ObjectStore s = store;
     Map<String, ObjectMeta> members = new TreeMap<>();
-    long nbytes = 0;
     for (Map.Entry<String, ObjectMeta> e : meta.members().entrySet()) {
       long mid = e.getValue().id().value();
       ObjectMeta member = persistedTree(mid);
@@ -271,15 +255,26 @@ public final class Cluster implements AutoCloseable {
             "member '" + e.getKey() + "' (" + new ObjectId(mid) + ") " + why);
       }
       members.put(e.getKey(), member);
-      nbytes += member.nbytes();
     }
-    long id = s.mintObjectId();
-    ObjectMeta global = ObjectMeta.of(
-        new ObjectId(id), meta.typename(), meta.nbytes() == 0 ? nbytes : meta.nbytes(), s.instanceId(), true, meta.fields(), members);
-    backend.publish(List.of(global));
+    long id = s.putGlobal(meta, members);
+    ObjectMeta global = s.getMeta(id);
     synchronized (this) {
+      // Recorded first: whatever reaches the backend is then withdrawn by a later delete.
       published.put(id, global);
-      globals.add(id);
+    }
+    try {
+      backend.publish(List.of(global));
+    } catch (RuntimeException e) {
+      synchronized (this) {
+        published.remove(id);
+        pendingUnpublish.add(id);
+      }
+      try {
+        s.delete(List.of(id), true, false);
+      } catch (RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
     }
     return id;
   }
@@ -292,7 +287,7 @@ public final class Cluster implements AutoCloseable {
         return m;
       }
     }
-    if (store().exists(id)) {
+    if (store.exists(id)) {
       return null; // local and not persisted
     }
     return backend.lookup(new ObjectId(id)).orElse(null);
@@ -300,49 +295,21 @@ public final class Cluster implements AutoCloseable {
 
   // ---------------------------------------------------------------- lookups
 
-  /** Whether the id is a global object minted here (not in the store's table). */
-  public synchronized boolean isLocalGlobal(long id) {
-    return globals.contains(id);
-  }
-
-  /** Metadata of an object not in this daemon's table: a global object of ours, or one persisted elsewhere. */
-  public io.vineyard.proto.ipc.ObjectMeta getRemoteMeta(long id) {
-    return Protos.toProto(remoteTree(id));
-  }
-
-  private ObjectMeta remoteTree(long id) {
-    synchronized (this) {
-      if (globals.contains(id)) {
-        return published.get(id);
-      }
-    }
+  /** A persisted object's tree from the backend: for ids this daemon does not hold. */
+  public ObjectMeta getRemoteMeta(long id) {
     return backend.lookup(new ObjectId(id)).orElseThrow(() -> notFound(id));
   }
 
-  /** Metadata from this daemon's table, else from the cluster. */
-  public io.vineyard.proto.ipc.ObjectMeta getMeta(long id) {
-    ObjectStore s = store();
+  /** The tree from this daemon's store, else from the backend. */
+  private ObjectMeta tree(long id) {
     try {
-      return s.getMeta(id);
+      return store.getMeta(id);
     } catch (VineyardException e) {
       if (e.code() != ErrorCode.NOT_FOUND) {
         throw e;
       }
     }
     return getRemoteMeta(id);
-  }
-
-  /** {@link #getMeta} as the domain type. */
-  private ObjectMeta tree(long id) {
-    ObjectStore s = store();
-    try {
-      return Protos.fromProto(s.getMeta(id));
-    } catch (VineyardException e) {
-      if (e.code() != ErrorCode.NOT_FOUND) {
-        throw e;
-      }
-    }
-    return remoteTree(id);
   }
 
   /** A name bound cluster-wide (the store's own names are looked up first by the caller). */
@@ -354,18 +321,6 @@ public final class Cluster implements AutoCloseable {
     return id.get().value();
   }
 
-  /** A name bound on this daemon, else cluster-wide. */
-  public long getName(String name) {
-    try {
-      return store().getName(name);
-    } catch (VineyardException e) {
-      if (e.code() != ErrorCode.NOT_FOUND) {
-        throw e;
-      }
-    }
-    return getRemoteName(name);
-  }
-
   /** Whether binding {@code name} to {@code id} involves the backend (a persisted or remote object). */
   public boolean nameNeedsCluster(long id) {
     synchronized (this) {
@@ -373,7 +328,7 @@ public final class Cluster implements AutoCloseable {
         return true;
       }
     }
-    return !store().exists(id);
+    return !store.exists(id);
   }
 
   /** Whether dropping {@code name} involves the backend. */
@@ -389,7 +344,7 @@ public final class Cluster implements AutoCloseable {
     if (name == null || name.isEmpty()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a name must not be empty");
     }
-    ObjectStore s = store();
+    ObjectStore s = store;
     boolean local = s.exists(id);
     if (persistedTree(id) == null) {
       throw local
@@ -421,7 +376,7 @@ public final class Cluster implements AutoCloseable {
 
   private boolean dropLocalName(String name) {
     try {
-      store().dropName(name);
+      store.dropName(name);
       return true;
     } catch (VineyardException e) {
       if (e.code() != ErrorCode.NOT_FOUND) {
@@ -431,26 +386,24 @@ public final class Cluster implements AutoCloseable {
     }
   }
 
-  /** Persisted objects of every instance whose typename matches the glob. */
-  public ListResponse listGlobal(String typenameGlob, int limit, int defaultLimit) {
-    Pattern p = typenameGlob == null || typenameGlob.isEmpty() ? null : ObjectStore.globToRegex(typenameGlob);
-    MetadataBackend.Page page =
-        backend.list(t -> p == null || p.matcher(t).matches(), limit <= 0 ? defaultLimit : limit);
-    ListResponse.Builder b = ListResponse.newBuilder().setTruncated(page.truncated());
+  /** Up to {@code limit} persisted objects of every instance whose typename matches the glob (members as references). */
+  public Listing listGlobal(String typenameGlob, int limit) {
+    Glob p = typenameGlob == null || typenameGlob.isEmpty() ? null : new Glob(typenameGlob);
+    MetadataBackend.Page page = backend.list(t -> p == null || p.matches(t), limit);
+    List<ObjectInfo> out = new ArrayList<>();
     Map<ObjectId, List<String>> names = page.names();
     for (ObjectMeta m : page.objects()) {
       Map<String, ObjectMeta> byId = new TreeMap<>();
       m.members().forEach((k, v) -> byId.put(k, ObjectMeta.reference(v.id())));
       ObjectMeta shallow = ObjectMeta.of(m.id(), m.typename(), m.nbytes(), m.instanceId(), m.isGlobal(), m.fields(), byId);
-      b.addEntries(ListEntry.newBuilder().setMeta(Protos.toProto(shallow))
-          .addAllNames(names.getOrDefault(m.id(), List.of()).stream().sorted().toList()));
+      out.add(new ObjectInfo(shallow, names.getOrDefault(m.id(), List.of()).stream().sorted().toList()));
     }
-    return b.build();
+    return new Listing(out, page.truncated());
   }
 
   /** The registered instances. */
-  public List<io.vineyard.proto.ipc.InstanceInfo> instances() {
-    return backend.instances().stream().map(Protos::toProto).toList();
+  public List<InstanceInfo> instances() {
+    return backend.instances();
   }
 
   /** Where the object, each member and each blob under it lives. */
@@ -467,17 +420,8 @@ public final class Cluster implements AutoCloseable {
 
   private static void place(ObjectMeta m, String path, Map<Long, InstanceInfo> instances, List<Placement> out) {
     InstanceInfo at = instances.get(m.instanceId());
-    Placement.Builder p =
-        Placement.newBuilder()
-            .setPath(path)
-            .setId(m.id().value())
-            .setTypename(m.typename())
-            .setNbytes(m.nbytes())
-            .setInstanceId(m.instanceId());
-    if (at != null) {
-      p.setHostname(at.hostname()).setRpcEndpoint(at.rpcEndpoint());
-    }
-    out.add(p.build());
+    out.add(new Placement(
+        path, m.id(), m.typename(), m.nbytes(), m.instanceId(), at == null ? "" : at.hostname(), at == null ? "" : at.rpcEndpoint()));
     m.members()
         .forEach((name, member) -> place(member, path.isEmpty() ? name : path + "/" + name, instances, out));
   }
@@ -499,7 +443,6 @@ public final class Cluster implements AutoCloseable {
         if (published.remove(id) != null) {
           objects.add(id);
         }
-        globals.remove(id);
       }
       Set<Long> gone = new HashSet<>(ids);
       publishedNames.entrySet().removeIf(e -> {
@@ -514,17 +457,6 @@ public final class Cluster implements AutoCloseable {
       pendingNameDrops.putAll(names);
     }
     return !objects.isEmpty() || !names.isEmpty();
-  }
-
-  /** Global objects minted here among {@code ids} ({@link #afterDelete} drops them from the record). */
-  public synchronized List<Long> globalsAmong(List<Long> ids) {
-    List<Long> out = new ArrayList<>();
-    for (long id : ids) {
-      if (globals.contains(id)) {
-        out.add(id);
-      }
-    }
-    return out;
   }
 
   /**
@@ -570,7 +502,7 @@ public final class Cluster implements AutoCloseable {
    * and registers a replica with the same structure. Already local: returned as it is.
    */
   public Migrated migrate(long id) {
-    ObjectStore s = store();
+    ObjectStore s = store;
     if (s.exists(id)) {
       return new Migrated(id, 0);
     }
@@ -600,7 +532,7 @@ public final class Cluster implements AutoCloseable {
   private Migrated copy(long id, ObjectStore s) {
     ObjectMeta tree;
     try {
-      tree = remoteTree(id);
+      tree = getRemoteMeta(id);
     } catch (VineyardException e) {
       if (e.code() == ErrorCode.NOT_FOUND) {
         forgetReplica(id); // the source is gone: its old replica is an ordinary local object now
@@ -658,7 +590,7 @@ public final class Cluster implements AutoCloseable {
 
   private synchronized Long replicaOf(long id) {
     Long local = replicas.get(id);
-    if (local != null && !store().exists(local)) {
+    if (local != null && !store.exists(local)) {
       replicas.remove(id);
       return null;
     }
@@ -695,7 +627,7 @@ public final class Cluster implements AutoCloseable {
         members.put(e.getKey(), ObjectMeta.reference(new ObjectId(member)));
       }
       // No id: the store mints one for the replica.
-      local = s.putMeta(Protos.toProto(ObjectMeta.of(null, m.typename(), m.nbytes(), m.instanceId(), false, m.fields(), members)));
+      local = s.putMeta(ObjectMeta.of(null, m.typename(), m.nbytes(), m.instanceId(), false, m.fields(), members));
       made.add(local);
     }
     mapped.put(from, local);
@@ -707,7 +639,7 @@ public final class Cluster implements AutoCloseable {
     ObjectStore.Location loc = s.createBlob(session, size);
     if (size > 0) {
       InstanceInfo owner = owner(blob, owners);
-      MemorySegment target = shm.mapping().asSlice(loc.offset(), size);
+      MemorySegment target = arena.bytes(loc.range());
       try {
         peer(owner.rpcEndpoint()).fetchBlob(blob.id(), target);
       } catch (VineyardException e) {
@@ -754,15 +686,6 @@ public final class Cluster implements AutoCloseable {
   @Override
   public void close() {
     retry.shutdownNow();
-    executor.shutdownNow();
-    try {
-      // Migrations write into shared memory: let them stop before the daemon unmaps it.
-      if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
-        LOG.warn("cluster requests still running at shutdown");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
     peers.values().forEach(RpcClient::close);
     peers.clear();
     backend.close();

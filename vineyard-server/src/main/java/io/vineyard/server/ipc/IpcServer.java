@@ -19,9 +19,7 @@ import io.netty.handler.codec.protobuf.ProtobufEncoder;
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
 import io.vineyard.proto.ipc.Request;
-import io.vineyard.server.cluster.Cluster;
-import io.vineyard.server.memory.SharedMemory;
-import io.vineyard.server.store.ObjectStore;
+import io.vineyard.server.service.DaemonService;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -53,18 +51,9 @@ public final class IpcServer implements AutoCloseable {
    *
    * @param socketMode permissions of the socket file, e.g. {@code rw-rw----}
    * @param maxFrame largest request accepted, in bytes
-   * @param listLimit objects returned by a listing that sets no limit
+   * @param service what every connection's requests are handed to
    */
-  public static IpcServer start(
-      Path socket,
-      String socketMode,
-      int ioThreads,
-      int maxFrame,
-      int listLimit,
-      ObjectStore store,
-      SharedMemory shm,
-      Cluster cluster,
-      String version) {
+  public static IpcServer start(Path socket, String socketMode, int ioThreads, int maxFrame, DaemonService service) {
     if (!Epoll.isAvailable()) {
       throw new VineyardException(
           ErrorCode.UNAVAILABLE, "the epoll transport is not available: " + Epoll.unavailabilityCause());
@@ -80,7 +69,7 @@ public final class IpcServer implements AutoCloseable {
                   new ChannelInitializer<DomainSocketChannel>() {
                     @Override
                     protected void initChannel(DomainSocketChannel ch) {
-                      configure(ch.pipeline(), maxFrame, new IpcHandler(store, shm, cluster, version, maxFrame, listLimit));
+                      configure(ch.pipeline(), maxFrame, new IpcHandler(service, maxFrame));
                     }
                   });
       Channel ch = b.bind(new DomainSocketAddress(socket.toFile())).syncUninterruptibly().channel();

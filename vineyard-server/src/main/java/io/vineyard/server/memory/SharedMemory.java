@@ -13,15 +13,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The daemon's shared memory: one file on tmpfs in a directory private to this daemon
- * ({@code <shm-dir>/vineyardd-<pid>}, mode 0700), mapped once by the daemon and, through its
- * descriptor passed over the socket, by every client. Clients need no permission on the file.
+ * One shared-memory region: a file on tmpfs in the daemon's private directory, mapped once by the
+ * daemon and, through its descriptor passed over the socket, by every client. Clients need no
+ * permission on the file. Owned by a {@link MemoryArena}; nothing else creates or closes regions.
  */
-public final class SharedMemory implements AutoCloseable {
+final class SharedMemory implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SharedMemory.class);
 
-  private final Path dir;
   private final Path file;
   private final int fd;
   private final long size;
@@ -29,8 +28,7 @@ public final class SharedMemory implements AutoCloseable {
   private final MemorySegment mapping;
   private boolean closed;
 
-  private SharedMemory(Path dir, Path file, int fd, long size, boolean populate) {
-    this.dir = dir;
+  private SharedMemory(Path file, int fd, long size, boolean populate) {
     this.file = file;
     this.fd = fd;
     this.size = size;
@@ -43,28 +41,21 @@ public final class SharedMemory implements AutoCloseable {
   }
 
   /**
-   * Creates and maps a region of {@code size} bytes under {@code shmDir}.
+   * Creates and maps {@code file} of {@code size} bytes.
    *
    * @param reserve allocate every page now (fails at start, not later, when tmpfs is too small) and
    *     pre-fault the daemon's mapping, so the first writers do not pay page faults
    */
-  public static SharedMemory create(Path shmDir, long size, boolean reserve) {
+  static SharedMemory create(Path file, long size, boolean reserve) {
     if (size <= 0) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "shared memory size must be positive: " + size);
     }
-    Path dir;
-    try {
-      dir = PrivateDirectory.create(shmDir);
-    } catch (IOException e) {
-      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create shared-memory directory under " + shmDir + ": " + e, e);
-    }
-    long usable = usableSpace(dir);
+    long usable = usableSpace(file.getParent());
     if (!reserve && usable >= 0 && usable < size) {
       LOG.warn(
-          "{} has {} free but --size is {}: writers may fail once it fills; use --reserve-memory to reserve it now",
-          shmDir, MemorySize.format(usable), MemorySize.format(size));
+          "{} has {} free but the region is {}: writers may fail once it fills; use --reserve-memory to reserve it now",
+          file.getParent(), MemorySize.format(usable), MemorySize.format(size));
     }
-    Path file = dir.resolve("region-0");
     int fd = Libc.openFile(file.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, 0600);
     try {
       if (Libc.ftruncate(fd, size) != 0) {
@@ -74,31 +65,34 @@ public final class SharedMemory implements AutoCloseable {
         int errno = Libc.lastErrno();
         throw new VineyardException(
             ErrorCode.OUT_OF_MEMORY,
-            "cannot reserve " + MemorySize.format(size) + " in " + shmDir + ": " + Libc.strerror(errno));
+            "cannot reserve " + MemorySize.format(size) + " in " + file.getParent() + ": " + Libc.strerror(errno));
       }
-      return new SharedMemory(dir, file, fd, size, reserve);
+      return new SharedMemory(file, fd, size, reserve);
     } catch (RuntimeException e) {
       Libc.closeQuietly(fd);
-      PrivateDirectory.deleteTree(dir);
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException ignored) {
+        // the directory goes with the arena
+      }
       throw e;
     }
   }
 
-  /** The region's descriptor, to pass to clients. Owned by this object. */
-  public int fd() {
+  int fd() {
     return fd;
   }
 
-  public long size() {
+  long size() {
     return size;
   }
 
-  public Path directory() {
-    return dir;
+  Path file() {
+    return file;
   }
 
   /** The daemon's own read-write mapping of the whole region. */
-  public MemorySegment mapping() {
+  MemorySegment mapping() {
     return mapping;
   }
 
@@ -110,7 +104,7 @@ public final class SharedMemory implements AutoCloseable {
     }
   }
 
-  /** Unmaps, closes the descriptor and removes the files. */
+  /** Unmaps and closes the descriptor (the arena removes the files). */
   @Override
   public synchronized void close() {
     if (closed) {
@@ -119,6 +113,5 @@ public final class SharedMemory implements AutoCloseable {
     closed = true;
     arena.close();
     Libc.closeQuietly(fd);
-    PrivateDirectory.deleteTree(dir);
   }
 }

@@ -3,12 +3,14 @@ package io.vineyard.server.rpc;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
+import io.grpc.util.MutableHandlerRegistry;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.internal.GrpcErrors;
+import io.vineyard.internal.Protos;
 import io.vineyard.proto.ipc.GetMetaRequest;
 import io.vineyard.proto.ipc.GetMetaResponse;
 import io.vineyard.proto.ipc.GetNameRequest;
@@ -24,23 +26,27 @@ import io.vineyard.proto.ipc.StatsResponse;
 import io.vineyard.proto.rpc.BlobChunk;
 import io.vineyard.proto.rpc.FetchBlobRequest;
 import io.vineyard.proto.rpc.VineyardGrpc;
-import io.vineyard.server.cluster.Cluster;
-import io.vineyard.server.store.ObjectStore;
-import io.vineyard.server.store.Session;
+import io.vineyard.server.service.DaemonService;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
-import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The daemon's gRPC port: cluster metadata for remote clients, and blob bytes for peers that migrate
- * objects. Blob streams follow the receiver's pace (a chunk is sent only while the transport is
- * ready), and the blob stays pinned until its stream ends, so it is neither freed nor spilled
+ * objects. It only translates: every call is decoded, handed to the {@link DaemonService} and its
+ * answer encoded. Blob streams follow the receiver's pace (a chunk is sent only while the transport
+ * is ready), and the blob stays pinned until its stream ends, so it is neither freed nor spilled
  * meanwhile.
+ *
+ * <p>The port is bound first ({@link #bind}) so that the daemon can register with its real
+ * endpoint; the service is added once the daemon is built ({@link #serve}). Nobody can know the
+ * endpoint before the registration, so no call arrives in between (one that did would be answered
+ * UNIMPLEMENTED).
  */
 public final class RpcServer implements AutoCloseable {
 
@@ -51,21 +57,21 @@ public final class RpcServer implements AutoCloseable {
   static final int MAX_CHUNK = 8 << 20;
 
   private final Server server;
+  private final MutableHandlerRegistry registry;
 
-  private RpcServer(Server server) {
+  private RpcServer(Server server, MutableHandlerRegistry registry) {
     this.server = server;
+    this.registry = registry;
   }
 
   /**
-   * Binds {@code host:port} (port 0: any free port) and starts serving.
+   * Binds {@code host:port} (port 0: any free port), serving nothing yet.
    *
    * @throws VineyardException {@link ErrorCode#IO_ERROR} when the address cannot be bound
    */
-  public static RpcServer start(String host, int port, Cluster cluster, int defaultListLimit) {
-    Server s =
-        NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
-            .addService(new Service(cluster, defaultListLimit))
-            .build();
+  public static RpcServer bind(String host, int port) {
+    MutableHandlerRegistry registry = new MutableHandlerRegistry();
+    Server s = NettyServerBuilder.forAddress(new InetSocketAddress(host, port)).fallbackHandlerRegistry(registry).build();
     try {
       s.start();
     } catch (IOException e) {
@@ -78,7 +84,12 @@ public final class RpcServer implements AutoCloseable {
           e);
     }
     LOG.info("gRPC listening on {}:{}", host, s.getPort());
-    return new RpcServer(s);
+    return new RpcServer(s, registry);
+  }
+
+  /** Starts answering calls with {@code service}. */
+  public void serve(DaemonService service) {
+    registry.addService(new Service(service));
   }
 
   /** The bound port. */
@@ -101,112 +112,102 @@ public final class RpcServer implements AutoCloseable {
 
   private static final class Service extends VineyardGrpc.VineyardImplBase {
 
-    private final Cluster cluster;
-    private final int defaultListLimit;
+    private final DaemonService service;
 
-    Service(Cluster cluster, int defaultListLimit) {
-      this.cluster = cluster;
-      this.defaultListLimit = defaultListLimit;
+    Service(DaemonService service) {
+      this.service = service;
     }
 
-    private static <T> void unary(String what, StreamObserver<T> obs, Supplier<T> body) {
-      T result;
-      try {
-        result = body.get();
-      } catch (VineyardException e) {
-        obs.onError(GrpcErrors.toStatus(e));
-        return;
-      } catch (RuntimeException e) {
-        LOG.error("gRPC {} failed", what, e);
-        obs.onError(GrpcErrors.toStatus(new VineyardException(ErrorCode.INTERNAL, e.toString())));
-        return;
-      }
-      obs.onNext(result);
-      obs.onCompleted();
+    /** Answers a unary call when {@code result} completes. */
+    private static <T, R> void unary(StreamObserver<R> obs, CompletableFuture<T> result, Function<T, R> encode) {
+      result.whenComplete((v, e) -> {
+        if (e != null) {
+          obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(e)));
+          return;
+        }
+        R r;
+        try {
+          r = encode.apply(v);
+        } catch (RuntimeException ex) {
+          obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(ex)));
+          return;
+        }
+        obs.onNext(r);
+        obs.onCompleted();
+      });
     }
 
     @Override
     public void getMeta(GetMetaRequest req, StreamObserver<GetMetaResponse> obs) {
-      unary("get-meta", obs, () -> GetMetaResponse.newBuilder().setMeta(cluster.getMeta(req.getId())).build());
+      unary(obs, service.getMeta(req.getId()), m -> GetMetaResponse.newBuilder().setMeta(Protos.toProto(m)).build());
     }
 
     @Override
     public void getName(GetNameRequest req, StreamObserver<GetNameResponse> obs) {
-      unary("get-name", obs, () -> GetNameResponse.newBuilder().setId(cluster.getName(req.getName())).build());
+      unary(obs, service.getName(req.getName()), id -> GetNameResponse.newBuilder().setId(id.value()).build());
     }
 
     @Override
     public void list(ListRequest req, StreamObserver<ListResponse> obs) {
-      unary("list", obs, () -> req.getGlobal()
-          ? cluster.listGlobal(req.getTypenamePattern(), req.getLimit(), defaultListLimit)
-          : cluster.listLocal(req.getTypenamePattern(), req.getLimit()));
+      unary(obs, service.list(req.getTypenamePattern(), req.getLimit(), req.getGlobal()), Protos::toProto);
     }
 
     @Override
     public void instances(InstancesRequest req, StreamObserver<InstancesResponse> obs) {
-      unary("instances", obs, () -> InstancesResponse.newBuilder().addAllInstances(cluster.instances()).build());
+      unary(obs, service.instances(), list -> {
+        InstancesResponse.Builder b = InstancesResponse.newBuilder();
+        list.forEach(i -> b.addInstances(Protos.toProto(i)));
+        return b.build();
+      });
     }
 
     @Override
     public void locate(LocateRequest req, StreamObserver<LocateResponse> obs) {
-      unary("locate", obs, () -> LocateResponse.newBuilder().addAllPlacements(cluster.locate(req.getId())).build());
+      unary(obs, service.locate(req.getId()), list -> {
+        LocateResponse.Builder b = LocateResponse.newBuilder();
+        list.forEach(p -> b.addPlacements(Protos.toProto(p)));
+        return b.build();
+      });
     }
 
     @Override
     public void stats(StatsRequest req, StreamObserver<StatsResponse> obs) {
-      unary("stats", obs, () -> cluster.store().stats());
+      unary(obs, CompletableFuture.completedFuture(null), v -> Protos.toProto(service.stats()));
     }
 
     @Override
     public void fetchBlob(FetchBlobRequest req, StreamObserver<BlobChunk> obs) {
       ServerCallStreamObserver<BlobChunk> call = (ServerCallStreamObserver<BlobChunk>) obs;
       int chunk = req.getChunkSize() == 0 ? DEFAULT_CHUNK : Math.clamp(req.getChunkSize(), MIN_CHUNK, MAX_CHUNK);
-      ObjectStore store;
-      Session session;
-      MemorySegment bytes;
-      try {
-        if (!ObjectId.isBlobId(req.getId())) {
-          throw new VineyardException(ErrorCode.INVALID_ARGUMENT, new ObjectId(req.getId()) + " is not a blob id");
+      service.readBlob(req.getId(), "gRPC fetch of " + new ObjectId(req.getId())).whenComplete((read, e) -> {
+        if (e != null) {
+          obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(e)));
+          return;
         }
-        store = cluster.store();
-        session = store.openSession("gRPC fetch of " + new ObjectId(req.getId()));
-        try {
-          ObjectStore.Location loc = store.getBlobs(session, List.of(req.getId())).getFirst();
-          bytes = loc.size() == 0 ? MemorySegment.NULL : cluster.memory().asSlice(loc.offset(), loc.size());
-        } catch (RuntimeException e) {
-          store.closeSession(session);
-          throw e;
-        }
-      } catch (VineyardException e) {
-        obs.onError(GrpcErrors.toStatus(e));
-        return;
-      }
-      BlobStream stream = new BlobStream(call, store, session, bytes, chunk);
-      call.setOnCancelHandler(stream::finish);
-      call.setOnReadyHandler(stream::pump);
-      stream.pump();
+        BlobStream stream = new BlobStream(call, read, chunk);
+        call.setOnCancelHandler(stream::finish);
+        call.setOnReadyHandler(stream::pump);
+        stream.pump();
+      });
     }
   }
 
   /** One blob going out in chunks while the transport is ready; unpins the blob when done. */
   private static final class BlobStream {
     private final ServerCallStreamObserver<BlobChunk> call;
-    private final ObjectStore store;
-    private final Session session;
+    private final DaemonService.BlobRead read;
     private final MemorySegment bytes;
     private final int chunk;
     private long sent;
     private boolean started;
     private boolean finished;
 
-    BlobStream(ServerCallStreamObserver<BlobChunk> call, ObjectStore store, Session session, MemorySegment bytes, int chunk) {
+    BlobStream(ServerCallStreamObserver<BlobChunk> call, DaemonService.BlobRead read, int chunk) {
       this.call = call;
-      this.store = store;
-      this.session = session;
-      this.bytes = bytes;
+      this.read = read;
+      this.bytes = read.bytes();
       this.chunk = chunk;
     }
-
     synchronized void pump() {
       if (finished) {
         return;
@@ -247,7 +248,7 @@ public final class RpcServer implements AutoCloseable {
     synchronized void finish() {
       if (!finished) {
         finished = true;
-        store.closeSession(session);
+        read.close();
       }
     }
   }

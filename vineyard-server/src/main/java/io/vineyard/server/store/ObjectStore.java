@@ -4,9 +4,12 @@ import io.vineyard.ErrorCode;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
+import io.vineyard.StoreStats;
 import io.vineyard.VineyardException;
-import io.vineyard.proto.ipc.StatsResponse;
-import io.vineyard.server.memory.BlobAllocator;
+import io.vineyard.client.Listing;
+import io.vineyard.client.ObjectInfo;
+import io.vineyard.server.memory.MemoryArena;
+import io.vineyard.server.memory.MemoryArena.Range;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -19,16 +22,22 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.regex.Pattern;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The daemon's object table: blobs (ranges of the shared-memory arena) and metadata objects, the
- * names bound to them, and which client pins what. Every method is atomic (one lock). None touches
- * blob bytes, so each is a few microseconds whatever the data size, except when memory is short and
- * a spill directory is set: then a create may write blobs out, and a get may read one back, under
- * that lock (a known cost: other requests wait meanwhile).
+ * The daemon's object graph: blobs (ranges of the {@link MemoryArena}), metadata objects, global
+ * objects (whose members live on other instances), the names bound to them, and which client pins
+ * what. Every table operation is atomic under the store's monitor and touches no blob bytes, so it
+ * costs microseconds whatever the data size.
+ *
+ * <p>Spilling and reloading move bytes, so they never run under the monitor: a blob being written
+ * out or read back is marked in transit, the I/O runs outside the lock, and the table is updated
+ * afterwards. The methods that may do such I/O ({@link #createBlob}, {@link #getBlobs}, {@link
+ * #spillToLowMark}) block and must not run on an I/O event loop; the {@code try} variants never
+ * block and say when the blocking one is needed.
  *
  * <p>Rules: a blob is readable only once sealed, and only its creator can seal or abort it. A get
  * pins a blob for that client until released or until the client disconnects; deleting a pinned
@@ -41,52 +50,82 @@ public final class ObjectStore {
 
   private static final Logger LOG = LoggerFactory.getLogger(ObjectStore.class);
 
-  /** The one shared-memory region, for now. */
-  public static final int REGION_ID = 0;
+  /** Where a blob's bytes are, relative to memory. */
+  private enum Residency {
+    /** In the arena. */
+    RESIDENT,
+    /** In the arena, and being written to the spill directory (so its range must not be freed). */
+    SPILLING,
+    /** Only in the spill directory. */
+    SPILLED,
+    /** Being read back from the spill directory into a range reserved for it. */
+    RELOADING
+  }
 
   private static final class BlobEntry {
     final long id;
-    /** Offset in the arena; meaningless while spilled. */
-    long offset;
     final long size;
     final long creator;
+    /** Its bytes; while spilled, {@code null}; while reloading, the range being filled. */
+    Range range;
     boolean sealed;
     boolean deleted;
-    boolean spilled;
+    Residency residency = Residency.RESIDENT;
+    /** Completes when a reload ends (either way); set while {@link Residency#RELOADING}. */
+    CompletableFuture<Void> reloaded;
     int pins;
     final Set<Long> parents = new HashSet<>();
 
-    BlobEntry(long id, long offset, long size, long creator) {
+    BlobEntry(long id, Range range, long size, long creator) {
       this.id = id;
-      this.offset = offset;
+      this.range = range;
       this.size = size;
       this.creator = creator;
+    }
+
+    boolean inTransit() {
+      return residency == Residency.SPILLING || residency == Residency.RELOADING;
     }
   }
 
   private static final class MetaEntry {
-    final io.vineyard.proto.ipc.ObjectMeta shallow;
+    /** The object with its members as references ({@link ObjectMeta#reference}). */
+    final ObjectMeta shallow;
+    /** For a global object: the full tree, members expanded from the cluster when it was stored. */
+    final ObjectMeta globalTree;
     final Set<Long> parents = new HashSet<>();
 
-    MetaEntry(io.vineyard.proto.ipc.ObjectMeta shallow) {
+    MetaEntry(ObjectMeta shallow, ObjectMeta globalTree) {
       this.shallow = shallow;
+      this.globalTree = globalTree;
     }
   }
 
   /** Where a blob lives, as handed to clients. */
-  public record Location(long id, int region, long offset, long size) {}
+  public record Location(long id, Range range) {
+    public long size() {
+      return range.size();
+    }
+
+    public int region() {
+      return range.region();
+    }
+
+    public long offset() {
+      return range.offset();
+    }
+  }
 
   /** The outcome of a delete. */
   public record DeleteResult(List<Long> deleted, List<Long> deferred) {}
 
   /**
-   * What the store needs to spill: its view of the arena's bytes, where they go, and the marks.
+   * Spilling: where bytes go and the marks.
    *
-   * @param memory the daemon's read-write mapping of the arena
    * @param upper spill when resident bytes exceed this fraction of capacity
    * @param lower spill down to this fraction
    */
-  public record Tiering(java.lang.foreign.MemorySegment memory, BlobSpiller spiller, double upper, double lower) {
+  public record Tiering(BlobSpiller spiller, double upper, double lower) {
     public Tiering {
       if (!(lower > 0 && lower < upper && upper <= 1)) {
         throw new VineyardException(
@@ -97,15 +136,17 @@ public final class ObjectStore {
 
   private final long instanceId;
   private final IdGenerator ids;
+  private final MemoryArena arena;
   private final Tiering tiering;
+  private final int defaultListLimit;
+  /** One spill pass at a time (never held with the monitor while waiting for it). */
+  private final ReentrantLock spilling = new ReentrantLock();
   /** Resident, sealed, unpinned, non-empty blobs: the ones that may be spilled, least recently used first. */
   private final LinkedHashMap<Long, BlobEntry> evictable = new LinkedHashMap<>();
   private long spilledBytes;
   private long spilledBlobs;
   private long spillWrites;
   private long reloads;
-  private final BlobAllocator allocator;
-  private final int defaultListLimit;
 
   private final Map<Long, BlobEntry> blobs = new HashMap<>();
   private final Map<Long, MetaEntry> objects = new HashMap<>();
@@ -117,16 +158,16 @@ public final class ObjectStore {
   private long nextSessionId = 1;
   private long unsealedCount;
 
-  public ObjectStore(long instanceId, long capacity, int defaultListLimit) {
-    this(instanceId, capacity, defaultListLimit, null);
+  public ObjectStore(long instanceId, MemoryArena arena, int defaultListLimit) {
+    this(instanceId, arena, defaultListLimit, null);
   }
 
   /** A store that spills to {@code tiering} when memory is short ({@code null}: never spills). */
-  public ObjectStore(long instanceId, long capacity, int defaultListLimit, Tiering tiering) {
-    this.tiering = tiering;
+  public ObjectStore(long instanceId, MemoryArena arena, int defaultListLimit, Tiering tiering) {
     this.instanceId = instanceId;
     this.ids = new IdGenerator(instanceId);
-    this.allocator = new BlobAllocator(capacity);
+    this.arena = arena;
+    this.tiering = tiering;
     this.defaultListLimit = defaultListLimit;
   }
 
@@ -134,18 +175,18 @@ public final class ObjectStore {
     return instanceId;
   }
 
-  /** A fresh object id of this instance, for objects kept outside this table (global objects). */
-  public long mintObjectId() {
-    return ids.nextObjectId().value();
+  /** The memory the store allocates from. */
+  public MemoryArena arena() {
+    return arena;
   }
 
-  /** Resident bytes handed out to blobs; read without the store's lock (a spill may hold it). */
+  /** Resident bytes handed out to blobs; read without the store's lock. */
   public long usedBytes() {
-    return allocator.used();
+    return arena.used();
   }
 
   public long capacity() {
-    return allocator.capacity();
+    return arena.capacity();
   }
 
   // ---------------------------------------------------------------- clients
@@ -156,18 +197,19 @@ public final class ObjectStore {
     return s;
   }
 
-  /** Drops every pin of the session and reclaims the blobs it left unsealed. */
+  /** Drops every pin of the session and reclaims the blobs it left unsealed. Idempotent. */
   public synchronized void closeSession(Session s) {
     if (sessions.remove(s.id) == null) {
       return;
     }
+    s.closed = true;
     long reclaimed = 0;
     for (long id : s.unsealed) {
       BlobEntry b = blobs.remove(id);
       if (b != null) {
         reclaimed += b.size;
         unsealedCount--;
-        freeRange(b);
+        freeBytes(b);
       }
     }
     s.unsealed.clear();
@@ -180,18 +222,146 @@ public final class ObjectStore {
     }
   }
 
+  private static void checkOpen(Session s) {
+    if (s.closed) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, s + " has disconnected");
+    }
+  }
+
   // ---------------------------------------------------------------- blobs
 
-  public synchronized Location createBlob(Session s, long size) {
+  /**
+   * Creates an unsealed blob if it fits now.
+   *
+   * @return its location, or {@code null} when it does not fit, or would take memory above the
+   *     upper mark, and spilling could make room (then call {@link #createBlob} off the event loop)
+   * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when nothing can make room
+   */
+  public synchronized Location tryCreateBlob(Session s, long size) {
+    checkSize(size);
+    checkOpen(s);
+    if (tiering != null && !evictable.isEmpty()
+        && arena.used() + MemoryArena.footprint(size) > tiering.upper() * arena.capacity()) {
+      return null; // it would cross the upper mark: its creator waits for the spill, nobody else does
+    }
+    Range r = arena.allocate(size);
+    if (r == null) {
+      if (spillCouldHelp(size)) {
+        return null;
+      }
+      throw outOfMemory(size, null);
+    }
+    return register(s, r, size);
+  }
+
+  /**
+   * Creates an unsealed blob, spilling least recently used blobs first when it does not fit and a
+   * spill directory is set; afterwards spills down to the lower mark if usage crossed the upper one.
+   * Blocks on spill I/O: not for an event loop.
+   */
+  public Location createBlob(Session s, long size) {
+    checkSize(size);
+    IOException[] failure = {null};
+    Range r = allocateMakingRoom(size, failure);
+    Location made;
+    synchronized (this) {
+      if (r == null) {
+        throw outOfMemory(size, failure[0]);
+      }
+      if (s.closed) {
+        arena.free(r);
+        checkOpen(s);
+      }
+      made = register(s, r, size);
+    }
+    if (aboveUpperMark()) {
+      spillToLowMark(); // a large blob that did not fit can leave memory above the mark
+    }
+    return made;
+  }
+
+  /**
+   * Allocates for a caller that may block: spills first, so that the allocation neither fails nor
+   * lifts resident memory above the upper mark while something can be spilled (down to the lower
+   * mark, counting the new range). One such caller at a time, so that two cannot both see room and
+   * together cross the mark.
+   *
+   * @param failure receives the spill I/O failure, if one stopped the spilling
+   * @return the range, or {@code null} when nothing can make room
+   */
+  private Range allocateMakingRoom(long size, IOException[] failure) {
+    if (tiering != null && size > arena.capacity()) {
+      synchronized (this) {
+        return arena.allocate(size); // no amount of spilling makes room for more than all memory
+      }
+    }
+    spilling.lock();
+    try {
+      while (true) {
+        long need = MemoryArena.footprint(size);
+        long target;
+        synchronized (this) {
+          // As if allocated first and then spilled down to the lower mark; one that does not fit
+          // spills to the lower mark and until a block is free.
+          target = arena.largestFree() >= need ? Math.max(0, lowMark() - need) : lowMark();
+          boolean crosses = tiering != null && arena.used() + MemoryArena.footprint(size) > tiering.upper() * arena.capacity();
+          if (!crosses || evictable.isEmpty()) {
+            Range r = arena.allocate(size);
+            if (r != null || !spillCouldHelp(size)) {
+              return r;
+            }
+          }
+        }
+        SpillOutcome o = spill(need, target);
+        if (o.failure != null || o.spilled == 0) {
+          failure[0] = o.failure;
+          synchronized (this) {
+            return arena.allocate(size); // fits without the spill (memory stays high), or does not
+          }
+        }
+      }
+    } finally {
+      spilling.unlock();
+    }
+  }
+
+  private Location register(Session s, Range r, long size) {
+    long id = ids.nextBlobId().value();
+    blobs.put(id, new BlobEntry(id, r, size, s.id));
+    s.unsealed.add(id);
+    unsealedCount++;
+    return new Location(id, r);
+  }
+
+  private static void checkSize(long size) {
     if (size < 0) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob size must not be negative: " + size);
     }
-    long offset = allocate(size);
-    long id = ids.nextBlobId().value();
-    blobs.put(id, new BlobEntry(id, offset, size, s.id));
-    s.unsealed.add(id);
-    unsealedCount++;
-    return new Location(id, REGION_ID, offset, size);
+  }
+
+  /** Whether spilling could free a block of {@code size}: it is not larger than all memory and something is evictable. */
+  private boolean spillCouldHelp(long size) {
+    return tiering != null && size <= arena.capacity() && (!evictable.isEmpty() || anySpilling());
+  }
+
+  private boolean anySpilling() {
+    for (BlobEntry b : blobs.values()) {
+      if (b.residency == Residency.SPILLING) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private VineyardException outOfMemory(long size, IOException spillFailure) {
+    String why = "cannot allocate " + MemorySize.format(size) + " (" + size + " bytes): " + arena.describeFree();
+    if (spillFailure != null) {
+      return new VineyardException(
+          ErrorCode.OUT_OF_MEMORY, why + "; spilling to " + tiering.spiller().describe() + " failed: " + spillFailure.getMessage());
+    }
+    return new VineyardException(
+        ErrorCode.OUT_OF_MEMORY,
+        why + (tiering == null ? " (no --spill-dir)" : "; nothing left to spill: the rest is pinned or being written"));
   }
 
   public synchronized void seal(Session s, long id, boolean keepPinned) {
@@ -220,6 +390,14 @@ public final class ObjectStore {
     }
   }
 
+  public synchronized void abort(Session s, long id) {
+    BlobEntry b = ownUnsealed(s, id, "abort");
+    blobs.remove(id);
+    s.unsealed.remove(id);
+    unsealedCount--;
+    freeBytes(b);
+  }
+
   /**
    * Takes back a blob this client created in a batch that failed: aborts it if unsealed, else (it
    * was sealed with its data, and nobody has its id yet) deletes it.
@@ -234,14 +412,6 @@ public final class ObjectStore {
     } else {
       delete(List.of(id), true, false);
     }
-  }
-
-  public synchronized void abort(Session s, long id) {
-    BlobEntry b = ownUnsealed(s, id, "abort");
-    blobs.remove(id);
-    s.unsealed.remove(id);
-    unsealedCount--;
-    freeRange(b);
   }
 
   private BlobEntry ownUnsealed(Session s, long id, String what) {
@@ -259,29 +429,133 @@ public final class ObjectStore {
     return b;
   }
 
-  /** Pins every blob for the session; fails without pinning any if one is missing or unsealed. */
-  public synchronized List<Location> getBlobs(Session s, List<Long> blobIds) {
+  /**
+   * Pins every blob for the session if all are in memory now.
+   *
+   * @return their locations, or {@code null} when one is spilled or being loaded back (then call
+   *     {@link #getBlobs} off the event loop); pins nothing then
+   * @throws VineyardException when one is missing or unsealed (pinning none)
+   */
+  public synchronized List<Location> tryGetBlobs(Session s, List<Long> blobIds) {
+    checkOpen(s);
     List<BlobEntry> found = new ArrayList<>(blobIds.size());
+    boolean allResident = true;
     for (long id : blobIds) {
-      found.add(sealedBlob(id));
+      BlobEntry b = sealedBlob(id);
+      found.add(b);
+      allResident &= b.residency == Residency.RESIDENT || b.residency == Residency.SPILLING;
+    }
+    if (!allResident) {
+      return null;
     }
     List<Location> out = new ArrayList<>(found.size());
-    try {
-      for (BlobEntry b : found) {
-        if (b.spilled) {
-          reload(b);
-        }
-        // Pinned at once, so that loading the next one cannot spill this one again.
-        pin(s, b);
-        out.add(new Location(b.id, REGION_ID, b.offset, b.size));
-      }
-    } catch (RuntimeException e) {
-      for (Location l : out) {
-        release(s, List.of(l.id()));
-      }
-      throw e;
+    for (BlobEntry b : found) {
+      pin(s, b); // a blob being spilled stays resident: its spill is given up when it ends
+      out.add(new Location(b.id, b.range));
     }
     return out;
+  }
+
+  /**
+   * Pins every blob for the session, loading spilled ones back first (spilling others if need be).
+   * All or none are pinned. Blocks on spill I/O: not for an event loop.
+   */
+  public List<Location> getBlobs(Session s, List<Long> blobIds) {
+    List<Location> now = tryGetBlobs(s, blobIds);
+    if (now != null) {
+      return now;
+    }
+    List<Location> out = new ArrayList<>(blobIds.size());
+    try {
+      for (long id : blobIds) {
+        out.add(pinResident(s, id));
+      }
+    } catch (RuntimeException e) {
+      release(s, out.stream().map(Location::id).toList());
+      throw e;
+    }
+    if (aboveUpperMark()) {
+      spillToLowMark(); // never the blobs just got: they are pinned
+    }
+    return out;
+  }
+
+  /** Pins one sealed blob, loading it back first if it is spilled. Blocks on I/O. */
+  private Location pinResident(Session s, long id) {
+    while (true) {
+      BlobEntry b;
+      CompletableFuture<Void> wait = null;
+      synchronized (this) {
+        checkOpen(s);
+        b = sealedBlob(id);
+        switch (b.residency) {
+          case RESIDENT, SPILLING -> {
+            pin(s, b);
+            return new Location(b.id, b.range);
+          }
+          case RELOADING -> wait = b.reloaded;
+          case SPILLED -> { }
+        }
+      }
+      if (wait != null) {
+        wait.handle((v, e) -> null).join(); // then look again: it may have failed or been deleted
+        continue;
+      }
+      IOException[] failure = {null};
+      Range target = allocateMakingRoom(b.size, failure);
+      if (target == null) {
+        VineyardException oom = outOfMemory(b.size, failure[0]);
+        throw new VineyardException(ErrorCode.OUT_OF_MEMORY, "cannot load blob " + new ObjectId(id) + " back: " + oom.reason(), oom);
+      }
+      synchronized (this) {
+        if (b.residency != Residency.SPILLED || b.deleted) {
+          arena.free(target); // someone else loaded it, or it is gone: look again
+          continue;
+        }
+        b.residency = Residency.RELOADING;
+        b.range = target;
+        b.reloaded = new CompletableFuture<>();
+      }
+      reload(b, target);
+    }
+  }
+
+  /** Reads a spilled blob into {@code target} outside the lock, then makes it resident (or gives up). */
+  private void reload(BlobEntry b, Range target) {
+    IOException failure = null;
+    try {
+      tiering.spiller().read(b.id, arena.bytes(target));
+    } catch (IOException e) {
+      failure = e;
+    }
+    CompletableFuture<Void> done;
+    synchronized (this) {
+      done = b.reloaded;
+      b.reloaded = null;
+      if (failure != null) {
+        arena.free(target);
+        b.range = null;
+        b.residency = Residency.SPILLED;
+      } else {
+        tiering.spiller().delete(b.id);
+        b.residency = Residency.RESIDENT;
+        spilledBytes -= b.size;
+        spilledBlobs--;
+        reloads++;
+        if (b.deleted && b.pins == 0) {
+          blobs.remove(b.id);
+          freeBytes(b);
+        } else if (b.pins == 0) {
+          markEvictable(b);
+        }
+      }
+    }
+    done.complete(null);
+    if (failure != null) {
+      throw new VineyardException(
+          ErrorCode.IO_ERROR,
+          "cannot load blob " + new ObjectId(b.id) + " back from " + tiering.spiller().describe() + ": " + failure);
+    }
   }
 
   /** Drops one pin per id; ids the session does not hold are ignored (and logged). */
@@ -312,117 +586,136 @@ public final class ObjectStore {
       return;
     }
     b.pins -= count;
-    if (b.pins <= 0 && b.deleted) {
+    if (b.pins > 0 || b.inTransit()) {
+      return; // a blob in transit is settled when its I/O ends
+    }
+    if (b.deleted) {
       blobs.remove(b.id);
-      freeRange(b);
-    } else if (b.pins <= 0) {
+      freeBytes(b);
+    } else {
       markEvictable(b); // most recently used: last to go
     }
   }
 
   private void markEvictable(BlobEntry b) {
-    if (tiering != null && b.sealed && !b.deleted && !b.spilled && b.size > 0) {
+    if (tiering != null && b.sealed && !b.deleted && b.residency == Residency.RESIDENT && b.size > 0) {
       evictable.remove(b.id);
       evictable.put(b.id, b);
     }
   }
 
-  /** Gives back a blob's memory, or its spill file. */
-  private void freeRange(BlobEntry b) {
+  /** Gives back a blob's memory, or its spill file. Not for a blob in transit. */
+  private void freeBytes(BlobEntry b) {
     evictable.remove(b.id);
-    if (b.spilled) {
+    if (b.residency == Residency.SPILLED) {
       tiering.spiller().delete(b.id);
-      b.spilled = false;
+      b.residency = Residency.RESIDENT;
       spilledBytes -= b.size;
       spilledBlobs--;
-    } else if (b.size > 0) {
-      allocator.free(b.offset, b.size);
+    } else if (b.range != null) {
+      arena.free(b.range);
     }
+    b.range = null;
   }
 
-  // ---------------------------------------------------------------- memory and spilling
+  // ---------------------------------------------------------------- spilling
+
+  /** Whether resident memory is above the upper mark (then {@link #spillToLowMark} is due). */
+  public boolean aboveUpperMark() {
+    return tiering != null && arena.used() > tiering.upper() * arena.capacity();
+  }
 
   /**
-   * Allocates arena space, spilling least recently used blobs first when a spill directory is set
-   * and the request does not fit; afterwards spills down to the lower mark if usage crossed the
-   * upper one.
+   * Spills least recently used blobs until memory is at most the lower mark. Blocks on I/O: run it
+   * off the event loop, after a create left memory above the upper mark.
    */
-  private long allocate(long size) {
-    if (size == 0) {
-      return 0;
+  public void spillToLowMark() {
+    if (tiering == null) {
+      return;
     }
-    long offset = allocator.allocate(size);
-    IOException spillFailure = null;
-    // A request larger than all of memory cannot be helped by spilling: fail without writing anything.
-    if (offset < 0 && tiering != null && size <= allocator.capacity()) {
-      spillFailure = spill(BlobAllocator.footprint(size), lowMark());
-      offset = allocator.allocate(size);
+    SpillOutcome o = spill(0, lowMark());
+    if (o.failure != null) {
+      LOG.warn("spilling to {} failed, memory stays above the upper mark: {}", tiering.spiller().describe(), o.failure.toString());
     }
-    if (offset < 0) {
-      String why =
-          "cannot allocate " + MemorySize.format(size) + " (" + size + " bytes): " + MemorySize.format(allocator.free())
-              + " free of " + MemorySize.format(allocator.capacity()) + ", largest free block "
-              + MemorySize.format(allocator.largestFree());
-      if (spillFailure != null) {
-        throw new VineyardException(
-            ErrorCode.OUT_OF_MEMORY, why + "; spilling to " + tiering.spiller().describe() + " failed: " + spillFailure.getMessage());
-      }
-      throw new VineyardException(
-          ErrorCode.OUT_OF_MEMORY,
-          why + (tiering == null ? " (no --spill-dir)" : "; nothing left to spill: the rest is pinned or being written"));
-    }
-    if (tiering != null && allocator.used() > tiering.upper() * allocator.capacity()) {
-      IOException e = spill(0, lowMark());
-      if (e != null) {
-        LOG.warn("spilling to {} failed, memory stays above the upper mark: {}", tiering.spiller().describe(), e.toString());
-      }
-    }
-    return offset;
   }
 
   private long lowMark() {
-    return (long) (tiering.lower() * allocator.capacity());
+    return tiering == null ? 0 : (long) (tiering.lower() * arena.capacity());
   }
 
   /**
-   * Spills evictable blobs, least recently used first, until a block of {@code need} bytes is free
-   * and usage is at most {@code target}, or nothing is left to spill. Returns the I/O failure that
-   * stopped it, if any; the blob that failed stays resident.
+   * What a spill pass did.
+   *
+   * @param spilled blobs written out
+   * @param raced another pass was running (its work may have made the room)
+   * @param failure the I/O failure that stopped it, if any
    */
-  private IOException spill(long need, long target) {
-    while ((allocator.largestFree() < need || allocator.used() > target) && !evictable.isEmpty()) {
-      BlobEntry victim = evictable.values().iterator().next();
-      try {
-        tiering.spiller().write(victim.id, tiering.memory().asSlice(victim.offset, victim.size));
-      } catch (IOException e) {
-        return e;
+  private record SpillOutcome(int spilled, boolean raced, IOException failure) {}
+
+  /**
+   * Spills evictable blobs, least recently used first, until a block of {@code need} bytes is free
+   * and usage is at most {@code target}, or nothing is left to spill. Each blob is marked in transit
+   * and written outside the lock; a blob pinned meanwhile stays resident (its file is dropped), one
+   * deleted meanwhile is freed.
+   */
+  private SpillOutcome spill(long need, long target) {
+    boolean raced = spilling.isLocked() && !spilling.isHeldByCurrentThread();
+    spilling.lock();
+    try {
+      int count = 0;
+      while (true) {
+        BlobEntry victim;
+        synchronized (this) {
+          if ((arena.largestFree() >= need && arena.used() <= target) || evictable.isEmpty()) {
+            return new SpillOutcome(count, raced, null);
+          }
+          // Stays in line while it is written: if the write fails it keeps its place.
+          victim = evictable.values().iterator().next();
+          victim.residency = Residency.SPILLING;
+        }
+        IOException failure = null;
+        try {
+          tiering.spiller().write(victim.id, arena.bytes(victim.range));
+        } catch (IOException e) {
+          failure = e;
+        }
+        synchronized (this) {
+          victim.residency = Residency.RESIDENT;
+          if (failure != null) {
+            settleAfterTransit(victim);
+            return new SpillOutcome(count, raced, failure);
+          }
+          if (victim.pins > 0 || (victim.deleted && victim.pins == 0)) {
+            tiering.spiller().delete(victim.id); // wanted again, or gone: the copy on disk is not needed
+            settleAfterTransit(victim);
+            continue;
+          }
+          evictable.remove(victim.id);
+          arena.free(victim.range);
+          victim.range = null;
+          victim.residency = Residency.SPILLED;
+          spilledBytes += victim.size;
+          spilledBlobs++;
+          spillWrites++;
+          count++;
+        }
       }
-      evictable.remove(victim.id);
-      allocator.free(victim.offset, victim.size);
-      victim.spilled = true;
-      spilledBytes += victim.size;
-      spilledBlobs++;
-      spillWrites++;
+    } finally {
+      spilling.unlock();
     }
-    return null;
   }
 
-  /** Loads a spilled blob back into the arena (spilling others if need be). */
-  private void reload(BlobEntry b) {
-    long offset = allocate(b.size);
-    try {
-      tiering.spiller().read(b.id, tiering.memory().asSlice(offset, b.size));
-    } catch (IOException e) {
-      allocator.free(offset, b.size);
-      throw new VineyardException(
-          ErrorCode.IO_ERROR, "cannot load blob " + new ObjectId(b.id) + " back from " + tiering.spiller().describe() + ": " + e);
+  /**
+   * A resident blob whose transit ended without moving it: freed if deleted, else back in line if
+   * unpinned (where it was, if nothing took it out meanwhile).
+   */
+  private void settleAfterTransit(BlobEntry b) {
+    if (b.deleted && b.pins == 0) {
+      blobs.remove(b.id);
+      freeBytes(b);
+    } else if (b.pins == 0 && !evictable.containsKey(b.id)) {
+      markEvictable(b);
     }
-    tiering.spiller().delete(b.id);
-    b.offset = offset;
-    b.spilled = false;
-    spilledBytes -= b.size;
-    spilledBlobs--;
-    reloads++;
   }
 
   private BlobEntry sealedBlob(long id) {
@@ -442,6 +735,12 @@ public final class ObjectStore {
     return visible(id);
   }
 
+  /** Whether the id is a global object of this instance. */
+  public synchronized boolean isGlobal(long id) {
+    MetaEntry e = objects.get(id);
+    return e != null && e.globalTree != null;
+  }
+
   private boolean visible(long id) {
     if (objects.containsKey(id)) {
       return true;
@@ -450,19 +749,25 @@ public final class ObjectStore {
     return b != null && b.sealed && !b.deleted;
   }
 
-  /** Stores an object whose members exist already; returns its id. */
-  public synchronized long putMeta(io.vineyard.proto.ipc.ObjectMeta meta) {
-    if (meta.getTypename().isBlank()) {
+  private static void checkTypename(ObjectMeta meta) {
+    if (meta.typename() == null || meta.typename().isBlank()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object needs a typename");
     }
-    if (meta.getTypename().equals(ObjectMeta.BLOB_TYPENAME)) {
+    if (meta.typename().equals(ObjectMeta.BLOB_TYPENAME)) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blobs are made with create-blob, not put-meta");
     }
-    io.vineyard.proto.ipc.ObjectMeta.Builder shallow =
-        meta.toBuilder().clearMembers().setInstanceId(instanceId);
+  }
+
+  /** Stores an object whose members exist already; returns its id. */
+  public synchronized long putMeta(ObjectMeta meta) {
+    checkTypename(meta);
+    if (meta.isGlobal()) {
+      throw new VineyardException(ErrorCode.INTERNAL, "a global object is stored with putGlobal");
+    }
+    Map<String, ObjectMeta> refs = new TreeMap<>();
     Set<Long> memberIds = new HashSet<>();
-    for (Map.Entry<String, io.vineyard.proto.ipc.ObjectMeta> m : meta.getMembersMap().entrySet()) {
-      long mid = m.getValue().getId();
+    for (Map.Entry<String, ObjectMeta> m : meta.members().entrySet()) {
+      long mid = m.getValue().id().value();
       if (!visible(mid)) {
         BlobEntry b = blobs.get(mid);
         if (b != null && !b.sealed && !b.deleted) {
@@ -472,20 +777,44 @@ public final class ObjectStore {
         throw new VineyardException(
             ErrorCode.NOT_FOUND, "member '" + m.getKey() + "' refers to unknown object " + new ObjectId(mid));
       }
-      shallow.putMembers(m.getKey(), io.vineyard.proto.ipc.ObjectMeta.newBuilder().setId(mid).build());
+      refs.put(m.getKey(), ObjectMeta.reference(new ObjectId(mid)));
       memberIds.add(mid);
     }
-    if (meta.getNbytes() == 0) {
-      shallow.setNbytes(distinctBlobBytes(memberIds));
-    }
+    long nbytes = meta.nbytes() == 0 ? distinctBlobBytes(memberIds) : meta.nbytes();
     long id = ids.nextObjectId().value();
-    shallow.setId(id);
-    objects.put(id, new MetaEntry(shallow.build()));
+    ObjectMeta shallow = ObjectMeta.of(new ObjectId(id), meta.typename(), nbytes, instanceId, false, meta.fields(), refs);
+    objects.put(id, new MetaEntry(shallow, null));
     creationOrder.add(id);
     for (long mid : memberIds) {
       parentsOf(mid).add(id);
     }
     return id;
+  }
+
+  /**
+   * Stores a global object minted here: its members are persisted objects of any instance, given
+   * as their full trees (the caller looked them up in the cluster). Returns its id.
+   */
+  public synchronized long putGlobal(ObjectMeta meta, Map<String, ObjectMeta> memberTrees) {
+    checkTypename(meta);
+    if (memberTrees.isEmpty()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a global object needs at least one member");
+    }
+    long nbytes = 0;
+    Map<String, ObjectMeta> refs = new TreeMap<>();
+    for (Map.Entry<String, ObjectMeta> e : memberTrees.entrySet()) {
+      nbytes += e.getValue().nbytes();
+      refs.put(e.getKey(), ObjectMeta.reference(e.getValue().id()));
+    }
+    if (meta.nbytes() != 0) {
+      nbytes = meta.nbytes();
+    }
+    ObjectId id = ids.nextObjectId();
+    ObjectMeta shallow = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), refs);
+    ObjectMeta tree = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), memberTrees);
+    objects.put(id.value(), new MetaEntry(shallow, tree));
+    creationOrder.add(id.value());
+    return id.value();
   }
 
   private long distinctBlobBytes(Collection<Long> roots) {
@@ -503,8 +832,8 @@ public final class ObjectStore {
         continue;
       }
       MetaEntry e = objects.get(id);
-      if (e != null) {
-        e.shallow.getMembersMap().values().forEach(m -> stack.add(m.getId()));
+      if (e != null && e.globalTree == null) {
+        e.shallow.members().values().forEach(m -> stack.add(m.id().value()));
       }
     }
     return total;
@@ -519,48 +848,41 @@ public final class ObjectStore {
   }
 
   /** The object's metadata with every member expanded. */
-  public synchronized io.vineyard.proto.ipc.ObjectMeta getMeta(long id) {
+  public synchronized ObjectMeta getMeta(long id) {
     return expand(id);
   }
 
-  private io.vineyard.proto.ipc.ObjectMeta expand(long id) {
+  private ObjectMeta expand(long id) {
     MetaEntry e = objects.get(id);
     if (e == null) {
       return blobMeta(sealedBlob(id));
     }
-    if (e.shallow.getMembersCount() == 0) {
+    if (e.globalTree != null) {
+      return e.globalTree;
+    }
+    if (e.shallow.members().isEmpty()) {
       return e.shallow;
     }
-    io.vineyard.proto.ipc.ObjectMeta.Builder b = e.shallow.toBuilder();
-    e.shallow.getMembersMap().forEach((name, ref) -> b.putMembers(name, expand(ref.getId())));
-    return b.build();
+    Map<String, ObjectMeta> members = new TreeMap<>();
+    e.shallow.members().forEach((name, ref) -> members.put(name, expand(ref.id().value())));
+    ObjectMeta s = e.shallow;
+    return ObjectMeta.of(s.id(), s.typename(), s.nbytes(), s.instanceId(), false, s.fields(), members);
   }
 
-  private io.vineyard.proto.ipc.ObjectMeta blobMeta(BlobEntry b) {
-    return io.vineyard.proto.ipc.ObjectMeta.newBuilder()
-        .setId(b.id)
-        .setTypename(ObjectMeta.BLOB_TYPENAME)
-        .setNbytes(b.size)
-        .setInstanceId(instanceId)
-        .build();
+  private ObjectMeta blobMeta(BlobEntry b) {
+    return ObjectMeta.of(new ObjectId(b.id), ObjectMeta.BLOB_TYPENAME, b.size, instanceId, false, Map.of(), Map.of());
   }
 
-  /** An entry of a listing: shallow metadata (members by id) and bound names. */
-  public record Listed(io.vineyard.proto.ipc.ObjectMeta meta, List<String> names) {}
-
-  /** A listing, and whether the limit cut it short. */
-  public record Listing(List<Listed> entries, boolean truncated) {}
-
-  /** Lists visible objects whose typename matches the glob, oldest first. */
+  /** Lists visible objects whose typename matches the glob, oldest first, members as references. */
   public synchronized Listing list(String typenameGlob, int limit) {
-    Pattern p = typenameGlob == null || typenameGlob.isEmpty() ? null : globToRegex(typenameGlob);
+    Glob p = typenameGlob == null || typenameGlob.isEmpty() ? null : new Glob(typenameGlob);
     int max = limit <= 0 ? defaultListLimit : limit;
-    List<Listed> out = new ArrayList<>();
+    List<ObjectInfo> out = new ArrayList<>();
     boolean truncated = false;
     for (long id : creationOrder) {
       MetaEntry e = objects.get(id);
-      io.vineyard.proto.ipc.ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
-      if (p != null && !p.matcher(m.getTypename()).matches()) {
+      ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
+      if (p != null && !p.matches(m.typename())) {
         continue;
       }
       if (out.size() == max) {
@@ -568,22 +890,9 @@ public final class ObjectStore {
         break;
       }
       TreeSet<String> n = namesById.get(id);
-      out.add(new Listed(m, n == null ? List.of() : List.copyOf(n)));
+      out.add(new ObjectInfo(m, n == null ? List.of() : List.copyOf(n)));
     }
     return new Listing(out, truncated);
-  }
-
-  /** A glob over typenames ({@code *} any run, {@code ?} one character) as a regular expression. */
-  public static Pattern globToRegex(String glob) {
-    StringBuilder re = new StringBuilder();
-    for (char c : glob.toCharArray()) {
-      switch (c) {
-        case '*' -> re.append(".*");
-        case '?' -> re.append('.');
-        default -> re.append(Pattern.quote(String.valueOf(c)));
-      }
-    }
-    return Pattern.compile(re.toString());
   }
 
   /**
@@ -632,8 +941,11 @@ public final class ObjectStore {
     deleted.add(id);
     MetaEntry e = objects.remove(id);
     if (e != null) {
-      for (io.vineyard.proto.ipc.ObjectMeta ref : e.shallow.getMembersMap().values()) {
-        long mid = ref.getId();
+      if (e.globalTree != null) {
+        return; // its members live elsewhere and are not ours to delete
+      }
+      for (ObjectMeta ref : e.shallow.members().values()) {
+        long mid = ref.id().value();
         if (!visible(mid)) {
           continue;
         }
@@ -646,12 +958,13 @@ public final class ObjectStore {
       return;
     }
     BlobEntry b = blobs.get(id);
-    if (b.pins > 0) {
+    if (b.pins > 0 || b.inTransit()) {
       b.deleted = true;
+      evictable.remove(b.id);
       deferred.add(id);
     } else {
       blobs.remove(id);
-      freeRange(b);
+      freeBytes(b);
     }
   }
 
@@ -722,7 +1035,7 @@ public final class ObjectStore {
 
   // ---------------------------------------------------------------- stats
 
-  public synchronized StatsResponse stats() {
+  public synchronized StoreStats stats() {
     long pinned = 0;
     long blobCount = 0;
     for (BlobEntry b : blobs.values()) {
@@ -734,24 +1047,23 @@ public final class ObjectStore {
       }
     }
     Runtime rt = Runtime.getRuntime();
-    return StatsResponse.newBuilder()
-        .setInstanceId(instanceId)
-        .setCapacityBytes(allocator.capacity())
-        .setUsedBytes(allocator.used())
-        .setObjectCount(creationOrder.size())
-        .setBlobCount(blobCount)
-        .setUnsealedBlobCount(unsealedCount)
-        .setPinnedBlobCount(pinned)
-        .setClientCount(sessions.size())
-        .setNameCount(names.size())
-        .setHeapUsedBytes(rt.totalMemory() - rt.freeMemory())
-        .setHeapMaxBytes(rt.maxMemory())
-        .setLargestFreeBytes(allocator.largestFree())
-        .setSpilledBytes(spilledBytes)
-        .setSpilledBlobCount(spilledBlobs)
-        .setSpillWrites(spillWrites)
-        .setReloads(reloads)
-        .build();
+    return new StoreStats(
+        instanceId,
+        arena.capacity(),
+        arena.used(),
+        creationOrder.size(),
+        blobCount,
+        unsealedCount,
+        pinned,
+        sessions.size(),
+        names.size(),
+        rt.totalMemory() - rt.freeMemory(),
+        rt.maxMemory(),
+        arena.largestFree(),
+        spilledBytes,
+        spilledBlobs,
+        spillWrites,
+        reloads);
   }
 
   private static VineyardException notFound(long id) {

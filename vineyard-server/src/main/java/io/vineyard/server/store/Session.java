@@ -14,6 +14,8 @@ public final class Session {
   final Map<Long, Integer> pins = new HashMap<>();
   /** Blobs created by this client and not yet sealed or aborted. */
   final Set<Long> unsealed = new HashSet<>();
+  /** Set (under the store's lock) when the client disconnected: nothing more may be pinned or created for it. */
+  boolean closed;
   /** Regions whose descriptors this client has received. Touched only by its connection's thread. */
   private final Set<Integer> regionsSent = new HashSet<>();
 

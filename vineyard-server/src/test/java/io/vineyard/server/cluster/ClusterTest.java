@@ -8,21 +8,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vineyard.ErrorCode;
 import io.vineyard.InstanceInfo;
 import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.Placement;
 import io.vineyard.VineyardException;
-import io.vineyard.internal.Protos;
-import io.vineyard.proto.ipc.ListEntry;
-import io.vineyard.proto.ipc.ObjectMeta;
-import io.vineyard.proto.ipc.Placement;
+import io.vineyard.client.ObjectInfo;
+import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.store.ObjectStore;
 import io.vineyard.server.store.Session;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The cluster logic over a real store and the local metadata backend, in process. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ClusterTest {
 
+  private MemoryArena arena;
   private ObjectStore store;
   private LocalMetadata backend;
   private Cluster cluster;
@@ -31,15 +36,17 @@ class ClusterTest {
   @BeforeEach
   void setUp() {
     backend = new LocalMetadata();
-    cluster = new Cluster(backend, new InstanceInfo(0, "node-1", "/tmp/v.sock", "", 0, 0, java.time.Instant.EPOCH, ""));
-    store = new ObjectStore(cluster.register(7), 1 << 20, 100);
-    cluster.attach(store, null);
+    arena = MemoryArena.create(Path.of("/dev/shm/vineyard-unit-tests"), 1 << 20, false);
+    cluster = new Cluster(backend, new InstanceInfo(0, "node-1", "/tmp/v.sock", "", 0, 0, java.time.Instant.EPOCH, ""),
+        "node-1:9600", arena, 7, id -> new ObjectStore(id, arena, 100));
+    store = cluster.store();
     session = store.openSession("test");
   }
 
   @AfterEach
   void tearDown() {
     cluster.close();
+    arena.close();
   }
 
   private long blob(long size) {
@@ -49,8 +56,15 @@ class ClusterTest {
   }
 
   private long object(String type, String member, long memberId) {
-    return store.putMeta(ObjectMeta.newBuilder().setTypename(type)
-        .putMembers(member, ObjectMeta.newBuilder().setId(memberId).build()).build());
+    return store.putMeta(ObjectMeta.builder(type).member(member, new ObjectId(memberId)).build());
+  }
+
+  @Test
+  void theStoreIsBuiltWithTheRegisteredInstanceId() {
+    assertEquals(7, store.instanceId());
+    assertEquals(7, cluster.selfInfo().id());
+    assertEquals("node-1:9600", cluster.selfInfo().rpcEndpoint());
+    assertEquals(arena.capacity(), cluster.selfInfo().capacityBytes());
   }
 
   @Test
@@ -62,18 +76,17 @@ class ClusterTest {
     store.putName("a-column", column);
     cluster.persist(frame);
 
-    assertEquals(Protos.fromProto(store.getMeta(frame)), backend.lookup(new ObjectId(frame)).orElseThrow());
-    assertEquals(Protos.fromProto(store.getMeta(column)), backend.lookup(new ObjectId(column)).orElseThrow(), "members are persisted too");
+    assertEquals(store.getMeta(frame), backend.lookup(new ObjectId(frame)).orElseThrow());
+    assertEquals(store.getMeta(column), backend.lookup(new ObjectId(column)).orElseThrow(), "members are persisted too");
     assertTrue(backend.lookup(new ObjectId(b)).isEmpty(), "blobs are published inside their objects' trees only");
     assertEquals(new ObjectId(frame), backend.getName("the-frame").orElseThrow());
     assertEquals(new ObjectId(column), backend.getName("a-column").orElseThrow());
-    assertEquals(7, cluster.selfInfo().id());
-    List<ListEntry> listed = cluster.listGlobal("t::*", 0, 10).getEntriesList();
+    List<ObjectInfo> listed = cluster.listGlobal("t::*", 10).objects();
     assertEquals(2, listed.size());
-    assertEquals(List.of("the-frame"),
-        listed.stream().filter(e -> e.getMeta().getId() == frame).findFirst().orElseThrow().getNamesList());
-    assertEquals(column, listed.stream().filter(e -> e.getMeta().getId() == frame).findFirst().orElseThrow()
-        .getMeta().getMembersOrThrow("col").getId(), "listings name members by id");
+    ObjectInfo f = listed.stream().filter(e -> e.meta().id().value() == frame).findFirst().orElseThrow();
+    assertEquals(List.of("the-frame"), f.names());
+    assertEquals(column, f.meta().member("col").id().value(), "listings name members by id");
+    assertTrue(f.meta().member("col").isReference());
   }
 
   @Test
@@ -92,25 +105,31 @@ class ClusterTest {
   }
 
   @Test
-  void globalObjectsNeedPersistedMembers() {
+  void globalObjectsNeedPersistedMembersAndLiveInTheStore() {
     long column = object("t::Column", "data", blob(64));
-    ObjectMeta global = ObjectMeta.newBuilder().setTypename("t::Global").setGlobal(true)
-        .putMembers("part-0", ObjectMeta.newBuilder().setId(column).build()).build();
+    ObjectMeta global = ObjectMeta.builder("t::Global").global(true).member("part-0", new ObjectId(column)).build();
     VineyardException e = assertThrows(VineyardException.class, () -> cluster.putGlobal(global));
     assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
     assertTrue(e.reason().contains("persist it first"), e.reason());
 
     cluster.persist(column);
     long g = cluster.putGlobal(global);
-    ObjectMeta stored = cluster.getMeta(g);
-    assertTrue(stored.getGlobal());
-    assertEquals(64, stored.getNbytes(), "the sum of its members");
-    assertEquals(store.getMeta(column), stored.getMembersOrThrow("part-0"), "members are expanded");
-    assertTrue(cluster.isLocalGlobal(g));
-    assertEquals(Protos.fromProto(stored), backend.lookup(new ObjectId(g)).orElseThrow(), "a global object is persisted at once");
+    ObjectMeta stored = store.getMeta(g);
+    assertTrue(stored.isGlobal());
+    assertEquals(64, stored.nbytes(), "the sum of its members");
+    assertEquals(store.getMeta(column), stored.member("part-0"), "members are expanded");
+    assertTrue(store.exists(g) && store.isGlobal(g), "the global object is in the same object graph");
+    assertEquals(stored, backend.lookup(new ObjectId(g)).orElseThrow(), "a global object is persisted at once");
+    assertTrue(store.list("t::Global", 10).objects().stream().anyMatch(o -> o.meta().id().value() == g));
 
-    ObjectMeta unknown = ObjectMeta.newBuilder().setTypename("t::Global").setGlobal(true)
-        .putMembers("part-0", ObjectMeta.newBuilder().setId(12345).build()).build();
+    ObjectStore.DeleteResult r = store.delete(List.of(g), false, false);
+    assertEquals(List.of(g), r.deleted());
+    assertTrue(store.exists(column), "deleting a global object leaves its members");
+    assertTrue(cluster.afterDelete(r.deleted()));
+    cluster.withdrawPending();
+    assertTrue(backend.lookup(new ObjectId(g)).isEmpty());
+
+    ObjectMeta unknown = ObjectMeta.builder("t::Global").global(true).member("part-0", new ObjectId(12345)).build();
     assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.putGlobal(unknown)).code());
   }
 
@@ -118,21 +137,19 @@ class ClusterTest {
   void locateWalksEveryMemberAndBlobInPathOrder() {
     long b1 = blob(8);
     long b2 = blob(16);
-    long x = store.putMeta(ObjectMeta.newBuilder().setTypename("t::Pair")
-        .putMembers("right", ObjectMeta.newBuilder().setId(b2).build())
-        .putMembers("left", ObjectMeta.newBuilder().setId(b1).build()).build());
+    long x = store.putMeta(ObjectMeta.builder("t::Pair").member("right", new ObjectId(b2)).member("left", new ObjectId(b1)).build());
     List<Placement> where = cluster.locate(x);
-    assertEquals(List.of("", "left", "right"), where.stream().map(Placement::getPath).toList());
-    assertEquals(List.of(x, b1, b2), where.stream().map(Placement::getId).toList());
-    assertTrue(where.stream().allMatch(p -> p.getInstanceId() == 7 && p.getHostname().equals("node-1")));
-    assertEquals(16, where.get(2).getNbytes());
+    assertEquals(List.of("", "left", "right"), where.stream().map(Placement::path).toList());
+    assertEquals(List.of(x, b1, b2), where.stream().map(p -> p.id().value()).toList());
+    assertTrue(where.stream().allMatch(p -> p.instanceId() == 7 && p.hostname().equals("node-1")));
+    assertEquals(16, where.get(2).nbytes());
   }
 
   @Test
   void unknownObjectsAndNamesAreNotFound() {
-    assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.getMeta(42)).code());
+    assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.getRemoteMeta(42)).code());
     assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.persist(42)).code());
-    assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.getName("nope")).code());
+    assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.getRemoteName("nope")).code());
     assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cluster.dropClusterName("nope")).code());
   }
 }

@@ -1,6 +1,7 @@
 package io.vineyard.server.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -102,25 +103,30 @@ class LocalClusterIT {
   }
 
   @Test
-  void pipelinedRequestsAreAnsweredInOrderAroundClusterCalls() throws Exception {
+  void pipelinedRequestsAreAllAnsweredByIdAroundClusterCalls() throws Exception {
     ObjectId blob = client.putBlob(new byte[] {1});
     client.putName("pipelined", blob);
     try (SocketChannel ch = RawIpc.connect(daemon.socket())) {
       // Sent in one write: the cluster calls (persist, instances, a name not bound here) are served
-      // off the event loop, and what follows them must still be answered after them.
+      // off the event loop; every request gets exactly one answer, carrying its id, in any order.
       RawIpc.sendAll(ch,
           RawIpc.register(),
-          Request.newBuilder().setPersist(PersistRequest.newBuilder().setId(blob.value())).build(),
-          Request.newBuilder().setStats(StatsRequest.getDefaultInstance()).build(),
-          Request.newBuilder().setInstances(InstancesRequest.getDefaultInstance()).build(),
-          Request.newBuilder().setGetName(GetNameRequest.newBuilder().setName("no-such-name")).build(),
-          Request.newBuilder().setGetName(GetNameRequest.newBuilder().setName("pipelined")).build());
+          Request.newBuilder().setRequestId(11).setPersist(PersistRequest.newBuilder().setId(blob.value())).build(),
+          Request.newBuilder().setRequestId(12).setStats(StatsRequest.getDefaultInstance()).build(),
+          Request.newBuilder().setRequestId(13).setInstances(InstancesRequest.getDefaultInstance()).build(),
+          Request.newBuilder().setRequestId(14).setGetName(GetNameRequest.newBuilder().setName("no-such-name")).build(),
+          Request.newBuilder().setRequestId(15).setGetName(GetNameRequest.newBuilder().setName("pipelined")).build());
       assertEquals(Response.BodyCase.REGISTER, RawIpc.read(ch).getBodyCase());
-      assertEquals(Response.BodyCase.PERSIST, RawIpc.read(ch).getBodyCase());
-      assertEquals(Response.BodyCase.STATS, RawIpc.read(ch).getBodyCase());
-      assertEquals(1, RawIpc.read(ch).getInstances().getInstancesCount());
-      assertEquals(ErrorCode.NOT_FOUND.code(), RawIpc.read(ch).getError().getCode());
-      assertEquals(blob.value(), RawIpc.read(ch).getGetName().getId());
+      java.util.Map<Long, Response> byId = new java.util.HashMap<>();
+      for (int i = 0; i < 5; i++) {
+        Response r = RawIpc.read(ch);
+        assertNull(byId.put(r.getRequestId(), r), "one answer per request");
+      }
+      assertEquals(Response.BodyCase.PERSIST, byId.get(11L).getBodyCase());
+      assertEquals(Response.BodyCase.STATS, byId.get(12L).getBodyCase());
+      assertEquals(1, byId.get(13L).getInstances().getInstancesCount());
+      assertEquals(ErrorCode.NOT_FOUND.code(), byId.get(14L).getError().getCode());
+      assertEquals(blob.value(), byId.get(15L).getGetName().getId());
     }
     client.delete(blob);
   }

@@ -12,8 +12,11 @@ import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
-import io.vineyard.internal.Protos;
-import io.vineyard.proto.ipc.StatsResponse;
+import io.vineyard.StoreStats;
+import io.vineyard.client.Listing;
+import io.vineyard.client.ObjectInfo;
+import io.vineyard.server.memory.MemoryArena;
+import java.nio.file.Path;
 import io.vineyard.server.memory.BlobAllocator;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -44,9 +47,23 @@ class ObjectStoreTest {
   private Session writer;
   private Session reader;
 
+  private final List<MemoryArena> arenas = new ArrayList<>();
+
+  /** Real shared memory (a tmpfs file), closed after the test. */
+  private MemoryArena newArena(long capacity) {
+    MemoryArena a = MemoryArena.create(Path.of("/dev/shm/vineyard-unit-tests"), capacity, false);
+    arenas.add(a);
+    return a;
+  }
+
+  @AfterEach
+  void closeArenas() {
+    arenas.forEach(MemoryArena::close);
+  }
+
   @BeforeEach
   void setUp() {
-    store = new ObjectStore(INSTANCE, CAPACITY, 5);
+    store = new ObjectStore(INSTANCE, newArena(CAPACITY), 5);
     writer = store.openSession("writer");
     reader = store.openSession("reader");
   }
@@ -60,7 +77,7 @@ class ObjectStoreTest {
   }
 
   private long used() {
-    return store.stats().getUsedBytes();
+    return store.stats().usedBytes();
   }
 
   private long sealedBlob(long size) {
@@ -73,16 +90,16 @@ class ObjectStoreTest {
   private long put(String typename, Map<String, Long> members) {
     ObjectMeta.Builder b = ObjectMeta.builder(typename).field("tag", typename);
     members.forEach((name, id) -> b.member(name, new ObjectId(id)));
-    return store.putMeta(Protos.toProto(b.build()));
+    return store.putMeta(b.build());
   }
 
   private int pins(long blob) {
     return store.pinsSnapshot().getOrDefault(blob, 0);
   }
 
-  private Set<Long> ids(List<ObjectStore.Listed> entries) {
+  private Set<Long> ids(List<ObjectInfo> entries) {
     Set<Long> out = new HashSet<>();
-    entries.forEach(e -> out.add(e.meta().getId()));
+    entries.forEach(e -> out.add(e.meta().id().value()));
     return out;
   }
 
@@ -95,34 +112,34 @@ class ObjectStoreTest {
     ObjectId id = new ObjectId(loc.id());
     assertTrue(id.isBlob());
     assertEquals(INSTANCE, id.instanceId());
-    assertEquals(ObjectStore.REGION_ID, loc.region());
+    assertEquals(0, loc.region());
     assertEquals(0, loc.offset() % BlobAllocator.ALIGNMENT);
     assertEquals(1000, loc.size());
     assertEquals(start + BlobAllocator.footprint(1000), used());
-    assertEquals(1, store.stats().getUnsealedBlobCount());
+    assertEquals(1, store.stats().unsealedBlobCount());
     assertFalse(store.exists(loc.id()), "an unsealed blob is not visible");
 
     store.seal(writer, loc.id(), false);
     assertTrue(store.exists(loc.id()));
-    assertEquals(0, store.stats().getUnsealedBlobCount());
+    assertEquals(0, store.stats().unsealedBlobCount());
     assertEquals(0, pins(loc.id()), "sealing without keepPinned drops the creator's pin");
 
     List<ObjectStore.Location> got = store.getBlobs(reader, List.of(loc.id()));
     assertEquals(List.of(loc), got, "get returns where the writer wrote");
     assertEquals(1, pins(loc.id()));
     assertEquals(Map.of(loc.id(), 1), reader.pins);
-    assertEquals(1, store.stats().getPinnedBlobCount());
+    assertEquals(1, store.stats().pinnedBlobCount());
 
-    io.vineyard.proto.ipc.ObjectMeta meta = store.getMeta(loc.id());
-    assertEquals(ObjectMeta.BLOB_TYPENAME, meta.getTypename());
-    assertEquals(1000, meta.getNbytes());
-    assertEquals(INSTANCE, meta.getInstanceId());
-    assertEquals(loc.id(), meta.getId());
+    ObjectMeta meta = store.getMeta(loc.id());
+    assertEquals(ObjectMeta.BLOB_TYPENAME, meta.typename());
+    assertEquals(1000, meta.nbytes());
+    assertEquals(INSTANCE, meta.instanceId());
+    assertEquals(loc.id(), meta.id().value());
 
     store.release(reader, List.of(loc.id()));
     assertEquals(0, pins(loc.id()));
     assertTrue(reader.pins.isEmpty());
-    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(0, store.stats().pinnedBlobCount());
     assertTrue(store.exists(loc.id()), "releasing does not delete");
     assertEquals(start + BlobAllocator.footprint(1000), used());
   }
@@ -152,7 +169,7 @@ class ObjectStoreTest {
     assertCode(ErrorCode.PERMISSION_DENIED, () -> store.seal(reader, id, false));
     assertCode(ErrorCode.PERMISSION_DENIED, () -> store.abort(reader, id));
     assertFalse(store.exists(id));
-    assertEquals(1, store.stats().getUnsealedBlobCount());
+    assertEquals(1, store.stats().unsealedBlobCount());
     store.seal(writer, id, false); // the creator still can
     assertTrue(store.exists(id));
   }
@@ -164,7 +181,7 @@ class ObjectStoreTest {
     assertCode(ErrorCode.ALREADY_SEALED, () -> store.seal(writer, id, true));
     assertCode(ErrorCode.ALREADY_SEALED, () -> store.abort(writer, id));
     assertEquals(0, pins(id), "a failed seal must not pin");
-    assertEquals(0, store.stats().getUnsealedBlobCount(), "the unsealed count must not go negative");
+    assertEquals(0, store.stats().unsealedBlobCount(), "the unsealed count must not go negative");
   }
 
   @Test
@@ -202,7 +219,7 @@ class ObjectStoreTest {
     assertEquals(0, pins(a), "no pin may be taken when one id is bad");
     assertEquals(0, pins(b));
     assertTrue(reader.pins.isEmpty());
-    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(0, store.stats().pinnedBlobCount());
     assertEquals(2, store.getBlobs(reader, List.of(a, b)).size());
   }
 
@@ -212,7 +229,7 @@ class ObjectStoreTest {
     long id = store.createBlob(writer, 5000).id();
     store.abort(writer, id);
     assertEquals(start, used());
-    assertEquals(0, store.stats().getUnsealedBlobCount());
+    assertEquals(0, store.stats().unsealedBlobCount());
     assertCode(ErrorCode.NOT_FOUND, () -> store.seal(writer, id, false));
     assertTrue(writer.unsealed.isEmpty());
   }
@@ -257,9 +274,9 @@ class ObjectStoreTest {
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("data"));
     assertCode(ErrorCode.NOT_FOUND, () -> store.delete(List.of(id), false, false));
     assertCode(ErrorCode.NOT_FOUND, () -> store.putName("again", id));
-    assertFalse(ids(store.list("", 100).entries()).contains(id));
-    assertEquals(0, store.stats().getBlobCount());
-    assertEquals(0, store.stats().getObjectCount());
+    assertFalse(ids(store.list("", 100).objects()).contains(id));
+    assertEquals(0, store.stats().blobCount());
+    assertEquals(0, store.stats().objectCount());
     // ...but its memory is still in use by the readers.
     assertEquals(start + footprint, used());
 
@@ -316,21 +333,21 @@ class ObjectStoreTest {
     long kept = sealedBlob(1000); // sealed by writer: survives writer's disconnect
     long afterKept = used();
     Session s = store.openSession("short-lived");
-    assertEquals(3, store.stats().getClientCount());
+    assertEquals(3, store.stats().clientCount());
     long u1 = store.createBlob(s, 100_000).id();
     long u2 = store.createBlob(s, 1).id();
     long u3 = store.createBlob(s, 0).id();
     long mine = store.createBlob(s, 500).id();
     store.seal(s, mine, true);
     store.getBlobs(s, List.of(kept, kept));
-    assertEquals(3, store.stats().getUnsealedBlobCount());
+    assertEquals(3, store.stats().unsealedBlobCount());
     assertEquals(2, pins(kept));
     assertEquals(1, pins(mine));
 
     store.closeSession(s);
-    assertEquals(2, store.stats().getClientCount());
-    assertEquals(0, store.stats().getUnsealedBlobCount());
-    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(2, store.stats().clientCount());
+    assertEquals(0, store.stats().unsealedBlobCount());
+    assertEquals(0, store.stats().pinnedBlobCount());
     assertEquals(0, pins(kept));
     assertEquals(0, pins(mine));
     assertTrue(s.pins.isEmpty());
@@ -349,7 +366,7 @@ class ObjectStoreTest {
     assertEquals(start, used(), "used bytes back to the start");
 
     store.closeSession(s); // a second close is harmless
-    assertEquals(2, store.stats().getClientCount());
+    assertEquals(2, store.stats().clientCount());
   }
 
   @Test
@@ -362,8 +379,8 @@ class ObjectStoreTest {
     store.closeSession(writer);
     store.closeSession(reader);
     assertEquals(start, used());
-    assertEquals(CAPACITY, store.stats().getLargestFreeBytes(), "freed ranges coalesce again");
-    assertEquals(0, store.stats().getBlobCount());
+    assertEquals(CAPACITY, store.stats().largestFreeBytes(), "freed ranges coalesce again");
+    assertEquals(0, store.stats().blobCount());
   }
 
   @Test
@@ -382,13 +399,13 @@ class ObjectStoreTest {
     long good = sealedBlob(10);
     long unsealed = store.createBlob(writer, 10).id();
     long unknown = ObjectId.of(false, INSTANCE, 4242).value();
-    long objects = store.stats().getObjectCount();
+    long objects = store.stats().objectCount();
     VineyardException e =
         assertCode(ErrorCode.NOT_FOUND, () -> put("T", Map.of("ok", good, "missing", unknown)));
     assertTrue(e.getMessage().contains("'missing'"), e.getMessage());
     e = assertCode(ErrorCode.NOT_SEALED, () -> put("T", Map.of("ok", good, "pending", unsealed)));
     assertTrue(e.getMessage().contains("'pending'"), e.getMessage());
-    assertEquals(objects, store.stats().getObjectCount());
+    assertEquals(objects, store.stats().objectCount());
     // A failed put must not leave a back-reference that blocks deleting the good member.
     assertEquals(List.of(good), store.delete(List.of(good), false, false).deleted());
 
@@ -399,25 +416,24 @@ class ObjectStoreTest {
 
   @Test
   void putMetaValidatesTheTypename() {
-    io.vineyard.proto.ipc.ObjectMeta noType = io.vineyard.proto.ipc.ObjectMeta.newBuilder().build();
+    ObjectMeta noType = ObjectMeta.of(null, "", 0, 0, false, Map.of(), Map.of());
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> store.putMeta(noType));
-    io.vineyard.proto.ipc.ObjectMeta blank = io.vineyard.proto.ipc.ObjectMeta.newBuilder().setTypename("  ").build();
+    ObjectMeta blank = ObjectMeta.of(null, "  ", 0, 0, false, Map.of(), Map.of());
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> store.putMeta(blank));
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> put(ObjectMeta.BLOB_TYPENAME, Map.of()));
   }
 
   @Test
   void putMetaAssignsIdAndInstanceAndIgnoresClientSuppliedOnes() {
-    io.vineyard.proto.ipc.ObjectMeta m =
-        io.vineyard.proto.ipc.ObjectMeta.newBuilder().setTypename("T").setId(77).setInstanceId(99).build();
+    ObjectMeta m = ObjectMeta.of(new ObjectId(77), "T", 0, 99, false, Map.of(), Map.of());
     long id = store.putMeta(m);
     assertNotEquals(77, id);
     ObjectId oid = new ObjectId(id);
     assertFalse(oid.isBlob());
     assertEquals(INSTANCE, oid.instanceId());
-    io.vineyard.proto.ipc.ObjectMeta back = store.getMeta(id);
-    assertEquals(id, back.getId());
-    assertEquals(INSTANCE, back.getInstanceId());
+    ObjectMeta back = store.getMeta(id);
+    assertEquals(id, back.id().value());
+    assertEquals(INSTANCE, back.instanceId());
     assertTrue(store.exists(id));
     assertFalse(store.exists(77));
   }
@@ -429,20 +445,18 @@ class ObjectStoreTest {
     long inner = put("Inner", Map.of("data", a));
     long outer =
         store.putMeta(
-            Protos.toProto(
                 ObjectMeta.builder("Outer")
                     .field("rows", 7L)
                     .jsonField("schema", "{}")
-                    .global(true)
                     .member("inner", new ObjectId(inner))
                     .member("extra", new ObjectId(b))
-                    .build()));
-    ObjectMeta m = Protos.fromProto(store.getMeta(outer));
+                    .build());
+    ObjectMeta m = store.getMeta(outer);
     assertEquals(new ObjectId(outer), m.id());
     assertEquals("Outer", m.typename());
     assertEquals(7, m.getLong("rows"));
     assertEquals(new ObjectMeta.Json("{}"), m.fields().get("schema"));
-    assertTrue(m.isGlobal());
+    assertFalse(m.isGlobal(), "a local object (global ones are stored with putGlobal)");
     assertEquals(INSTANCE, m.instanceId());
     ObjectMeta in = m.member("inner");
     assertFalse(in.isReference(), "members come back expanded");
@@ -462,15 +476,15 @@ class ObjectStoreTest {
     long b = sealedBlob(200);
     long c = sealedBlob(50);
     long x = put("X", Map.of("first", a, "second", b, "firstAgain", a));
-    assertEquals(300, store.getMeta(x).getNbytes());
+    assertEquals(300, store.getMeta(x).nbytes());
     long y = put("Y", Map.of("x", x, "b", b, "c", c));
-    assertEquals(350, store.getMeta(y).getNbytes(), "b is under y twice (directly and via x) but counts once");
+    assertEquals(350, store.getMeta(y).nbytes(), "b is under y twice (directly and via x) but counts once");
     long z = put("Z", Map.of("x", x, "y", y));
-    assertEquals(350, store.getMeta(z).getNbytes());
-    assertEquals(0, store.getMeta(put("Empty", Map.of())).getNbytes());
+    assertEquals(350, store.getMeta(z).nbytes());
+    assertEquals(0, store.getMeta(put("Empty", Map.of())).nbytes());
     long explicit =
-        store.putMeta(Protos.toProto(ObjectMeta.builder("E").member("a", new ObjectId(a)).nbytes(12345).build()));
-    assertEquals(12345, store.getMeta(explicit).getNbytes(), "an explicit nbytes is kept");
+        store.putMeta(ObjectMeta.builder("E").member("a", new ObjectId(a)).nbytes(12345).build());
+    assertEquals(12345, store.getMeta(explicit).nbytes(), "an explicit nbytes is kept");
   }
 
   // ---------------------------------------------------------------- delete with references
@@ -483,14 +497,14 @@ class ObjectStoreTest {
     long x = put("X", Map.of("a", a));
     long y = put("Y", Map.of("x", x));
     store.putName("y", y);
-    long objects = store.stats().getObjectCount();
+    long objects = store.stats().objectCount();
 
     VineyardException e = assertCode(ErrorCode.OBJECT_IN_USE, () -> store.delete(List.of(other, a), false, false));
     assertTrue(e.getMessage().contains(new ObjectId(x).toString()), e.getMessage());
     assertCode(ErrorCode.OBJECT_IN_USE, () -> store.delete(List.of(x), false, true));
     assertCode(ErrorCode.OBJECT_IN_USE, () -> store.delete(List.of(a, x), false, false)); // y still refers to x
     assertCode(ErrorCode.NOT_FOUND, () -> store.delete(List.of(other, ObjectId.of(false, 1, 1).value()), false, false));
-    assertEquals(objects, store.stats().getObjectCount(), "nothing deleted");
+    assertEquals(objects, store.stats().objectCount(), "nothing deleted");
     assertTrue(store.exists(other));
     assertTrue(store.exists(a));
     assertEquals(y, store.getName("y"));
@@ -523,10 +537,10 @@ class ObjectStoreTest {
     }
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("x"));
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("y"));
-    assertEquals(0, store.stats().getNameCount());
+    assertEquals(0, store.stats().nameCount());
     assertTrue(store.exists(c), "force without deep leaves the referrers' other members");
     assertTrue(store.exists(unrelated));
-    assertEquals(300, store.getMeta(unrelated).getNbytes());
+    assertEquals(300, store.getMeta(unrelated).nbytes());
     // c is now referenced only by U.
     assertCode(ErrorCode.OBJECT_IN_USE, () -> store.delete(List.of(c), false, false));
     store.delete(List.of(unrelated), false, false);
@@ -548,13 +562,13 @@ class ObjectStoreTest {
     assertEquals(4, r.deleted().size());
     assertTrue(store.exists(shared));
     assertTrue(store.exists(q));
-    assertEquals(shared, Protos.fromProto(store.getMeta(q)).member("shared").id().value());
+    assertEquals(shared, store.getMeta(q).member("shared").id().value());
     assertEquals(BlobAllocator.footprint(2000), used());
 
     store.delete(List.of(q), false, true);
     assertFalse(store.exists(shared), "the last referrer went, deep took the member with it");
     assertEquals(0, used());
-    assertEquals(0, store.stats().getObjectCount());
+    assertEquals(0, store.stats().objectCount());
   }
 
   @Test
@@ -580,7 +594,7 @@ class ObjectStoreTest {
     for (boolean pinned : new boolean[] {false, true}) {
       for (List<Integer> order : orders) {
         String which = "order " + order + (pinned ? ", a pinned" : "");
-        ObjectStore s = new ObjectStore(INSTANCE, CAPACITY, 100);
+        ObjectStore s = new ObjectStore(INSTANCE, newArena(CAPACITY), 100);
         Session w = s.openSession("w");
         long[] blobs = new long[3];
         for (int i = 0; i < 3; i++) {
@@ -588,8 +602,8 @@ class ObjectStoreTest {
           s.seal(w, blobs[i], false);
         }
         long a = blobs[0];
-        long p1 = s.putMeta(Protos.toProto(ObjectMeta.builder("P").member("a", new ObjectId(a)).member("b", new ObjectId(blobs[1])).build()));
-        long p2 = s.putMeta(Protos.toProto(ObjectMeta.builder("P").member("a", new ObjectId(a)).member("c", new ObjectId(blobs[2])).build()));
+        long p1 = s.putMeta(ObjectMeta.builder("P").member("a", new ObjectId(a)).member("b", new ObjectId(blobs[1])).build());
+        long p2 = s.putMeta(ObjectMeta.builder("P").member("a", new ObjectId(a)).member("c", new ObjectId(blobs[2])).build());
         if (pinned) {
           s.getBlobs(w, List.of(a));
         }
@@ -600,10 +614,10 @@ class ObjectStoreTest {
         assertEquals(Set.of(a, blobs[1], blobs[2], p1, p2), new HashSet<>(r.deleted()), which);
         assertEquals(5, r.deleted().size(), which + ": each object is reported once");
         assertEquals(pinned ? List.of(a) : List.of(), r.deferred(), which);
-        assertEquals(0, s.stats().getObjectCount(), which);
-        assertEquals(pinned ? BlobAllocator.footprint(100) : 0, s.stats().getUsedBytes(), which);
+        assertEquals(0, s.stats().objectCount(), which);
+        assertEquals(pinned ? BlobAllocator.footprint(100) : 0, s.stats().usedBytes(), which);
         s.closeSession(w);
-        assertEquals(0, s.stats().getUsedBytes(), which);
+        assertEquals(0, s.stats().usedBytes(), which);
       }
     }
   }
@@ -628,24 +642,24 @@ class ObjectStoreTest {
     assertEquals(x, store.getName("frame"));
     assertEquals(x, store.getName("alias"));
     assertEquals(a, store.getName("raw"));
-    assertEquals(3, store.stats().getNameCount());
+    assertEquals(3, store.stats().nameCount());
 
     store.putName("frame", a); // rebinding moves the name
     assertEquals(a, store.getName("frame"));
     Map<Long, List<String>> byId = new java.util.HashMap<>();
-    store.list("", 100).entries().forEach(e -> byId.put(e.meta().getId(), e.names()));
+    store.list("", 100).objects().forEach(e -> byId.put(e.meta().id().value(), e.names()));
     assertEquals(List.of("frame", "raw"), byId.get(a), "names sorted, the rebound one moved");
     assertEquals(List.of("alias"), byId.get(x));
-    assertEquals(3, store.stats().getNameCount());
+    assertEquals(3, store.stats().nameCount());
 
     store.putName("frame", a); // rebinding to the same object is a no-op
     assertEquals(a, store.getName("frame"));
-    assertEquals(3, store.stats().getNameCount());
+    assertEquals(3, store.stats().nameCount());
 
     store.dropName("alias");
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("alias"));
     assertCode(ErrorCode.NOT_FOUND, () -> store.dropName("alias"));
-    store.list("", 100).entries().forEach(e -> byId.put(e.meta().getId(), e.names()));
+    store.list("", 100).objects().forEach(e -> byId.put(e.meta().id().value(), e.names()));
     assertEquals(List.of(), byId.get(x));
     assertTrue(store.exists(x), "dropping a name does not delete the object");
   }
@@ -660,7 +674,7 @@ class ObjectStoreTest {
     assertCode(ErrorCode.NOT_FOUND, () -> store.putName("n", ObjectId.of(false, 1, 1).value()));
     assertCode(ErrorCode.NOT_FOUND, () -> store.putName("n", unsealed));
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("n"));
-    assertEquals(0, store.stats().getNameCount());
+    assertEquals(0, store.stats().nameCount());
   }
 
   @Test
@@ -674,7 +688,7 @@ class ObjectStoreTest {
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("a1"));
     assertCode(ErrorCode.NOT_FOUND, () -> store.getName("a2"));
     assertEquals(b, store.getName("b"));
-    assertEquals(1, store.stats().getNameCount());
+    assertEquals(1, store.stats().nameCount());
     // A name freed by a delete can be bound anew.
     store.putName("a1", b);
     assertEquals(b, store.getName("a1"));
@@ -697,26 +711,26 @@ class ObjectStoreTest {
     long dotted = put("a.b", Map.of());
     long unsealed = store.createBlob(writer, 8).id();
 
-    List<Long> all = store.list("", 100).entries().stream().map(e -> e.meta().getId()).toList();
+    List<Long> all = store.list("", 100).objects().stream().map(e -> e.meta().id().value()).toList();
     assertEquals(List.of(blob, td, ti, df, dotted), all, "oldest first; unsealed blobs are not listed");
     assertFalse(all.contains(unsealed));
-    assertEquals(all, store.list(null, 100).entries().stream().map(e -> e.meta().getId()).toList());
+    assertEquals(all, store.list(null, 100).objects().stream().map(e -> e.meta().id().value()).toList());
 
-    assertEquals(Set.of(td, ti), ids(store.list("vineyard::Tensor*", 100).entries()));
-    assertEquals(Set.of(ti), ids(store.list("vineyard::Tensor<???>", 100).entries()));
-    assertEquals(Set.of(df), ids(store.list("*Frame", 100).entries()));
-    assertEquals(Set.of(blob), ids(store.list(ObjectMeta.BLOB_TYPENAME, 100).entries()));
-    assertEquals(Set.of(), ids(store.list("Tensor", 100).entries()), "a glob matches the whole typename");
-    assertEquals(Set.of(), ids(store.list("aXb", 100).entries()));
-    assertEquals(Set.of(dotted), ids(store.list("a.b", 100).entries()));
-    assertEquals(Set.of(dotted), ids(store.list("a.*", 100).entries()));
-    assertTrue(ids(store.list("a?b", 100).entries()).contains(dotted));
-    assertEquals(Set.of(), ids(store.list("[ab].b", 100).entries()), "regex syntax is literal in a glob");
-    assertEquals(5, store.list("*", 100).entries().size());
+    assertEquals(Set.of(td, ti), ids(store.list("vineyard::Tensor*", 100).objects()));
+    assertEquals(Set.of(ti), ids(store.list("vineyard::Tensor<???>", 100).objects()));
+    assertEquals(Set.of(df), ids(store.list("*Frame", 100).objects()));
+    assertEquals(Set.of(blob), ids(store.list(ObjectMeta.BLOB_TYPENAME, 100).objects()));
+    assertEquals(Set.of(), ids(store.list("Tensor", 100).objects()), "a glob matches the whole typename");
+    assertEquals(Set.of(), ids(store.list("aXb", 100).objects()));
+    assertEquals(Set.of(dotted), ids(store.list("a.b", 100).objects()));
+    assertEquals(Set.of(dotted), ids(store.list("a.*", 100).objects()));
+    assertTrue(ids(store.list("a?b", 100).objects()).contains(dotted));
+    assertEquals(Set.of(), ids(store.list("[ab].b", 100).objects()), "regex syntax is literal in a glob");
+    assertEquals(5, store.list("*", 100).objects().size());
 
-    ObjectStore.Listed dfEntry = store.list("*Frame", 100).entries().getFirst();
-    assertEquals(td, dfEntry.meta().getMembersOrThrow("t").getId(), "listing shows members by id");
-    assertEquals("", dfEntry.meta().getMembersOrThrow("t").getTypename(), "listing entries are shallow");
+    ObjectInfo dfEntry = store.list("*Frame", 100).objects().getFirst();
+    assertEquals(td, dfEntry.meta().member("t").id().value(), "listing shows members by id");
+    assertEquals("", dfEntry.meta().member("t").typename(), "listing entries are shallow");
   }
 
   @Test
@@ -725,28 +739,28 @@ class ObjectStoreTest {
     for (int i = 0; i < ids.length; i++) {
       ids[i] = put(i % 2 == 0 ? "Even" : "Odd", Map.of());
     }
-    ObjectStore.Listing two = store.list("", 2);
-    assertEquals(List.of(ids[0], ids[1]), two.entries().stream().map(e -> e.meta().getId()).toList());
+    Listing two = store.list("", 2);
+    assertEquals(List.of(ids[0], ids[1]), two.objects().stream().map(e -> e.meta().id().value()).toList());
     assertTrue(two.truncated());
 
-    ObjectStore.Listing evens = store.list("Even", 4);
-    assertEquals(4, evens.entries().size());
+    Listing evens = store.list("Even", 4);
+    assertEquals(4, evens.objects().size());
     assertFalse(evens.truncated(), "exactly the limit, nothing left out");
-    ObjectStore.Listing evens3 = store.list("Even", 3);
-    assertEquals(3, evens3.entries().size());
+    Listing evens3 = store.list("Even", 3);
+    assertEquals(3, evens3.objects().size());
     assertTrue(evens3.truncated());
 
-    ObjectStore.Listing all = store.list("", 8);
-    assertEquals(8, all.entries().size());
+    Listing all = store.list("", 8);
+    assertEquals(8, all.objects().size());
     assertFalse(all.truncated());
 
-    ObjectStore.Listing byDefault = store.list("", 0);
-    assertEquals(5, byDefault.entries().size(), "limit 0 means the store's default (5 here)");
+    Listing byDefault = store.list("", 0);
+    assertEquals(5, byDefault.objects().size(), "limit 0 means the store's default (5 here)");
     assertTrue(byDefault.truncated());
-    assertEquals(5, store.list("", -1).entries().size());
+    assertEquals(5, store.list("", -1).objects().size());
 
     store.delete(List.of(ids[0], ids[2]), false, false);
-    assertEquals(List.of(ids[4], ids[6]), store.list("Even", 10).entries().stream().map(e -> e.meta().getId()).toList());
+    assertEquals(List.of(ids[4], ids[6]), store.list("Even", 10).objects().stream().map(e -> e.meta().id().value()).toList());
   }
 
   // ---------------------------------------------------------------- stats and memory
@@ -768,7 +782,7 @@ class ObjectStoreTest {
     assertTrue(msg.contains(MemorySize.format(512 * ki) + " free"), msg);
     assertTrue(msg.contains(MemorySize.format(CAPACITY)), msg);
     assertTrue(msg.contains("largest free block " + MemorySize.format(256 * ki)), msg);
-    assertEquals(0, store.stats().getUnsealedBlobCount(), "a failed create leaves nothing behind");
+    assertEquals(0, store.stats().unsealedBlobCount(), "a failed create leaves nothing behind");
     assertEquals(512 * ki, used());
     // What fits still works.
     assertEquals(256 * ki, store.createBlob(writer, 256 * ki).size());
@@ -782,18 +796,18 @@ class ObjectStoreTest {
     long x = put("X", Map.of("a", a));
     store.putName("x", x);
     store.getBlobs(reader, List.of(b));
-    StatsResponse st = store.stats();
-    assertEquals(INSTANCE, st.getInstanceId());
-    assertEquals(CAPACITY, st.getCapacityBytes());
-    assertEquals(BlobAllocator.footprint(100) + BlobAllocator.footprint(200) + BlobAllocator.footprint(300), st.getUsedBytes());
-    assertEquals(3, st.getObjectCount(), "two sealed blobs and one object");
-    assertEquals(3, st.getBlobCount(), "sealed and unsealed blobs");
-    assertEquals(1, st.getUnsealedBlobCount());
-    assertEquals(1, st.getPinnedBlobCount());
-    assertEquals(2, st.getClientCount());
-    assertEquals(1, st.getNameCount());
-    assertEquals(CAPACITY - st.getUsedBytes(), st.getLargestFreeBytes());
-    assertTrue(st.getHeapMaxBytes() > 0);
+    StoreStats st = store.stats();
+    assertEquals(INSTANCE, st.instanceId());
+    assertEquals(CAPACITY, st.capacityBytes());
+    assertEquals(BlobAllocator.footprint(100) + BlobAllocator.footprint(200) + BlobAllocator.footprint(300), st.usedBytes());
+    assertEquals(3, st.objectCount(), "two sealed blobs and one object");
+    assertEquals(3, st.blobCount(), "sealed and unsealed blobs");
+    assertEquals(1, st.unsealedBlobCount());
+    assertEquals(1, st.pinnedBlobCount());
+    assertEquals(2, st.clientCount());
+    assertEquals(1, st.nameCount());
+    assertEquals(CAPACITY - st.usedBytes(), st.largestFreeBytes());
+    assertTrue(st.heapMaxBytes() > 0);
   }
 
   // ---------------------------------------------------------------- spilling
@@ -874,7 +888,7 @@ class ObjectStoreTest {
     arena = Arena.ofConfined();
     memory = arena.allocate(CAPACITY, BlobAllocator.ALIGNMENT);
     spiller = new MapSpiller();
-    store = new ObjectStore(INSTANCE, CAPACITY, 100, new ObjectStore.Tiering(memory, spiller, upper, lower));
+    store = new ObjectStore(INSTANCE, newArena(CAPACITY), 100, new ObjectStore.Tiering(spiller, upper, lower));
     writer = store.openSession("writer");
     reader = store.openSession("reader");
   }
@@ -886,14 +900,14 @@ class ObjectStoreTest {
   }
 
   private byte[] bytesAt(ObjectStore.Location loc) {
-    return memory.asSlice(loc.offset(), loc.size()).toArray(ValueLayout.JAVA_BYTE);
+    return store.arena().bytes(loc.range()).toArray(ValueLayout.JAVA_BYTE);
   }
 
   /** Creates a blob, writes random bytes into the arena where the store put it, and seals it. */
   private ObjectStore.Location write(long size, long seed) {
     ObjectStore.Location loc = store.createBlob(writer, size);
     byte[] data = content(size, seed);
-    MemorySegment.copy(data, 0, memory, ValueLayout.JAVA_BYTE, loc.offset(), data.length);
+    MemorySegment.copy(data, 0, store.arena().bytes(loc.range()), ValueLayout.JAVA_BYTE, 0, data.length);
     store.seal(writer, loc.id(), false);
     expected.put(loc.id(), data);
     return loc;
@@ -926,28 +940,27 @@ class ObjectStoreTest {
 
   /** The store's counters agree with what the spiller holds, and spilled bytes are the blobs' bytes. */
   private void assertSpillAccounting() {
-    StatsResponse st = store.stats();
-    assertEquals(spiller.files.size(), st.getSpilledBlobCount(), "spilled blob count");
-    assertEquals(spiller.bytes(), st.getSpilledBytes(), "spilled bytes");
-    assertEquals(spiller.written.size(), st.getSpillWrites(), "spill writes");
-    assertEquals(spiller.reads, st.getReloads(), "reloads");
-    assertTrue(st.getUsedBytes() <= CAPACITY, "resident bytes within --size");
+    StoreStats st = store.stats();
+    assertEquals(spiller.files.size(), st.spilledBlobCount(), "spilled blob count");
+    assertEquals(spiller.bytes(), st.spilledBytes(), "spilled bytes");
+    assertEquals(spiller.written.size(), st.spillWrites(), "spill writes");
+    assertEquals(spiller.reads, st.reloads(), "reloads");
+    assertTrue(st.usedBytes() <= CAPACITY, "resident bytes within --size");
     spiller.files.forEach((id, bytes) ->
         assertArrayEquals(expected.get(id), bytes, "spilled bytes of " + new ObjectId(id)));
   }
 
   @Test
   void tieringRejectsBadMarks() {
-    MemorySegment m = MemorySegment.NULL;
     BlobSpiller s = new MapSpiller();
     // {upper, lower}
     double[][] bad = {{0.5, 0.9}, {0.5, 0.5}, {0.8, 0}, {0.8, -0.1}, {1.5, 0.5}, {0, 0}, {Double.NaN, 0.5}, {0.8, Double.NaN}};
     for (double[] marks : bad) {
-      VineyardException e = assertCode(ErrorCode.INVALID_ARGUMENT, () -> new ObjectStore.Tiering(m, s, marks[0], marks[1]));
+      VineyardException e = assertCode(ErrorCode.INVALID_ARGUMENT, () -> new ObjectStore.Tiering(s, marks[0], marks[1]));
       assertTrue(e.getMessage().contains("0 < lower < upper <= 1"), e.getMessage());
     }
-    assertEquals(1.0, new ObjectStore.Tiering(m, s, 1.0, 0.1).upper());
-    assertEquals(0.5, new ObjectStore.Tiering(m, s, UPPER, LOWER).lower());
+    assertEquals(1.0, new ObjectStore.Tiering(s, 1.0, 0.1).upper());
+    assertEquals(0.5, new ObjectStore.Tiering(s, UPPER, LOWER).lower());
   }
 
   @Test
@@ -959,20 +972,20 @@ class ObjectStoreTest {
       put(unit, i);
     }
     assertEquals(12 * unit, used());
-    assertEquals(0, store.stats().getSpillWrites(), "no spilling below the upper mark");
+    assertEquals(0, store.stats().spillWrites(), "no spilling below the upper mark");
     // The 13th crosses it (832 KiB): the five oldest go, down to exactly the lower mark (512 KiB).
     long thirteenth = put(unit, 12);
     assertEquals((long) (LOWER * CAPACITY), used());
     assertEquals(List.copyOf(expected.keySet()).subList(0, 5), spiller.written);
     assertFalse(spilled(thirteenth), "the blob being created is not spilled to make room for itself");
     assertSpillAccounting();
-    assertEquals(5 * unit, store.stats().getSpilledBytes());
-    assertEquals(5, store.stats().getSpilledBlobCount());
-    assertEquals(13, store.stats().getBlobCount(), "spilled blobs are still blobs of the store");
-    assertEquals(13, store.stats().getObjectCount());
+    assertEquals(5 * unit, store.stats().spilledBytes());
+    assertEquals(5, store.stats().spilledBlobCount());
+    assertEquals(13, store.stats().blobCount(), "spilled blobs are still blobs of the store");
+    assertEquals(13, store.stats().objectCount());
     for (long id : expected.keySet()) {
       assertTrue(store.exists(id));
-      assertEquals(unit, store.getMeta(id).getNbytes(), "metadata of spilled blobs stays available");
+      assertEquals(unit, store.getMeta(id).nbytes(), "metadata of spilled blobs stays available");
     }
   }
 
@@ -1034,12 +1047,12 @@ class ObjectStoreTest {
       b[i] = put(K100, i);
     }
     assertEquals(List.of(b[0], b[1], b[2], b[3]), spiller.written);
-    StatsResponse st = store.stats();
-    assertEquals(4, st.getSpilledBlobCount());
-    assertEquals(4 * K100, st.getSpilledBytes());
-    assertEquals(4, st.getSpillWrites());
-    assertEquals(0, st.getReloads());
-    assertEquals(5 * K100, st.getUsedBytes());
+    StoreStats st = store.stats();
+    assertEquals(4, st.spilledBlobCount());
+    assertEquals(4 * K100, st.spilledBytes());
+    assertEquals(4, st.spillWrites());
+    assertEquals(0, st.reloads());
+    assertEquals(5 * K100, st.usedBytes());
 
     ObjectStore.Location loc = store.getBlobs(reader, List.of(b[0])).getFirst();
     assertArrayEquals(expected.get(b[0]), bytesAt(loc));
@@ -1047,11 +1060,11 @@ class ObjectStoreTest {
     assertTrue(spiller.deleted.contains(b[0]), "the spill file goes once the blob is back");
     assertFalse(spilled(b[0]));
     st = store.stats();
-    assertEquals(3, st.getSpilledBlobCount());
-    assertEquals(3 * K100, st.getSpilledBytes());
-    assertEquals(4, st.getSpillWrites(), "a reload is not a spill");
-    assertEquals(1, st.getReloads());
-    assertEquals(6 * K100, st.getUsedBytes(), "under the upper mark: the reload spilled nothing");
+    assertEquals(3, st.spilledBlobCount());
+    assertEquals(3 * K100, st.spilledBytes());
+    assertEquals(4, st.spillWrites(), "a reload is not a spill");
+    assertEquals(1, st.reloads());
+    assertEquals(6 * K100, st.usedBytes(), "under the upper mark: the reload spilled nothing");
     store.release(reader, List.of(b[0]));
 
     // Three at once: the third crosses the upper mark and spills others, never the ones being got.
@@ -1061,9 +1074,9 @@ class ObjectStoreTest {
     }
     assertEquals(List.of(b[4], b[5], b[6], b[7]), spiller.written.subList(4, 8));
     st = store.stats();
-    assertEquals(4, st.getReloads());
-    assertEquals(8, st.getSpillWrites());
-    assertEquals(4, st.getSpilledBlobCount());
+    assertEquals(4, st.reloads());
+    assertEquals(8, st.spillWrites());
+    assertEquals(4, st.spilledBlobCount());
     assertSpillAccounting();
     store.release(reader, List.of(b[1], b[2], b[3]));
 
@@ -1071,9 +1084,9 @@ class ObjectStoreTest {
     for (int round = 0; round < 3; round++) {
       assertEveryBlobIntact();
     }
-    assertTrue(store.stats().getReloads() > 9);
+    assertTrue(store.stats().reloads() > 9);
     assertSpillAccounting();
-    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(0, store.stats().pinnedBlobCount());
   }
 
   @Test
@@ -1092,23 +1105,23 @@ class ObjectStoreTest {
     assertTrue(msg.contains(Long.toString(request)), msg);
     assertTrue(msg.contains(MemorySize.format(CAPACITY - 8 * K100) + " free"), msg);
     assertTrue(spiller.failedWrites > 0);
-    StatsResponse st = store.stats();
-    assertEquals(0, st.getSpilledBlobCount());
-    assertEquals(0, st.getSpillWrites());
-    assertEquals(0, st.getUnsealedBlobCount(), "the failed create leaves nothing behind");
-    assertEquals(8 * K100, st.getUsedBytes());
+    StoreStats st = store.stats();
+    assertEquals(0, st.spilledBlobCount());
+    assertEquals(0, st.spillWrites());
+    assertEquals(0, st.unsealedBlobCount(), "the failed create leaves nothing behind");
+    assertEquals(8 * K100, st.usedBytes());
     // Every blob, the would-be victim first, is still where it was, with its bytes.
     for (ObjectStore.Location loc : locs) {
       assertArrayEquals(expected.get(loc.id()), bytesAt(loc));
       assertEquals(loc, store.getBlobs(reader, List.of(loc.id())).getFirst(), "not moved, not reloaded");
       store.release(reader, List.of(loc.id()));
     }
-    assertEquals(0, store.stats().getReloads());
+    assertEquals(0, store.stats().reloads());
 
     // A create that fits but crosses the upper mark succeeds; the failed spill only leaves memory high.
     ObjectStore.Location ninth = write(K100, 8);
     assertEquals(9 * K100, used());
-    assertEquals(0, store.stats().getSpilledBlobCount());
+    assertEquals(0, store.stats().spilledBlobCount());
     assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, 2 * K100));
 
     // Space on the disk again: the same create spills, least recently used first, and succeeds.
@@ -1139,9 +1152,9 @@ class ObjectStoreTest {
     VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.getBlobs(reader, List.of(b[4], b[0])));
     assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
     assertTrue(reader.pins.isEmpty());
-    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(0, store.stats().pinnedBlobCount());
     assertTrue(spilled(b[0]), "still spilled, still there");
-    assertEquals(0, store.stats().getReloads());
+    assertEquals(0, store.stats().reloads());
     assertEquals(10 * K100, used());
     spiller.full = false;
     assertEveryBlobIntact();
@@ -1162,10 +1175,10 @@ class ObjectStoreTest {
     assertTrue(e.getMessage().contains(new ObjectId(b[0]).toString()), e.getMessage());
     assertTrue(e.getMessage().contains("Input/output error"), e.getMessage());
     assertTrue(reader.pins.isEmpty(), "all or nothing: the resident blob got first is released again");
-    assertEquals(0, store.stats().getPinnedBlobCount());
+    assertEquals(0, store.stats().pinnedBlobCount());
     assertEquals(usedBefore, used(), "the memory taken for the reload is given back");
     assertTrue(spilled(b[0]));
-    assertEquals(0, store.stats().getReloads());
+    assertEquals(0, store.stats().reloads());
     spiller.unreadable = false;
     assertIntact(b[0]);
     assertSpillAccounting();
@@ -1187,8 +1200,8 @@ class ObjectStoreTest {
     assertEquals(List.of(b[0]), spiller.deleted);
     assertFalse(spilled(b[0]));
     assertEquals(usedBefore, used(), "a spilled blob holds no memory to free");
-    assertEquals(3, store.stats().getSpilledBlobCount());
-    assertEquals(3 * K100, store.stats().getSpilledBytes());
+    assertEquals(3, store.stats().spilledBlobCount());
+    assertEquals(3 * K100, store.stats().spilledBytes());
     assertFalse(store.exists(b[0]));
     assertCode(ErrorCode.NOT_FOUND, () -> store.getBlobs(reader, List.of(b[0])));
     assertSpillAccounting();
@@ -1205,10 +1218,10 @@ class ObjectStoreTest {
     expected.clear();
     assertEquals(0, used());
     assertTrue(spiller.files.isEmpty(), "no spill file outlives its blob");
-    StatsResponse st = store.stats();
-    assertEquals(0, st.getSpilledBytes());
-    assertEquals(0, st.getSpilledBlobCount());
-    assertEquals(CAPACITY, st.getLargestFreeBytes());
+    StoreStats st = store.stats();
+    assertEquals(0, st.spilledBytes());
+    assertEquals(0, st.spilledBlobCount());
+    assertEquals(CAPACITY, st.largestFreeBytes());
   }
 
   @Test
@@ -1229,7 +1242,7 @@ class ObjectStoreTest {
     assertTrue(other.pins.isEmpty(), "no pin left behind by the failed get");
     assertEquals(0, pins(a));
     assertEquals(0, pins(b));
-    assertEquals(1, store.stats().getPinnedBlobCount(), "only the reader's pin on d");
+    assertEquals(1, store.stats().pinnedBlobCount(), "only the reader's pin on d");
     assertTrue(spilled(b));
     assertTrue(used() <= CAPACITY);
     assertSpillAccounting();
@@ -1256,12 +1269,12 @@ class ObjectStoreTest {
     store.getBlobs(reader, List.of(pinned));
     ObjectStore.Location keptLoc = store.createBlob(writer, 2 * K100);
     byte[] keptBytes = content(2 * K100, 2);
-    MemorySegment.copy(keptBytes, 0, memory, ValueLayout.JAVA_BYTE, keptLoc.offset(), keptBytes.length);
+    MemorySegment.copy(keptBytes, 0, store.arena().bytes(keptLoc.range()), ValueLayout.JAVA_BYTE, 0, keptBytes.length);
     store.seal(writer, keptLoc.id(), true); // sealed and kept pinned by its creator
     expected.put(keptLoc.id(), keptBytes);
     ObjectStore.Location unsealed = store.createBlob(writer, 2 * K100);
     byte[] unsealedBytes = content(2 * K100, 3);
-    MemorySegment.copy(unsealedBytes, 0, memory, ValueLayout.JAVA_BYTE, unsealed.offset(), unsealedBytes.length);
+    MemorySegment.copy(unsealedBytes, 0, store.arena().bytes(unsealed.range()), ValueLayout.JAVA_BYTE, 0, unsealedBytes.length);
     long empty = put(0, 4);
 
     for (int i = 0; i < 30; i++) {
@@ -1298,7 +1311,7 @@ class ObjectStoreTest {
     }
     VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, CAPACITY + 1));
     assertTrue(e.getMessage().contains(Long.toString(CAPACITY + 1)), e.getMessage());
-    assertEquals(0, store.stats().getSpillWrites(), "no amount of spilling can make room for more than --size");
+    assertEquals(0, store.stats().spillWrites(), "no amount of spilling can make room for more than --size");
     assertEquals(7 * K100, used());
   }
 
@@ -1352,12 +1365,12 @@ class ObjectStoreTest {
         assertFalse(spilled(id), "op " + op + ": a pinned blob was spilled");
       }
       if (op % 50 == 0) {
-        StatsResponse st = store.stats();
-        assertEquals(spiller.files.size(), st.getSpilledBlobCount(), "op " + op);
-        assertEquals(spiller.bytes(), st.getSpilledBytes(), "op " + op);
-        assertEquals(spiller.written.size(), st.getSpillWrites(), "op " + op);
-        assertEquals(spiller.reads, st.getReloads(), "op " + op);
-        assertTrue(st.getUsedBytes() <= CAPACITY);
+        StoreStats st = store.stats();
+        assertEquals(spiller.files.size(), st.spilledBlobCount(), "op " + op);
+        assertEquals(spiller.bytes(), st.spilledBytes(), "op " + op);
+        assertEquals(spiller.written.size(), st.spillWrites(), "op " + op);
+        assertEquals(spiller.reads, st.reloads(), "op " + op);
+        assertTrue(st.usedBytes() <= CAPACITY);
       }
     }
     assertTrue(creates > 3000);
@@ -1374,6 +1387,6 @@ class ObjectStoreTest {
     store.delete(List.copyOf(live), false, false);
     assertEquals(0, used());
     assertTrue(spiller.files.isEmpty());
-    assertEquals(0, store.stats().getSpilledBytes());
+    assertEquals(0, store.stats().spilledBytes());
   }
 }

@@ -1,0 +1,207 @@
+package io.vineyard.server.memory;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.MemorySize;
+import io.vineyard.VineyardException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The one owner of the daemon's shared memory: the region files (in a directory private to this
+ * daemon, {@code <shm-dir>/vineyardd-<pid>}, mode 0700), their descriptors, their mappings, and the
+ * allocator of each. Everything else names a blob's bytes by a {@link Range} and asks the arena for
+ * them; nothing else opens, maps or frees shared memory.
+ *
+ * <p>An arena starts with one region and can grow by more ({@link #addRegion}); a range never
+ * spans two regions. Allocation and free are not thread-safe (the object store serializes them);
+ * {@link #bytes}, {@link #region}, {@link #used} and {@link #capacity} may be called from any thread.
+ */
+public final class MemoryArena implements AutoCloseable {
+
+  /** Where a blob's bytes live: {@code size} bytes at {@code offset} in region {@code region}. */
+  public record Range(int region, long offset, long size) {
+    /** The range of an empty blob: no memory at all. */
+    public static final Range EMPTY = new Range(0, 0, 0);
+  }
+
+  /** A region as clients see it: an id, a size and the descriptor that maps it. */
+  public record RegionInfo(int id, long size, int fd) {}
+
+  private static final class Region {
+    final int id;
+    final SharedMemory memory;
+    final BlobAllocator allocator;
+
+    Region(int id, SharedMemory memory) {
+      this.id = id;
+      this.memory = memory;
+      this.allocator = new BlobAllocator(memory.size());
+    }
+  }
+
+  private final Path dir;
+  private final List<Region> regions = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
+
+  private MemoryArena(Path dir) {
+    this.dir = dir;
+  }
+
+  /**
+   * Creates an arena with one region of {@code size} bytes under {@code shmDir}.
+   *
+   * @param reserve allocate and pre-fault every page now
+   */
+  public static MemoryArena create(Path shmDir, long size, boolean reserve) {
+    if (size <= 0) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "shared memory size must be positive: " + size);
+    }
+    Path dir;
+    try {
+      dir = PrivateDirectory.create(shmDir);
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.IO_ERROR, "cannot create shared-memory directory under " + shmDir + ": " + e, e);
+    }
+    MemoryArena arena = new MemoryArena(dir);
+    try {
+      arena.addRegion(size, reserve);
+    } catch (RuntimeException e) {
+      arena.close();
+      throw e;
+    }
+    return arena;
+  }
+
+  /** Adds a region of {@code size} bytes; returns its id. Call under the same lock as allocation. */
+  public int addRegion(long size, boolean reserve) {
+    ensureOpen();
+    int id = regions.size();
+    regions.add(new Region(id, SharedMemory.create(dir.resolve("region-" + id), size, reserve)));
+    return id;
+  }
+
+  /** Bytes a request of {@code size} occupies (alignment included). */
+  public static long footprint(long size) {
+    return size == 0 ? 0 : BlobAllocator.footprint(size);
+  }
+
+  /**
+   * Allocates {@code size} bytes in the first region where they fit.
+   *
+   * @return the range, or {@code null} when no region has a free block that large
+   */
+  public Range allocate(long size) {
+    ensureOpen();
+    if (size == 0) {
+      return Range.EMPTY;
+    }
+    for (Region r : regions) {
+      long offset = r.allocator.allocate(size);
+      if (offset >= 0) {
+        return new Range(r.id, offset, size);
+      }
+    }
+    return null;
+  }
+
+  /** Gives back a range returned by {@link #allocate}. */
+  public void free(Range range) {
+    if (range.size() == 0 || closed) {
+      return;
+    }
+    region(range).allocator.free(range.offset(), range.size());
+  }
+
+  /** The daemon's read-write view of a range. */
+  public MemorySegment bytes(Range range) {
+    if (range.size() == 0) {
+      return MemorySegment.NULL;
+    }
+    ensureOpen();
+    return region(range).memory.mapping().asSlice(range.offset(), range.size());
+  }
+
+  /** The region a client maps to reach a range: its id, size and descriptor. */
+  public RegionInfo region(int id) {
+    if (id < 0 || id >= regions.size()) {
+      throw new VineyardException(ErrorCode.INTERNAL, "no shared-memory region " + id);
+    }
+    Region r = regions.get(id);
+    return new RegionInfo(r.id, r.memory.size(), r.memory.fd());
+  }
+
+  private Region region(Range range) {
+    if (range.region() < 0 || range.region() >= regions.size()) {
+      throw new VineyardException(ErrorCode.INTERNAL, "no shared-memory region " + range.region());
+    }
+    return regions.get(range.region());
+  }
+
+  public int regionCount() {
+    return regions.size();
+  }
+
+  /** Total bytes of every region. */
+  public long capacity() {
+    long c = 0;
+    for (Region r : regions) {
+      c += r.allocator.capacity();
+    }
+    return c;
+  }
+
+  /** Bytes handed out, alignment included; read without any lock. */
+  public long used() {
+    long u = 0;
+    for (Region r : regions) {
+      u += r.allocator.used();
+    }
+    return u;
+  }
+
+  public long free() {
+    return capacity() - used();
+  }
+
+  /** The largest single request that would succeed now. */
+  public long largestFree() {
+    long m = 0;
+    for (Region r : regions) {
+      m = Math.max(m, r.allocator.largestFree());
+    }
+    return m;
+  }
+
+  /** The private directory holding the region files. */
+  public Path directory() {
+    return dir;
+  }
+
+  /** A sentence for an out-of-memory message: what is free and the largest block. */
+  public String describeFree() {
+    return MemorySize.format(free()) + " free of " + MemorySize.format(capacity()) + ", largest free block "
+        + MemorySize.format(largestFree());
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new VineyardException(ErrorCode.UNAVAILABLE, "vineyardd is shutting down: its shared memory is gone");
+    }
+  }
+
+  /** Unmaps every region, closes the descriptors and removes the files. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (Region r : regions) {
+      r.memory.close();
+    }
+    PrivateDirectory.deleteTree(dir);
+  }
+}
