@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vineyard.ObjectId;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.DaemonProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

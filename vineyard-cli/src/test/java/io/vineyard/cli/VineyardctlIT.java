@@ -12,7 +12,7 @@ import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.StoreStats;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.DaemonProcess;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vineyard.ObjectId;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.DaemonProcess;
+import io.vineyard.testing.LeakChecks;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -179,7 +180,7 @@ class VineyardctlTablesIT {
     assertEquals(ExitCodes.INVALID_ARGUMENT, usage.code(), usage.toString());
     assertTrue(usage.stderr().contains("expected one of"), usage.toString());
     try (IpcClient c = daemon.connect()) {
-      assertEquals(0, c.openHandleCount());
+      LeakChecks.assertNoOpenHandles(c);
     }
   }
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vineyard.ObjectId;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.DaemonProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;

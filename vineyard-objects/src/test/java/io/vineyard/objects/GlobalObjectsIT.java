@@ -11,8 +11,9 @@ import io.vineyard.ObjectId;
 import io.vineyard.Placement;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
-import io.vineyard.server.testing.EtcdProcess;
+import io.vineyard.testing.DaemonProcess;
+import io.vineyard.testing.EtcdProcess;
+import io.vineyard.testing.LeakChecks;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -110,8 +111,8 @@ class GlobalObjectsIT {
       VineyardException e = assertThrows(VineyardException.class, () -> DataFrame.open(ca, onB, allocator));
       assertEquals(ErrorCode.NOT_FOUND, e.code());
       assertTrue(e.getMessage().contains("migrate"), e.getMessage());
-      assertEquals(0, ca.openHandleCount());
-      assertEquals(0, cb.openHandleCount());
+      LeakChecks.assertNoOpenHandles(ca);
+      LeakChecks.assertNoOpenHandles(cb);
     }
   }
 

@@ -8,6 +8,7 @@ import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
 import io.vineyard.objects.csv.CsvOptions;
+import io.vineyard.testing.DaemonTestBase;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.StringWriter;

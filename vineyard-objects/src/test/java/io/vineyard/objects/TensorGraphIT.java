@@ -10,6 +10,7 @@ import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.Blob;
+import io.vineyard.testing.DaemonTestBase;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.ChildJvm;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.ChildJvm;
+import io.vineyard.testing.DaemonProcess;
+import io.vineyard.testing.Poll;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -126,21 +128,22 @@ class VineyarddIT {
   }
 
   private static void awaitSocket(Path socket, Process p, Path log) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      if (!p.isAlive()) {
-        throw new AssertionError("daemon exited:\n" + Files.readString(log));
-      }
-      if (Files.exists(socket)) {
-        try {
-          IpcClient.connect(socket).close();
-          return;
-        } catch (io.vineyard.VineyardException e) {
-          // not ready yet
+    try {
+      Poll.ignoring(io.vineyard.VineyardException.class).await(Duration.ofSeconds(60), Duration.ofMillis(50), "daemon ready", () -> {
+        if (!p.isAlive()) {
+          throw new AssertionError("daemon exited:\n" + Files.readString(log));
         }
+        if (!Files.exists(socket)) {
+          return false;
+        }
+        IpcClient.connect(socket).close();
+        return true;
+      });
+    } catch (AssertionError e) {
+      if (!p.isAlive()) {
+        throw e;
       }
-      Thread.sleep(50);
+      throw new AssertionError("daemon not ready:\n" + Files.readString(log), e);
     }
-    throw new AssertionError("daemon not ready:\n" + Files.readString(log));
   }
 }

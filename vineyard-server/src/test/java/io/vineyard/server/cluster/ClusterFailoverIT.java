@@ -12,8 +12,9 @@ import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.DaemonProcess;
-import io.vineyard.server.testing.EtcdProcess;
+import io.vineyard.testing.DaemonProcess;
+import io.vineyard.testing.EtcdProcess;
+import io.vineyard.testing.Poll;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,19 +65,8 @@ class ClusterFailoverIT {
     }
   }
 
-  static void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline) {
-      try {
-        if (condition.getAsBoolean()) {
-          return;
-        }
-      } catch (VineyardException e) {
-        // not yet
-      }
-      Thread.sleep(200);
-    }
-    throw new AssertionError(what + " did not happen within " + timeout);
+  static void await(String what, Duration timeout, BooleanSupplier condition) {
+    Poll.ignoring(VineyardException.class).await(timeout, Duration.ofMillis(200), what, condition::getAsBoolean);
   }
 
   static Set<Long> instanceIds(IpcClient client) {

@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vineyard.ObjectId;
 import io.vineyard.StoreStats;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.testing.ChildJvm;
 import io.vineyard.server.testing.ClientPrograms;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.ChildJvm;
+import io.vineyard.testing.DaemonProcess;
+import io.vineyard.testing.Poll;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -120,17 +122,15 @@ class CrossProcessIT {
   }
 
   private static void awaitLine(Path log, String prefix, Process p) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
+    Poll.until(Duration.ofSeconds(60), Duration.ofMillis(50), "the child to print " + prefix, () -> {
       if (Files.exists(log) && Files.readString(log).lines().anyMatch(l -> l.startsWith(prefix))) {
-        return;
+        return true;
       }
       if (!p.isAlive()) {
         throw new AssertionError("child exited early:\n" + Files.readString(log));
       }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("child never printed " + prefix + ":\n" + Files.readString(log));
+      return false;
+    });
   }
 
   private static StoreStats awaitStats(IpcClient c, Predicate<StoreStats> done) throws InterruptedException {

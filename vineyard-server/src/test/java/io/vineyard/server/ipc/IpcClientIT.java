@@ -15,7 +15,7 @@ import io.vineyard.client.Blob;
 import io.vineyard.client.BlobWriter;
 import io.vineyard.client.IpcClient;
 import io.vineyard.client.ObjectInfo;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.DaemonProcess;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;

@@ -15,8 +15,9 @@ import io.vineyard.client.Blob;
 import io.vineyard.client.BlobWriter;
 import io.vineyard.client.IpcClient;
 import io.vineyard.server.Vineyardd;
-import io.vineyard.server.testing.ChildJvm;
-import io.vineyard.server.testing.DaemonProcess;
+import io.vineyard.testing.ChildJvm;
+import io.vineyard.testing.DaemonProcess;
+import io.vineyard.testing.Poll;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -26,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -143,8 +145,14 @@ class SpillIT {
    * them by blob id. Bounded: 10 s.
    */
   private static Map<ObjectId, Path> awaitSpillFiles(IpcClient c, Path dir) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (true) {
+    return Poll.until(Duration.ofSeconds(10), Duration.ofMillis(20), "the spill directory to match the counters",
+        () -> SpillDirectory.read(c, dir), SpillDirectory::matchesCounters).byId();
+  }
+
+  /** One look at the spill directory and at the daemon's spill counters. */
+  private record SpillDirectory(StoreStats stats, List<Path> files, Map<ObjectId, Path> byId, long bytes, boolean clean) {
+
+    static SpillDirectory read(IpcClient c, Path dir) throws IOException {
       StoreStats st = c.stats();
       Map<ObjectId, Path> byId = new HashMap<>();
       List<Path> files = filesIn(dir);
@@ -162,14 +170,16 @@ class SpillIT {
       } catch (java.nio.file.NoSuchFileException e) {
         clean = false; // unlinked while listing
       }
-      if (clean && byId.size() == st.spilledBlobCount() && bytes == st.spilledBytes()) {
-        return byId;
-      }
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("spill directory does not match the counters (" + st.spilledBlobCount() + " blobs, "
-            + st.spilledBytes() + " bytes): " + files);
-      }
-      Thread.sleep(20);
+      return new SpillDirectory(st, files, byId, bytes, clean);
+    }
+
+    boolean matchesCounters() {
+      return clean && byId.size() == stats.spilledBlobCount() && bytes == stats.spilledBytes();
+    }
+
+    @Override
+    public String toString() {
+      return "counters " + stats.spilledBlobCount() + " blobs, " + stats.spilledBytes() + " bytes; files " + files;
     }
   }
 

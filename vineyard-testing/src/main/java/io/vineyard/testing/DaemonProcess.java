@@ -1,9 +1,8 @@
-package io.vineyard.server.testing;
+package io.vineyard.testing;
 
 import io.vineyard.InstanceInfo;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
-import io.vineyard.server.Vineyardd;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,10 +14,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A real {@code vineyardd} in its own JVM, on a socket and a shared-memory directory of its own,
- * for integration tests. Closing it stops the daemon and removes its files.
+ * A real {@code vineyardd} in its own JVM, on a socket and a shared-memory directory of its own and
+ * a free gRPC port, for integration tests. Closing it stops the daemon and removes its files.
+ *
+ * <p>The daemon is started by its main class name, {@value #MAIN_CLASS}, from the caller's class
+ * path: a module whose tests use this needs {@code vineyard-server} as a test dependency.
  */
 public final class DaemonProcess implements AutoCloseable {
+
+  /** The daemon's main class. */
+  public static final String MAIN_CLASS = "io.vineyard.server.Vineyardd";
 
   private final Process process;
   private final Path socket;
@@ -46,36 +51,31 @@ public final class DaemonProcess implements AutoCloseable {
       args.addAll(List.of("--rpc-port", "0")); // several daemons run at once: any free port each
     }
     args.addAll(List.of(extraArgs));
-    Process p = ChildJvm.start(log, List.of("-Xmx256m"), Vineyardd.class, args.toArray(String[]::new));
+    Process p = ChildJvm.start(log, List.of("-Xmx256m"), MAIN_CLASS, args.toArray(String[]::new));
     DaemonProcess d = new DaemonProcess(p, socket, shmDir, log);
     d.awaitReady(Duration.ofSeconds(60));
     return d;
   }
 
   private void awaitReady(Duration timeout) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    VineyardException last = null;
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new AssertionError("vineyardd exited with " + process.exitValue() + ":\n" + Files.readString(log));
-      }
-      if (Files.exists(socket)) {
-        try {
-          IpcClient.connect(socket).close();
-          return;
-        } catch (VineyardException e) {
-          last = e;
+    try {
+      Poll.ignoring(VineyardException.class).await(timeout, Duration.ofMillis(50), "vineyardd to accept clients on " + socket, () -> {
+        if (!process.isAlive()) {
+          throw new AssertionError("vineyardd exited with " + process.exitValue() + ":\n" + Files.readString(log));
         }
+        if (!Files.exists(socket)) {
+          return false;
+        }
+        IpcClient.connect(socket).close();
+        return true;
+      });
+    } catch (AssertionError e) {
+      if (!process.isAlive()) {
+        throw e; // its message has the log already
       }
-      try {
-        Thread.sleep(50);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError("interrupted", e);
-      }
+      close();
+      throw new AssertionError(e.getMessage() + ":\n" + Files.readString(log), e);
     }
-    close();
-    throw new AssertionError("vineyardd not ready in " + timeout + " (" + last + "):\n" + Files.readString(log));
   }
 
   public Path socket() {

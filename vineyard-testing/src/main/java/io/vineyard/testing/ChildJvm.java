@@ -1,4 +1,4 @@
-package io.vineyard.server.testing;
+package io.vineyard.testing;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -7,7 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Starts a main class in a separate JVM with this JVM's classpath and the flags Vineyard needs. */
+/**
+ * Starts a main class in a separate JVM with this JVM's class path and the flags Vineyard needs.
+ * A main class can be given by name, for classes this module cannot see (the daemon's).
+ */
 public final class ChildJvm {
 
   /**
@@ -35,19 +38,29 @@ public final class ChildJvm {
 
   /** Builds the command line for {@code mainClass} with {@code args}. */
   public static List<String> command(List<String> jvmArgs, Class<?> mainClass, List<String> args) {
+    return command(jvmArgs, mainClass.getName(), args);
+  }
+
+  /** Builds the command line for the main class named {@code mainClass} with {@code args}. */
+  public static List<String> command(List<String> jvmArgs, String mainClass, List<String> args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(javaBinary());
     cmd.addAll(JVM_FLAGS);
     cmd.addAll(jvmArgs);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
-    cmd.add(mainClass.getName());
+    cmd.add(mainClass);
     cmd.addAll(args);
     return cmd;
   }
 
   /** Starts the JVM with stdout and stderr going to {@code log}. */
   public static Process start(Path log, List<String> jvmArgs, Class<?> mainClass, String... args) throws IOException {
+    return start(log, jvmArgs, mainClass.getName(), args);
+  }
+
+  /** Starts the JVM of the main class named {@code mainClass}, with stdout and stderr going to {@code log}. */
+  public static Process start(Path log, List<String> jvmArgs, String mainClass, String... args) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(command(jvmArgs, mainClass, List.of(args)));
     pb.redirectErrorStream(true);
     pb.redirectOutput(log.toFile());
@@ -57,10 +70,16 @@ public final class ChildJvm {
   /** Runs the JVM to completion (bounded by {@code timeoutSeconds}) and returns its exit code and output. */
   public static Result run(Path log, long timeoutSeconds, Class<?> mainClass, String... args)
       throws IOException, InterruptedException {
+    return run(log, timeoutSeconds, mainClass.getName(), args);
+  }
+
+  /** {@link #run(Path, long, Class, String...)} for the main class named {@code mainClass}. */
+  public static Result run(Path log, long timeoutSeconds, String mainClass, String... args)
+      throws IOException, InterruptedException {
     Process p = start(log, List.of(), mainClass, args);
     if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
-      throw new AssertionError(mainClass.getSimpleName() + " did not finish in " + timeoutSeconds + " s:\n" + Files.readString(log));
+      throw new AssertionError(mainClass + " did not finish in " + timeoutSeconds + " s:\n" + Files.readString(log));
     }
     return new Result(p.exitValue(), Files.readString(log));
   }

@@ -1,4 +1,4 @@
-package io.vineyard.server.testing;
+package io.vineyard.testing;
 
 import java.io.IOException;
 import java.net.HttpURLConnection;
@@ -89,29 +89,22 @@ public final class EtcdProcess implements AutoCloseable {
   }
 
   private void awaitHealthy(Duration timeout) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new AssertionError("etcd exited with " + process.exitValue() + ":\n" + Files.readString(log));
-      }
-      try {
+    try {
+      Poll.ignoring(IOException.class).await(timeout, Duration.ofMillis(50), "etcd to be healthy at " + endpoint(), () -> {
+        if (!process.isAlive()) {
+          throw new AssertionError("etcd exited with " + process.exitValue() + ":\n" + Files.readString(log));
+        }
         HttpURLConnection c = (HttpURLConnection) URI.create(endpoint() + "/health").toURL().openConnection();
         c.setConnectTimeout(500);
         c.setReadTimeout(500);
-        if (c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true")) {
-          return;
-        }
-      } catch (IOException notYet) {
-        // not listening yet
+        return c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true");
+      });
+    } catch (AssertionError e) {
+      if (!process.isAlive()) {
+        throw e;
       }
-      try {
-        Thread.sleep(50);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError("interrupted", e);
-      }
+      throw new AssertionError(e.getMessage() + ":\n" + Files.readString(log), e);
     }
-    throw new AssertionError("etcd not healthy in " + timeout + ":\n" + Files.readString(log));
   }
 
   /** Kills etcd (SIGKILL): clients see it vanish as in a crash. */
