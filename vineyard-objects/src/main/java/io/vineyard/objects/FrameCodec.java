@@ -111,7 +111,7 @@ final class FrameCodec {
       try {
         md = MessageDigest.getInstance("SHA-256");
       } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException(e);
+        throw new VineyardException(ErrorCode.INTERNAL, "SHA-256 is not available in this JVM", e);
       }
       md.update(root.getSchema().toJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
       try (ArrowRecordBatch batch = new VectorUnloader(root, true, NoCompressionCodec.INSTANCE, false).getRecordBatch()) {

@@ -169,7 +169,7 @@ public final class TableWriter implements AutoCloseable {
       throw new VineyardException(ErrorCode.UNAVAILABLE, "the JVM is exiting: the unfinished table was deleted");
     }
     if (finished || closed) {
-      throw new IllegalStateException("table writer is " + (finished ? "finished" : "closed"));
+      throw new VineyardException(ErrorCode.ILLEGAL_STATE, "table writer is " + (finished ? "finished" : "closed"));
     }
   }
 

@@ -180,7 +180,7 @@ public final class Tensor implements VineyardObject {
 
   private void checkOpen() {
     if (closed) {
-      throw new IllegalStateException("tensor " + meta.id() + " is closed");
+      throw new VineyardException(ErrorCode.ILLEGAL_STATE, "tensor " + meta.id() + " is closed");
     }
   }
 
@@ -226,7 +226,7 @@ public final class Tensor implements VineyardObject {
     /** Seals the data and stores the tensor; returns its id. */
     public ObjectId seal() {
       if (done) {
-        throw new IllegalStateException("tensor writer is done");
+        throw new VineyardException(ErrorCode.ILLEGAL_STATE, "tensor writer is done");
       }
       done = true;
       ObjectMeta.Builder meta = ObjectMeta.builder(TYPENAME)

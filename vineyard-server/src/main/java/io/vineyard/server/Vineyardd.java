@@ -203,7 +203,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   }
 
   /**
-   * Builds the daemon in dependency order, each part complete when the next is made: the gRPC port
+   * Builds the daemon in dependency order, each part complete when the next is made: the spill
+   * directory (checked before anything is bound), the gRPC port
    * (bound first, so the instance record carries its real endpoint), the shared memory (reserving
    * it can take seconds, which must not eat into a lease taken before), the registration and with
    * its instance id the store, the service over both, then the transports.
@@ -215,12 +216,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
           case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout));
         };
     try {
-      rpc = RpcServer.bind(rpcHost, rpcPort);
-      if (meta == Meta.etcd && isLoopback(rpcHost)) {
-        LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
-            + " (give an address they can reach, or 0.0.0.0)", rpcHost);
-      }
-      arena = MemoryArena.create(shmDir, capacity, reserveMemory);
+      // The spill directory first: a bad one is a configuration error, reported before binding anything.
       ObjectStore.Tiering tiering = null;
       if (spillDir != null) {
         spill = SpillFiles.create(spillDir);
@@ -228,6 +224,12 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
         LOG.info("spilling to {} above {}% of memory, down to {}%", spill.directory(), Math.round(spillUpper * 100),
             Math.round(spillLower * 100));
       }
+      rpc = RpcServer.bind(rpcHost, rpcPort);
+      if (meta == Meta.etcd && isLoopback(rpcHost)) {
+        LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
+            + " (give an address they can reach, or 0.0.0.0)", rpcHost);
+      }
+      arena = MemoryArena.create(shmDir, capacity, reserveMemory);
       ObjectStore.Tiering tiers = tiering;
       String endpoint = new HostPort(advertisedHost(), rpc.port()).toString();
       cluster = new Cluster(backend, template(sock), endpoint, arena, instanceId == null ? -1 : instanceId,

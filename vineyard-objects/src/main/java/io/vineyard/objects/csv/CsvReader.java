@@ -342,7 +342,7 @@ public final class CsvReader {
             tok.checkUtf8(c);
             ((VarCharVector) vectors[c]).setSafe(row, bytes, off, len);
           }
-          case NULL -> throw new IllegalStateException("no column loads as NULL");
+          case NULL -> throw new VineyardException(ErrorCode.INTERNAL, "no column loads as NULL");
         }
       }
       row++;

@@ -32,6 +32,8 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -179,15 +181,37 @@ public final class RpcServer implements AutoCloseable {
     public void fetchBlob(FetchBlobRequest req, StreamObserver<BlobChunk> obs) {
       ServerCallStreamObserver<BlobChunk> call = (ServerCallStreamObserver<BlobChunk>) obs;
       int chunk = req.getChunkSize() == 0 ? DEFAULT_CHUNK : Math.clamp(req.getChunkSize(), MIN_CHUNK, MAX_CHUNK);
+      // gRPC takes the handlers only during this call, and the blob may come later (loaded back
+      // from the spill directory): they act on the stream once there is one.
+      AtomicReference<BlobStream> stream = new AtomicReference<>();
+      AtomicBoolean cancelled = new AtomicBoolean();
+      call.setOnCancelHandler(() -> {
+        cancelled.set(true);
+        BlobStream st = stream.get();
+        if (st != null) {
+          st.finish();
+        }
+      });
+      call.setOnReadyHandler(() -> {
+        BlobStream st = stream.get();
+        if (st != null) {
+          st.pump();
+        }
+      });
       service.readBlob(req.getId(), "gRPC fetch of " + new ObjectId(req.getId())).whenComplete((read, e) -> {
         if (e != null) {
-          obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(e)));
+          if (!cancelled.get()) {
+            obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(e)));
+          }
           return;
         }
-        BlobStream stream = new BlobStream(call, read, chunk);
-        call.setOnCancelHandler(stream::finish);
-        call.setOnReadyHandler(stream::pump);
-        stream.pump();
+        BlobStream st = new BlobStream(call, read, chunk);
+        stream.set(st);
+        if (cancelled.get()) {
+          st.finish(); // the caller left while the blob was being loaded
+          return;
+        }
+        st.pump();
       });
     }
   }

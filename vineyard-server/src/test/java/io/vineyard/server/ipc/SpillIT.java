@@ -604,6 +604,31 @@ class SpillIT {
   }
 
   @Test
+  void aSpilledBlobIsLoadedBackForAGrpcFetch() throws Exception {
+    Path spill = work.resolve("spill");
+    try (DaemonProcess d = DaemonProcess.start(work, "16Mi", "--spill-dir", spill.toString());
+        IpcClient c = d.connect()) {
+      List<Stored> stored = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        stored.add(put(c, 4 * MI - 7 * i, 70 + i));
+      }
+      StoreStats before = c.stats();
+      assertTrue(before.spilledBlobCount() > 0, "the oldest blobs are spilled: " + before);
+      try (io.vineyard.client.RpcClient r = io.vineyard.client.RpcClient.connect(d.info().rpcEndpoint())) {
+        byte[] bytes = r.fetchBlob(stored.getFirst().id());
+        assertEquals(stored.getFirst().size(), bytes.length);
+        assertEquals(stored.getFirst().crc(), crc(java.lang.foreign.MemorySegment.ofArray(bytes)), "the fetched bytes are the blob's");
+      }
+      StoreStats after = c.stats();
+      assertTrue(after.reloads() > before.reloads(), "the fetch loaded it back: " + after);
+      assertEquals(0, after.pinnedBlobCount(), "the stream's pin is gone with the stream");
+      for (Stored s : stored) {
+        assertIntact(c, s);
+      }
+    }
+  }
+
+  @Test
   void anUnusableSpillDirectoryStopsTheDaemonAtStartWithAClearMessage() throws Exception {
     Path notADirectory = Files.writeString(work.resolve("spill-is-a-file"), "x");
     Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "vineyard-spill-it-");

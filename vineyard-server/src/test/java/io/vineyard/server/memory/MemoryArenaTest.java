@@ -1,0 +1,85 @@
+package io.vineyard.server.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vineyard.ErrorCode;
+import io.vineyard.VineyardException;
+import io.vineyard.server.memory.MemoryArena.Range;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The arena over real tmpfs files: one owner of regions, ranges and their bytes. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class MemoryArenaTest {
+
+  private static final Path SHM = Path.of("/dev/shm/vineyard-unit-tests");
+  private static final long MI = 1 << 20;
+
+  @Test
+  void rangesFallToTheNextRegionWhenOneIsFullAndEachRegionHasItsOwnDescriptor() {
+    try (MemoryArena arena = MemoryArena.create(SHM, MI, false)) {
+      assertEquals(1, arena.regionCount());
+      Range a = arena.allocate(MI);
+      assertEquals(0, a.region());
+      assertNull(arena.allocate(64), "region 0 is full and there is no other");
+
+      assertEquals(1, arena.addRegion(2 * MI, false));
+      assertEquals(3 * MI, arena.capacity());
+      Range b = arena.allocate(MI + 1);
+      assertEquals(1, b.region(), "a range never spans regions: it goes where it fits");
+      assertEquals(MI + BlobAllocator.footprint(MI + 1), arena.used());
+      assertNotEquals(arena.region(0).fd(), arena.region(1).fd());
+      assertEquals(2 * MI, arena.region(1).size());
+
+      // Bytes written through one range are that range's, in its own region.
+      arena.bytes(a).fill((byte) 1);
+      arena.bytes(b).fill((byte) 2);
+      assertEquals(1, arena.bytes(a).get(ValueLayout.JAVA_BYTE, MI - 1));
+      assertEquals(2, arena.bytes(b).get(ValueLayout.JAVA_BYTE, 0));
+      assertEquals(MI + 1, arena.bytes(b).byteSize());
+
+      arena.free(a);
+      arena.free(b);
+      assertEquals(0, arena.used());
+      assertEquals(2 * MI, arena.largestFree());
+    }
+  }
+
+  @Test
+  void anEmptyRangeTakesNoMemoryAndCloseRemovesEveryFile() throws Exception {
+    Path dir;
+    try (MemoryArena arena = MemoryArena.create(SHM, MI, false)) {
+      dir = arena.directory();
+      arena.addRegion(MI, false);
+      Range empty = arena.allocate(0);
+      assertEquals(0, empty.size());
+      assertEquals(MemorySegment.NULL, arena.bytes(empty));
+      arena.free(empty);
+      assertEquals(0, arena.used());
+      assertTrue(Files.exists(dir.resolve("region-0")) && Files.exists(dir.resolve("region-1")));
+      assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+    }
+    assertFalse(Files.exists(dir), "closing removes the private directory and its regions");
+  }
+
+  @Test
+  void badRequestsAreVineyardErrors() {
+    assertEquals(ErrorCode.INVALID_ARGUMENT,
+        assertThrows(VineyardException.class, () -> MemoryArena.create(SHM, 0, false)).code());
+    MemoryArena arena = MemoryArena.create(SHM, MI, false);
+    assertEquals(ErrorCode.INTERNAL, assertThrows(VineyardException.class, () -> arena.region(5)).code());
+    arena.close();
+    arena.close(); // idempotent
+    assertEquals(ErrorCode.UNAVAILABLE, assertThrows(VineyardException.class, () -> arena.allocate(64)).code());
+  }
+}
