@@ -216,7 +216,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
           case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout));
         };
     try {
-      // The spill directory first: a bad one is a configuration error, reported before binding anything.
+      IpcServer.prepareSocketPath(sock); // another daemon on this socket: say so before binding anything
+      // The spill directory next: a bad one is a configuration error, reported before binding anything.
       ObjectStore.Tiering tiering = null;
       if (spillDir != null) {
         spill = SpillFiles.create(spillDir);

@@ -60,7 +60,7 @@ class VineyarddIT {
     Path log = work.resolve("d.log");
     Process p =
         new ProcessBuilder(root().resolve("bin/vineyardd").toString(), "--socket", socket.toString(), "--size", "64Mi",
-                "--shm-dir", shm.toString(), "--reserve-memory")
+                "--shm-dir", shm.toString(), "--reserve-memory", "--rpc-port", "0")
             .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       awaitSocket(socket, p, log);

@@ -97,8 +97,14 @@ public final class IpcServer implements AutoCloseable {
         .addLast("serve", handler);
   }
 
-  /** Creates the socket's directory; removes a socket file that no daemon listens on any more. */
-  private static void prepareSocketPath(Path socket) {
+  /**
+   * Creates the socket's directory and removes a socket file that no daemon listens on any more.
+   * Called first at start, so that a second daemon on the same socket is told so before it binds
+   * anything else.
+   *
+   * @throws VineyardException {@link ErrorCode#ALREADY_EXISTS} when a daemon listens there
+   */
+  public static void prepareSocketPath(Path socket) {
     try {
       Path parent = socket.toAbsolutePath().getParent();
       if (parent != null) {
