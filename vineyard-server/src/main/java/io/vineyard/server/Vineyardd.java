@@ -203,11 +203,12 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   }
 
   /**
-   * Builds the daemon in dependency order, each part complete when the next is made: the spill
-   * directory (checked before anything is bound), the gRPC port
-   * (bound first, so the instance record carries its real endpoint), the shared memory (reserving
-   * it can take seconds, which must not eat into a lease taken before), the registration and with
-   * its instance id the store, the service over both, then the transports.
+   * Builds the daemon in dependency order, each part complete when the next is made: the socket
+   * path and the spill directory are checked and the shared memory made (what is wrong with the
+   * configuration is reported before anything is bound; reserving memory can take seconds, which
+   * must not eat into a lease taken later), then the gRPC port is bound (so that the instance record
+   * carries its real endpoint), the daemon registers and gets the instance id its store is built
+   * with, the service is made over both, and the transports start.
    */
   private void startServing(Path sock, long capacity, int frame) {
     MetadataBackend backend =
@@ -225,12 +226,12 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
         LOG.info("spilling to {} above {}% of memory, down to {}%", spill.directory(), Math.round(spillUpper * 100),
             Math.round(spillLower * 100));
       }
+      arena = MemoryArena.create(shmDir, capacity, reserveMemory);
       rpc = RpcServer.bind(rpcHost, rpcPort);
       if (meta == Meta.etcd && isLoopback(rpcHost)) {
         LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
             + " (give an address they can reach, or 0.0.0.0)", rpcHost);
       }
-      arena = MemoryArena.create(shmDir, capacity, reserveMemory);
       ObjectStore.Tiering tiers = tiering;
       String endpoint = new HostPort(advertisedHost(), rpc.port()).toString();
       cluster = new Cluster(backend, template(sock), endpoint, arena, instanceId == null ? -1 : instanceId,
