@@ -697,6 +697,7 @@ public final class IpcBenchmark {
     long[] deletes = new long[n];
     long[] mismatches = new long[n];
     Throwable[] failed = new Throwable[n];
+    long[] workerCpu = new long[n];
     java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(n + 1);
     List<Thread> threads = new ArrayList<>();
     long[] deadline = new long[1];
@@ -718,6 +719,7 @@ public final class IpcBenchmark {
             }
           }
           deletes[me] += flush(client, pending);
+          workerCpu[me] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
         } catch (Throwable e) {
           failed[me] = e;
           try {
@@ -756,6 +758,9 @@ public final class IpcBenchmark {
     }
     if (cpuKey != null) {
       cpu.report(cpuKey, total);
+      // The workers have ended, so /proc no longer lists them: their own CPU time, as they saw it.
+      details.put(cpuKey + "_worker_threads_cpu_ms",
+          java.util.Arrays.stream(workerCpu).map(c -> c / 1_000_000).boxed().toList().toString());
     }
     // Delete time is summed over the threads; per op it is what each op's thread spent.
     return new Loop(total, nanos, del, bad);
@@ -1046,8 +1051,10 @@ public final class IpcBenchmark {
     for (String k : List.of("small_ops", "small_ops_pipelined", "small_ops_4_threads", "small_ops_batched")) {
       if (details.get(k + "_cpu") instanceof Map<?, ?> m) {
         sb.append(String.format(Locale.ROOT, "  cpu %-20s daemon %s CPUs (%s us/op), harness %s CPUs (%s us/op), machine %s"
-                + " CPUs busy; daemon threads: %s%n", k, m.get("daemon_cpus"), m.get("daemon_us_per_op"),
-            m.get("harness_cpus"), m.get("harness_us_per_op"), m.get("machine_busy_cpus"), m.get("daemon_busiest_threads")));
+                + " CPUs busy (other processes %s)%n      daemon threads: %s%n      harness threads: %s%n", k,
+            m.get("daemon_cpus"), m.get("daemon_us_per_op"), m.get("harness_cpus"), m.get("harness_us_per_op"),
+            m.get("machine_busy_cpus"), m.get("other_processes_cpus"), m.get("daemon_busiest_threads"),
+            m.get("harness_busiest_threads")));
       }
     }
     sb.append(String.format(Locale.ROOT, "daemon heap after each phase (MiB): %s; heap max %s MiB%n",
