@@ -26,7 +26,7 @@ source "$root/bin/java-env"
 # shellcheck source=lib.sh
 source "$root/benchmarks/lib.sh"
 if [ "$build" = 1 ]; then
-  (cd "$root" && mvn -B -q --no-transfer-progress -DskipTests install)
+  (cd "$root" && mvn -B -q --no-transfer-progress -DskipTests package)
 fi
 
 case "$size" in

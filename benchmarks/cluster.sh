@@ -5,7 +5,7 @@
 #
 # usage: benchmarks/cluster.sh [--quick] [--no-build]
 #   --quick     a 256 MiB object and 1 GiB daemons, fewer repetitions (default: 1 GiB, 3 GiB daemons)
-#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests install first)
+#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests package first)
 #
 # etcd gets free loopback ports and a data directory in a temporary directory; the daemons get their
 # sockets there too and their shared memory under /dev/shm/vineyard-cluster-bench. Everything is
@@ -38,8 +38,8 @@ if command -v setsid >/dev/null 2>&1; then
 fi
 
 if [ "$build" = 1 ]; then
-  echo "[cluster] building (mvn -B -q -DskipTests install) ..." >&2
-  (cd "$root" && mvn -B -q -DskipTests install)
+  echo "[cluster] building (mvn -B -q -DskipTests package) ..." >&2
+  (cd "$root" && mvn -B -q -DskipTests package)
 fi
 
 bench_require_jar cluster.sh

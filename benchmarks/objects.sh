@@ -5,7 +5,7 @@
 #
 # usage: benchmarks/objects.sh [--quick] [--no-build]
 #   --quick     a 256 MiB large table, a 1 GiB daemon, fewer repetitions (default: 1 GiB, 3 GiB daemon)
-#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests install first)
+#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests package first)
 #
 # The daemon gets its own socket in a temporary directory and its shared memory under
 # /dev/shm/vineyard-objects-bench; the IPC files go to a new directory under /dev/shm. All are
@@ -30,8 +30,8 @@ source "$root/bin/java-env"   # JAVA, JAVA_HOME, VINEYARD_JVM_FLAGS
 source "$root/benchmarks/lib.sh"
 
 if [ "$build" = 1 ]; then
-  echo "[objects] building (mvn -B -q -DskipTests install) ..." >&2
-  (cd "$root" && mvn -B -q -DskipTests install)
+  echo "[objects] building (mvn -B -q -DskipTests package) ..." >&2
+  (cd "$root" && mvn -B -q -DskipTests package)
 fi
 
 bench_require_jar objects.sh

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the IPC benchmark against a fresh vineyardd and writes benchmarks/results/latest.json.
 #
-# usage: benchmarks/run.sh [--quick] [--no-build]
-#   --quick     smaller baseline copy, fewer repetitions, shorter loops (under two minutes)
-#   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests install first)
+# usage: benchmarks/run.sh [--quick] [--no-build] [--io-threads N]
+#   --quick         smaller baseline copy, fewer repetitions, shorter loops (under two minutes)
+#   --no-build      use the artifacts already built (default: mvn -B -q -DskipTests package first)
+#   --io-threads N  the daemon's event-loop threads (default: the daemon's default, 2)
 #
 # The daemon gets its own socket in a temporary directory and its shared memory under
 # /dev/shm/vineyard-bench; both are removed on exit, whatever happens.
@@ -12,12 +13,16 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quick=0
 build=1
-for arg in "$@"; do
-  case "$arg" in
-    --quick) quick=1 ;;
-    --no-build) build=0 ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
+io_threads=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --no-build) build=0; shift ;;
+    --io-threads)
+      [ $# -ge 2 ] || { echo "run.sh: --io-threads needs a number" >&2; exit 2; }
+      io_threads=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
@@ -27,8 +32,9 @@ source "$root/bin/java-env"   # JAVA, JAVA_HOME, VINEYARD_JVM_FLAGS
 source "$root/benchmarks/lib.sh"
 
 if [ "$build" = 1 ]; then
-  echo "[run] building (mvn -B -q -DskipTests install) ..." >&2
-  (cd "$root" && mvn -B -q -DskipTests install)
+  # package, not install: the harness and the daemon run from this tree's target/ directories.
+  echo "[run] building (mvn -B -q -DskipTests package) ..." >&2
+  (cd "$root" && mvn -B -q -DskipTests package)
 fi
 
 bench_require_jar run.sh
@@ -42,6 +48,12 @@ else
 fi
 daemon_java_opts="-Xmx256m"
 shm_dir=/dev/shm/vineyard-bench
+io_flag=()
+io_setting="2 (default)"
+if [ -n "$io_threads" ]; then
+  io_flag=(--io-threads "$io_threads")
+  io_setting=$io_threads
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vineyard-bench.XXXXXX")
 sock="$tmp/vineyard.sock"
@@ -69,8 +81,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "[run] starting vineyardd: --size $size --reserve-memory, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
-daemon_start run.sh "$sock" "$daemon_log" "$daemon_java_opts" --size "$size" --reserve-memory --shm-dir "$shm_dir"
+echo "[run] starting vineyardd: --size $size --reserve-memory ${io_flag[*]+"${io_flag[*]}"}, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
+daemon_start run.sh "$sock" "$daemon_log" "$daemon_java_opts" --size "$size" --reserve-memory --shm-dir "$shm_dir" \
+  ${io_flag[@]+"${io_flag[@]}"}
 
 mkdir -p "$root/benchmarks/results"
 cd "$root"
@@ -79,7 +92,7 @@ cd "$root"
   -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.IpcBenchmark \
   --socket "$sock" --out "$root/benchmarks/results/latest.json" ${mode_flag[@]+"${mode_flag[@]}"} \
   --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir" \
-  --setting "java_opts=$daemon_java_opts" --setting "io_threads=2 (default)" \
+  --setting "java_opts=$daemon_java_opts" --setting "io_threads=$io_setting" \
   --setting "daemon_pid=$daemon_pid" &
 bench_pid=$!
 bench_rc=0

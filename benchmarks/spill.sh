@@ -4,7 +4,7 @@
 #
 # usage: benchmarks/spill.sh [--quick] [--no-build] [--spill-dir DIR] [--cold-cache]
 #   --quick         a 512 MiB daemon and fewer repetitions (under two minutes; default 1 GiB)
-#   --no-build      use the artifacts already built (default: mvn -B -q -DskipTests install first)
+#   --no-build      use the artifacts already built (default: mvn -B -q -DskipTests package first)
 #   --spill-dir DIR where spilled blobs go, on a disk (default: a new directory under /var/tmp);
 #                   the run works in a new subdirectory of DIR and removes it on exit
 #   --cold-cache    also time reloads and plain reads after `sync; echo 1 > /proc/sys/vm/drop_caches`
@@ -39,8 +39,8 @@ source "$root/bin/java-env"   # JAVA, JAVA_HOME, VINEYARD_JVM_FLAGS
 source "$root/benchmarks/lib.sh"
 
 if [ "$build" = 1 ]; then
-  echo "[spill] building (mvn -B -q -DskipTests install) ..." >&2
-  (cd "$root" && mvn -B -q -DskipTests install)
+  echo "[spill] building (mvn -B -q -DskipTests package) ..." >&2
+  (cd "$root" && mvn -B -q -DskipTests package)
 fi
 
 bench_require_jar spill.sh

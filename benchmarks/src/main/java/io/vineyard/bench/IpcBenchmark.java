@@ -21,11 +21,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The IPC benchmark: measures, against a running {@code vineyardd}, in one run and as ratios
@@ -59,6 +61,17 @@ public final class IpcBenchmark {
   static final double TARGET_GET_P50_US = 100;
   static final double TARGET_SMALL_OPS = 10_000;
   static final double TARGET_HEAP_MIB = 256;
+  static final double TARGET_CONCURRENT_OPS = 30_000;
+  static final double TARGET_CONCURRENT_RATIO = 3;
+
+  /** Small ops in flight at once in the pipelined loop. */
+  static final int PIPELINE_WINDOW = 64;
+  /** Threads sharing one client in the multi-threaded loop. */
+  static final int SHARED_CLIENT_THREADS = 4;
+  /** Blobs per putBlobs / getBlobs call in the batched loop. */
+  static final int BATCH = 64;
+  /** The small ops' blob size. */
+  static final int SMALL = 4 * 1024;
 
   /** Iteration and time bounds of one mode. */
   record Plan(
@@ -76,16 +89,18 @@ public final class IpcBenchmark {
       int smallWarmup,
       double smallSeconds,
       int jitWarmupOps,
-      double jitWarmupSeconds) {
+      double jitWarmupSeconds,
+      int concurrentOps,
+      int concurrentWarmup) {
 
     static Plan quick() {
       return new Plan("quick", 256 * MIB, 10, 10, new int[] {50, 3, 2}, new int[] {100, 10, 3}, 15,
-          2_000, 2_000, 5, 5_000, 2_000, 3, 10_000, 4);
+          2_000, 2_000, 5, 5_000, 2_000, 3, 10_000, 4, 60_000, 40_000);
     }
 
     static Plan full() {
       return new Plan("full", GIB, 10, 30, new int[] {100, 5, 2}, new int[] {500, 40, 10}, 45,
-          10_000, 5_000, 15, 20_000, 5_000, 10, 20_000, 10);
+          10_000, 5_000, 15, 20_000, 5_000, 10, 20_000, 10, 200_000, 100_000);
     }
   }
 
@@ -195,6 +210,8 @@ public final class IpcBenchmark {
       sampleHeap(client, "get");
       phase("small_ops", () -> smallOps(client, src));
       sampleHeap(client, "small_ops");
+      phase("small_ops_concurrent", () -> concurrentSmallOps(client, src));
+      sampleHeap(client, "small_ops_concurrent");
       StoreStats end = client.stats();
       details.put("daemon_blobs_left", end.blobCount());
       details.put("daemon_used_bytes_left", end.usedBytes());
@@ -445,6 +462,7 @@ public final class IpcBenchmark {
     long deleteNanos = 0;
     int ops = 0;
     long deadline = deadline(plan.smallSeconds);
+    CpuWindow cpu = new CpuWindow();
     long t0 = System.nanoTime();
     while (ops < plan.smallOps && System.nanoTime() < deadline) {
       sink += timedSmallOp(client, src, size, pending, stage);
@@ -463,6 +481,7 @@ public final class IpcBenchmark {
       deleteNanos += System.nanoTime() - g;
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
+    cpu.report("small_ops", ops);
     double perSecond = ops / seconds;
     results.put("small_ops_per_s", round(perSecond, 0));
     details.put("small_ops_count", ops);
@@ -489,6 +508,388 @@ public final class IpcBenchmark {
     details.put("small_ops_count_delete_each", ops2);
     log("small ops (delete each): %d ops in %.2f s = %.0f ops/s", ops2, seconds2, ops2 / seconds2);
     details.put("sink", sink & 0xff);
+  }
+
+  // ---------------------------------------------------------------- small ops, concurrent
+
+  /** What one timed loop of small ops did. */
+  private record Loop(int ops, long nanos, long deleteNanos, long mismatches) {
+    double perSecond() {
+      return ops / (nanos / 1e9);
+    }
+  }
+
+  /** The byte a small op writes last and checks on the way back: differs from one op to the next. */
+  private static byte tag(long op) {
+    return (byte) (op * 31 + 7);
+  }
+
+  /** Deletes {@code pending} (batched, as in small_ops_per_s) and returns the time it took. */
+  private static long flush(IpcClient client, List<ObjectId> pending) {
+    if (pending.isEmpty()) {
+      return 0;
+    }
+    long g = System.nanoTime();
+    client.delete(pending, false, false);
+    pending.clear();
+    return System.nanoTime() - g;
+  }
+
+  /**
+   * The same small op as small_ops_per_s, three more ways: pipelined from one thread, four threads
+   * sharing the client, and (an extra) with the batch calls. Deletes are batched as there: a
+   * {@code delete(List, false, false)} every {@link #DELETE_BATCH} ops, its time included.
+   */
+  private void concurrentSmallOps(IpcClient client, MemorySegment src) {
+    Double base = num(results.get("small_ops_per_s"));
+    // Untimed warm-up of the methods the timed loops call, in this JVM and in the daemon (whose
+    // paths for requests in flight together, and for batches, the blocking warm-up did not run):
+    // with 1 s each, the daemon's C2 compiler still took a third of a CPU during the timed loops.
+    double warm = plan.smallSeconds * 2 / 3;
+    Loop w1 = pipelined(client, src, plan.concurrentWarmup, warm, null);
+    Loop w2 = threaded(client, src, plan.concurrentWarmup, warm, null);
+    Loop w3 = batched(client, src, plan.concurrentWarmup, warm, null);
+    details.put("small_ops_concurrent_warmup_ops", w1.ops() + w2.ops() + w3.ops());
+    long warmMismatches = w1.mismatches() + w2.mismatches() + w3.mismatches();
+
+    Loop p = pipelined(client, src, plan.concurrentOps, plan.smallSeconds, "small_ops_pipelined");
+    Loop t = threaded(client, src, plan.concurrentOps, plan.smallSeconds, "small_ops_4_threads");
+    Loop b = batched(client, src, plan.concurrentOps, plan.smallSeconds, "small_ops_batched");
+    record Named(String key, Loop loop) {}
+    for (Named n : List.of(new Named("small_ops_per_s_pipelined", p), new Named("small_ops_per_s_4_threads", t),
+        new Named("small_ops_per_s_batched", b))) {
+      Loop l = n.loop();
+      results.put(n.key(), round(l.perSecond(), 0));
+      results.put(n.key().replace("small_ops_per_s_", "small_ops_ratio_"),
+          base == null ? null : round(l.perSecond() / base, 2));
+      String d = n.key().replace("small_ops_per_s_", "small_ops_");
+      details.put(d + "_count", l.ops());
+      details.put(d + "_seconds", round(l.nanos() / 1e9, 3));
+      details.put(d + "_us_delete_amortized", round(l.deleteNanos() / 1e3 / Math.max(l.ops(), 1), 2));
+      details.put(d + "_verified", (l.ops() - l.mismatches()) + " of " + l.ops());
+      if (l.mismatches() > 0) {
+        errors.add(n.key() + ": " + l.mismatches() + " ops read back another byte than they wrote");
+      }
+    }
+    if (warmMismatches > 0) {
+      errors.add("small_ops_concurrent warm-up: " + warmMismatches + " ops read back another byte than they wrote");
+    }
+    details.put("small_ops_pipelined_window", PIPELINE_WINDOW);
+    details.put("small_ops_4_threads_threads", SHARED_CLIENT_THREADS);
+    details.put("small_ops_batched_batch", BATCH);
+    log("small ops pipelined (window %d): %d ops = %.0f ops/s; %d threads: %d ops = %.0f ops/s;"
+            + " batched (%d a call): %d ops = %.0f ops/s; one thread blocking: %s ops/s",
+        PIPELINE_WINDOW, p.ops(), p.perSecond(), SHARED_CLIENT_THREADS, t.ops(), t.perSecond(), BATCH, b.ops(),
+        b.perSecond(), fmt(base));
+  }
+
+  /** One op of the pipelined loop: its own source (it must not change while the put is in flight). */
+  private static final class Slot {
+    final MemorySegment src;
+    byte tag;
+    CompletableFuture<ObjectId> put;
+    ObjectId id;
+    CompletableFuture<List<Blob>> get;
+
+    Slot(MemorySegment src) {
+      this.src = src;
+    }
+  }
+
+  /**
+   * One thread keeps {@link #PIPELINE_WINDOW} ops in flight: each op is {@code putBlobAsync} of a
+   * 4 KiB segment (written just before: the copy from the source and the op's tag byte), then, once
+   * its id is known, {@code getBlobsAsync}, then read the last byte (checked against the tag) and
+   * close. The thread takes the oldest op in flight, waits for its current stage, and starts its next
+   * stage or a new op in its place, so puts and gets of different ops overlap.
+   *
+   * @param cpuKey where to put the CPU accounting, or null (warm-up)
+   */
+  private Loop pipelined(IpcClient client, MemorySegment src, int maxOps, double seconds, String cpuKey) {
+    List<ObjectId> pending = new ArrayList<>(DELETE_BATCH + PIPELINE_WINDOW);
+    ArrayDeque<Slot> ring = new ArrayDeque<>(PIPELINE_WINDOW);
+    long deleteNanos = 0;
+    long mismatches = 0;
+    int issued = 0;
+    int done = 0;
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment slots = a.allocate((long) SMALL * PIPELINE_WINDOW, 4096);
+      CpuWindow cpu = new CpuWindow();
+      long deadline = deadline(seconds);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < PIPELINE_WINDOW && issued < maxOps; i++) {
+        Slot s = new Slot(slots.asSlice((long) i * SMALL, SMALL));
+        startPut(client, src, s, issued++);
+        ring.addLast(s);
+      }
+      while (!ring.isEmpty()) {
+        Slot s = ring.pollFirst();
+        if (s.get == null) {
+          s.id = s.put.join();
+          s.get = client.getBlobsAsync(List.of(s.id));
+          ring.addLast(s);
+          continue;
+        }
+        Blob blob = s.get.join().getFirst();
+        byte v = blob.segment().get(ValueLayout.JAVA_BYTE, SMALL - 1);
+        blob.close();
+        if (v != s.tag) {
+          mismatches++;
+        }
+        pending.add(s.id);
+        done++;
+        if (pending.size() >= DELETE_BATCH) {
+          deleteNanos += flush(client, pending);
+        }
+        if (issued < maxOps && System.nanoTime() < deadline) {
+          startPut(client, src, s, issued++);
+          ring.addLast(s);
+        }
+      }
+      deleteNanos += flush(client, pending);
+      long nanos = System.nanoTime() - t0;
+      if (cpuKey != null) {
+        cpu.report(cpuKey, done);
+      }
+      return new Loop(done, nanos, deleteNanos, mismatches);
+    } finally {
+      // On a failure: let what is in flight finish, so that nothing outlives the arena.
+      for (Slot s : ring) {
+        try {
+          if (s.get != null) {
+            s.get.join().forEach(Blob::close);
+          } else {
+            pending.add(s.put.join());
+          }
+        } catch (RuntimeException e) {
+          // already failing
+        }
+      }
+      if (!pending.isEmpty()) {
+        try {
+          client.delete(pending, false, false);
+        } catch (RuntimeException e) {
+          // already failing
+        }
+      }
+    }
+  }
+
+  private static void startPut(IpcClient client, MemorySegment src, Slot s, long op) {
+    MemorySegment.copy(src, 0, s.src, 0, SMALL);
+    s.tag = tag(op);
+    s.src.set(ValueLayout.JAVA_BYTE, SMALL - 1, s.tag);
+    s.id = null;
+    s.get = null;
+    s.put = client.putBlobAsync(s.src);
+  }
+
+  /**
+   * {@link #SHARED_CLIENT_THREADS} threads share the one client, each running the blocking op of
+   * small_ops_per_s (createBlob, copy, tag byte, seal, getBlob, read and check, close) with its own
+   * batched deletes. The figure is all threads' ops over the time from their common start to the
+   * last one's end.
+   */
+  private Loop threaded(IpcClient client, MemorySegment src, int maxOps, double seconds, String cpuKey) {
+    int n = SHARED_CLIENT_THREADS;
+    int perThread = Math.max(1, maxOps / n);
+    int[] ops = new int[n];
+    long[] deletes = new long[n];
+    long[] mismatches = new long[n];
+    Throwable[] failed = new Throwable[n];
+    long[] workerCpu = new long[n];
+    java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(n + 1);
+    List<Thread> threads = new ArrayList<>();
+    long[] deadline = new long[1];
+    for (int k = 0; k < n; k++) {
+      int me = k;
+      threads.add(Thread.ofPlatform().name("small-ops-" + k).start(() -> {
+        List<ObjectId> pending = new ArrayList<>(DELETE_BATCH);
+        try {
+          start.await();
+          long end = deadline[0];
+          long op = (long) me << 32;
+          while (ops[me] < perThread && System.nanoTime() < end) {
+            if (blockingTaggedOp(client, src, pending, op++) != 0) {
+              mismatches[me]++;
+            }
+            ops[me]++;
+            if (pending.size() >= DELETE_BATCH) {
+              deletes[me] += flush(client, pending);
+            }
+          }
+          deletes[me] += flush(client, pending);
+          workerCpu[me] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+        } catch (Throwable e) {
+          failed[me] = e;
+          try {
+            flush(client, pending);
+          } catch (RuntimeException again) {
+            // already failing
+          }
+        }
+      }));
+    }
+    CpuWindow cpu = new CpuWindow();
+    deadline[0] = deadline(seconds);
+    long t0 = System.nanoTime();
+    try {
+      start.await();
+      for (Thread th : threads) {
+        th.join();
+      }
+    } catch (InterruptedException | java.util.concurrent.BrokenBarrierException e) {
+      threads.forEach(Thread::interrupt);
+      throw new IllegalStateException("interrupted waiting for the small-op threads", e);
+    }
+    long nanos = System.nanoTime() - t0;
+    for (Throwable f : failed) {
+      if (f != null) {
+        throw new IllegalStateException("a small-op thread failed: " + f, f);
+      }
+    }
+    int total = 0;
+    long del = 0;
+    long bad = 0;
+    for (int k = 0; k < n; k++) {
+      total += ops[k];
+      del += deletes[k];
+      bad += mismatches[k];
+    }
+    if (cpuKey != null) {
+      cpu.report(cpuKey, total);
+      // The workers have ended, so /proc no longer lists them: their own CPU time, as they saw it.
+      details.put(cpuKey + "_worker_threads_cpu_ms",
+          java.util.Arrays.stream(workerCpu).map(c -> c / 1_000_000).boxed().toList().toString());
+    }
+    // Delete time is summed over the threads; per op it is what each op's thread spent.
+    return new Loop(total, nanos, del, bad);
+  }
+
+  /** The blocking op of small_ops_per_s plus a tag byte; returns 0 if the tag read back matches. */
+  private static int blockingTaggedOp(IpcClient client, MemorySegment src, List<ObjectId> pending, long op) {
+    byte t = tag(op);
+    ObjectId id;
+    try (BlobWriter w = client.createBlob(SMALL)) {
+      MemorySegment.copy(src, 0, w.segment(), 0, SMALL);
+      w.segment().set(ValueLayout.JAVA_BYTE, SMALL - 1, t);
+      id = w.seal();
+    }
+    pending.add(id);
+    byte v;
+    try (Blob blob = client.getBlob(id)) {
+      v = blob.segment().get(ValueLayout.JAVA_BYTE, SMALL - 1);
+    }
+    return v == t ? 0 : 1;
+  }
+
+  /**
+   * An extra, not one of the asked figures: the same ops, {@link #BATCH} at a time with the batch
+   * calls, blocking, one thread: {@code putBlobs} of 64 arrays (copied from the source, tagged),
+   * then {@code getBlobs} of their ids, then read and check each last byte and close them all inside
+   * {@code batchReleases} (one release message).
+   */
+  private Loop batched(IpcClient client, MemorySegment src, int maxOps, double seconds, String cpuKey) {
+    List<ObjectId> pending = new ArrayList<>(DELETE_BATCH + BATCH);
+    byte[][] arrays = new byte[BATCH][SMALL];
+    List<byte[]> batch = new ArrayList<>(BATCH);
+    long deleteNanos = 0;
+    long[] mismatches = new long[1];
+    int done = 0;
+    long op = 0;
+    CpuWindow cpu = new CpuWindow();
+    long deadline = deadline(seconds);
+    long t0 = System.nanoTime();
+    try {
+      while (done < maxOps && System.nanoTime() < deadline) {
+        int m = Math.min(BATCH, maxOps - done);
+        batch.clear();
+        for (int i = 0; i < m; i++) {
+          MemorySegment.copy(src, ValueLayout.JAVA_BYTE, 0, arrays[i], 0, SMALL);
+          arrays[i][SMALL - 1] = tag(op + i);
+          batch.add(arrays[i]);
+        }
+        List<ObjectId> ids = client.putBlobs(batch);
+        pending.addAll(ids);
+        List<Blob> blobs = client.getBlobs(ids);
+        long first = op;
+        client.batchReleases(() -> {
+          for (int i = 0; i < blobs.size(); i++) {
+            Blob blob = blobs.get(i);
+            if (blob.segment().get(ValueLayout.JAVA_BYTE, SMALL - 1) != tag(first + i)) {
+              mismatches[0]++;
+            }
+            blob.close();
+          }
+        });
+        op += m;
+        done += m;
+        if (pending.size() >= DELETE_BATCH) {
+          deleteNanos += flush(client, pending);
+        }
+      }
+      deleteNanos += flush(client, pending);
+    } finally {
+      if (!pending.isEmpty()) {
+        try {
+          client.delete(pending, false, false);
+        } catch (RuntimeException e) {
+          // already failing
+        }
+      }
+    }
+    long nanos = System.nanoTime() - t0;
+    if (cpuKey != null) {
+      cpu.report(cpuKey, done);
+    }
+    return new Loop(done, nanos, deleteNanos, mismatches[0]);
+  }
+
+  /**
+   * CPU used over a timed loop, from /proc: the daemon's (and its busiest threads), this harness's,
+   * and the whole machine's, so that a rate can be read against what limits it.
+   */
+  private final class CpuWindow {
+    private final long daemonPid = daemonPid();
+    private final long t0 = System.nanoTime();
+    private final long daemon0 = Measure.cpuMillis(daemonPid);
+    private final long self0 = Measure.cpuMillis(ProcessHandle.current().pid());
+    private final long machine0 = Measure.machineBusyMillis();
+    private final Map<String, Long> daemonThreads0 = Measure.threadCpuMillis(daemonPid);
+    private final Map<String, Long> selfThreads0 = Measure.threadCpuMillis(ProcessHandle.current().pid());
+
+    void report(String key, long ops) {
+      double wallMs = (System.nanoTime() - t0) / 1e6;
+      long self = Measure.cpuMillis(ProcessHandle.current().pid()) - self0;
+      long machine = Measure.machineBusyMillis() - machine0;
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("wall_ms", round(wallMs, 1));
+      if (daemon0 >= 0) {
+        long daemon = Measure.cpuMillis(daemonPid) - daemon0;
+        m.put("daemon_cpus", round(daemon / wallMs, 2));
+        m.put("daemon_us_per_op", round(daemon * 1e3 / Math.max(ops, 1), 1));
+        m.put("daemon_busiest_threads", Measure.topThreads(daemonThreads0, Measure.threadCpuMillis(daemonPid), 4));
+      }
+      m.put("harness_cpus", round(self / wallMs, 2));
+      m.put("harness_us_per_op", round(self * 1e3 / Math.max(ops, 1), 1));
+      m.put("harness_busiest_threads",
+          Measure.topThreads(selfThreads0, Measure.threadCpuMillis(ProcessHandle.current().pid()), 4));
+      m.put("machine_busy_cpus", round(machine / wallMs, 2));
+      if (daemon0 >= 0) {
+        // What neither the daemon nor the harness used: other load on the machine (10 ms ticks).
+        long daemon = Measure.cpuMillis(daemonPid) - daemon0;
+        m.put("other_processes_cpus", round(Math.max(0, machine - daemon - self) / wallMs, 2));
+      }
+      details.put(key + "_cpu", m);
+    }
+  }
+
+  private long daemonPid() {
+    try {
+      return Long.parseLong(settings.getOrDefault("daemon_pid", "-1"));
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   /** One small op with its stages timed into {@code stage}; the id goes to {@code pending}. */
@@ -561,6 +962,12 @@ public final class IpcBenchmark {
     targets.put("get_p50_us_4KiB <= 100", met(num(json.get("get_p50_us_4KiB")), "<=", TARGET_GET_P50_US));
     targets.put("get_p50_us_1GiB <= 100", met(num(json.get("get_p50_us_1GiB")), "<=", TARGET_GET_P50_US));
     targets.put("small_ops_per_s >= 10000", met(num(json.get("small_ops_per_s")), ">=", TARGET_SMALL_OPS));
+    for (String k : List.of("pipelined", "4_threads")) {
+      targets.put("small_ops_per_s_" + k + " >= 30000",
+          met(num(json.get("small_ops_per_s_" + k)), ">=", TARGET_CONCURRENT_OPS));
+      targets.put("small_ops_ratio_" + k + " >= 3",
+          met(num(json.get("small_ops_ratio_" + k)), ">=", TARGET_CONCURRENT_RATIO));
+    }
     targets.put("daemon_heap_mib < 256", met(num(json.get("daemon_heap_mib")), "<", TARGET_HEAP_MIB));
     json.put("targets", targets);
 
@@ -628,10 +1035,28 @@ public final class IpcBenchmark {
     row(sb, json, "small_ops_per_s", "/s", ">= 10,000 /s", "small_ops_per_s >= 10000");
     sb.append(String.format(Locale.ROOT, "%-22s %14s  %-26s%n", "  (delete each op)",
         fmt(details.get("small_ops_per_s_delete_each")) + " /s", "(info)"));
+    for (String k : List.of("pipelined", "4_threads")) {
+      row(sb, json, "small_ops_per_s_" + k, "/s", ">= 30,000 /s", "small_ops_per_s_" + k + " >= 30000");
+      row(sb, json, "small_ops_ratio_" + k, "x", ">= 3x small_ops_per_s", "small_ops_ratio_" + k + " >= 3");
+    }
+    row(sb, json, "small_ops_per_s_batched", "/s", String.format(Locale.ROOT, "(extra) %sx",
+        fmt(json.get("small_ops_ratio_batched"))), null);
     row(sb, json, "daemon_heap_mib", "MiB", "< 256 MiB", "daemon_heap_mib < 256");
     sb.append("-".repeat(74)).append('\n');
     sb.append("small_ops_per_s: 4 KiB create + write + seal + get + read 1 byte + close; ")
         .append("deletes batched every ").append(DELETE_BATCH).append(" ops (time included)\n");
+    sb.append("  _pipelined: ").append(PIPELINE_WINDOW).append(" ops in flight from one thread (putBlobAsync, getBlobsAsync);")
+        .append(" _4_threads: ").append(SHARED_CLIENT_THREADS).append(" threads, one client, blocking;")
+        .append(" _batched (extra): putBlobs/getBlobs of ").append(BATCH).append("\n");
+    for (String k : List.of("small_ops", "small_ops_pipelined", "small_ops_4_threads", "small_ops_batched")) {
+      if (details.get(k + "_cpu") instanceof Map<?, ?> m) {
+        sb.append(String.format(Locale.ROOT, "  cpu %-20s daemon %s CPUs (%s us/op), harness %s CPUs (%s us/op), machine %s"
+                + " CPUs busy (other processes %s)%n      daemon threads: %s%n      harness threads: %s%n", k,
+            m.get("daemon_cpus"), m.get("daemon_us_per_op"), m.get("harness_cpus"), m.get("harness_us_per_op"),
+            m.get("machine_busy_cpus"), m.get("other_processes_cpus"), m.get("daemon_busiest_threads"),
+            m.get("harness_busiest_threads")));
+      }
+    }
     sb.append(String.format(Locale.ROOT, "daemon heap after each phase (MiB): %s; heap max %s MiB%n",
         heapByPhase, json.get("daemon_heap_max_mib")));
     if (!errors.isEmpty()) {

@@ -141,4 +141,77 @@ final class Measure {
       }
     }
   }
+
+  // ---------------------------------------------------------------- CPU accounting
+
+  /** CPU time (user + system) a process has used so far, in ms, from /proc/PID/stat; -1 if unknown. */
+  static long cpuMillis(long pid) {
+    if (pid <= 0) {
+      return -1;
+    }
+    try {
+      return statCpuMillis(java.nio.file.Files.readAllLines(
+          java.nio.file.Path.of("/proc", Long.toString(pid), "stat")).getFirst());
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private static long statCpuMillis(String stat) {
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10; // utime + stime, in 1/100 s
+  }
+
+  /** CPU ms so far of every thread of a process, keyed "name(tid)"; empty if unknown. */
+  static Map<String, Long> threadCpuMillis(long pid) {
+    Map<String, Long> out = new java.util.HashMap<>();
+    if (pid <= 0) {
+      return out;
+    }
+    try (java.nio.file.DirectoryStream<java.nio.file.Path> ds =
+        java.nio.file.Files.newDirectoryStream(java.nio.file.Path.of("/proc", Long.toString(pid), "task"))) {
+      for (java.nio.file.Path t : ds) {
+        try {
+          String stat = java.nio.file.Files.readAllLines(t.resolve("stat")).getFirst();
+          String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          out.put(name + "(" + t.getFileName() + ")", statCpuMillis(stat));
+        } catch (java.io.IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // no such process
+    }
+    return out;
+  }
+
+  /**
+   * The threads that used the most CPU between two {@link #threadCpuMillis} snapshots, as
+   * "name(tid)=ms, ..." (at most {@code top}, those with 0 ms left out).
+   */
+  static String topThreads(Map<String, Long> before, Map<String, Long> after, int top) {
+    return after.entrySet().stream()
+        .map(e -> Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+        .filter(e -> e.getValue() > 0)
+        .sorted((a, b) -> Long.compare(b.getValue(), a.getValue()))
+        .limit(top)
+        .map(e -> e.getKey() + "=" + e.getValue() + "ms")
+        .collect(java.util.stream.Collectors.joining(", "));
+  }
+
+  /** Busy CPU time of the whole machine so far, in ms, from /proc/stat (all but idle and iowait). */
+  static long machineBusyMillis() {
+    try {
+      String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).getFirst().trim().split("\\s+");
+      long busy = 0;
+      for (int i = 1; i < f.length && i <= 8; i++) {
+        if (i != 4 && i != 5) {
+          busy += Long.parseLong(f[i]);
+        }
+      }
+      return busy * 10;
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
+  }
 }

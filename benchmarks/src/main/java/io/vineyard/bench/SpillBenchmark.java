@@ -70,6 +70,16 @@ public final class SpillBenchmark {
   static final long BLOB = 64 * MIB;
   /** Blob i holds the source's bytes from (i % SHIFTS) MiB on: every blob differs, and stays checkable. */
   static final int SHIFTS = 64;
+  /** How much the spilling client makes the daemon spill while the bystander measures. */
+  static final long SPILL_DURING_BYSTANDER = GIB;
+  /** The bystander's blob. */
+  static final int BYSTANDER_BLOB = 4 * 1024;
+  /** The bystander waits this long between gets (so it measures latency, not a loop that takes a CPU). */
+  static final long BYSTANDER_PAUSE_NANOS = 200_000;
+  /** At most this many bystander gets per window (of each kind, per round). */
+  static final int BYSTANDER_MAX_SAMPLES = 200_000;
+  static final double TARGET_BYSTANDER_P99_RATIO = 5;
+
   /** The same chunk as the daemon's spill files use for reads and writes. */
   static final int CHUNK = 64 << 20;
 
@@ -88,14 +98,19 @@ public final class SpillBenchmark {
       double reloadSeconds,
       int coldReps,
       double verifySeconds,
-      int memcpyReps) {
+      int memcpyReps,
+      int bystanderWarmup,
+      int bystanderRounds,
+      double bystanderQuietSeconds,
+      double bystanderSpillSeconds,
+      double bystanderSeconds) {
 
     static Plan quick() {
-      return new Plan("quick", 2_000, 2, 3, 15, 10, 3.0, 45, 3, 12, 20, 4, 10, 5);
+      return new Plan("quick", 2_000, 2, 3, 15, 10, 3.0, 45, 3, 12, 20, 4, 10, 5, 3_000, 3, 1.5, 30, 60);
     }
 
     static Plan full() {
-      return new Plan("full", 5_000, 5, 5, 60, 30, 3.0, 120, 5, 30, 60, 8, 30, 10);
+      return new Plan("full", 5_000, 5, 5, 60, 30, 3.0, 120, 5, 30, 60, 8, 30, 10, 5_000, 5, 2, 45, 120);
     }
   }
 
@@ -220,6 +235,8 @@ public final class SpillBenchmark {
       if (!ids.isEmpty()) {
         phase("reload", () -> reloads(client, src, dst, ids));
       }
+      deleteLive(client);
+      phase("bystander", () -> bystander(client, src));
       StoreStats end = client.stats();
       details.put("daemon_spill_writes_total", end.spillWrites());
       details.put("daemon_reloads_total", end.reloads());
@@ -463,6 +480,187 @@ public final class SpillBenchmark {
             + "median %.2f GB/s, aggregate %.2f GB/s, %d of %d puts spilled (median %.2f GB/s), the others %.2f GB/s",
         done, done * (double) BLOB / capacity, spillWrites, median, aggregate, spillingPuts, m,
         gbps(BLOB, spilling.median()), gbps(BLOB, quiet.median()));
+  }
+
+  // ---------------------------------------------------------------- a bystander's gets during spilling
+
+  /**
+   * A bystander client, on its own connection and thread, gets an already resident, sealed 4 KiB
+   * blob over and over (get + read its last byte, checked + close, then a pause of {@link
+   * #BYSTANDER_PAUSE_NANOS}). In each of a few rounds it is timed twice: quiet (the baseline), then
+   * while a second client (its own connection, this thread) puts 64 MiB blobs and keeps them until
+   * the daemon has spilled {@link #SPILL_DURING_BYSTANDER}; those are then deleted, untimed. After
+   * the last round, one more quiet window. Quiet and spilling windows alternate so both see the
+   * same machine.
+   */
+  private void bystander(IpcClient client, MemorySegment src) {
+    long capacity = firstStats.capacityBytes();
+    int rounds = plan.bystanderRounds;
+    Samples quiet = new Samples((rounds + 1) * BYSTANDER_MAX_SAMPLES);
+    Samples during = new Samples(rounds * BYSTANDER_MAX_SAMPLES);
+    long[] mismatches = new long[1];
+    List<ObjectId> written = new ArrayList<>();
+    long spilledTotal = 0;
+    long putsTotal = 0;
+    double spillingSeconds = 0;
+    long reloads = 0;
+    int short_ = 0;
+    long dpid = daemonPid;
+    int roundsDone = 0;
+    long self = ProcessHandle.current().pid();
+    long daemonCpu = 0;
+    long selfCpu = 0;
+    long machineCpu = 0;
+    Map<String, Long> threadsSum = new HashMap<>();
+    long deadlineAll = deadline(plan.bystanderSeconds);
+    try (IpcClient by = IpcClient.connect(socket, Duration.ofMinutes(2), "spill-bench-bystander");
+        IpcClient writer = IpcClient.connect(socket, Duration.ofMinutes(2), "spill-bench-writer")) {
+      byte[] bytes = new byte[BYSTANDER_BLOB];
+      java.util.Arrays.fill(bytes, (byte) 0x11);
+      bytes[BYSTANDER_BLOB - 1] = (byte) 0xa7;
+      ObjectId small = by.putBlob(bytes);
+      try {
+        bystanderWindow(by, small, new Samples(plan.bystanderWarmup), mismatches, () -> true, 2); // warm-up
+        int r = 0;
+        for (; r < rounds && (r < 1 || System.nanoTime() < deadlineAll); r++) {
+          bystanderWindow(by, small, quiet, mismatches, () -> true, plan.bystanderQuietSeconds);
+
+          // Spilling: the bystander on its own thread, the spilling client on this one.
+          java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+          Throwable[] failed = new Throwable[1];
+          Thread t = Thread.ofPlatform().name("bystander").start(() -> {
+            try {
+              bystanderWindow(by, small, during, mismatches, writing::get, plan.bystanderSpillSeconds + 10);
+            } catch (Throwable e) {
+              failed[0] = e;
+            }
+          });
+          StoreStats start = writer.stats();
+          long d0 = Measure.cpuMillis(dpid);
+          long s0 = Measure.cpuMillis(self);
+          long m0 = Measure.machineBusyMillis();
+          Map<String, Long> th0 = Measure.threadCpuMillis(dpid);
+          long t0 = System.nanoTime();
+          long spilled = 0;
+          int puts = 0;
+          int maxPuts = (int) ((SPILL_DURING_BYSTANDER + capacity) / BLOB) * 2 + 4;
+          long deadline = deadline(plan.bystanderSpillSeconds);
+          long[] t3 = new long[3];
+          try {
+            while (spilled < SPILL_DURING_BYSTANDER && puts < maxPuts && System.nanoTime() < deadline) {
+              written.add(timedPut(writer, src, puts++, t3));
+              spilled = (writer.stats().spillWrites() - start.spillWrites()) * BLOB;
+            }
+          } finally {
+            writing.set(false);
+            try {
+              t.join(60_000);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          spillingSeconds += (System.nanoTime() - t0) / 1e9;
+          daemonCpu += Measure.cpuMillis(dpid) - d0;
+          selfCpu += Measure.cpuMillis(self) - s0;
+          machineCpu += Measure.machineBusyMillis() - m0;
+          Measure.threadCpuMillis(dpid).forEach((k, v) -> threadsSum.merge(k, v - th0.getOrDefault(k, 0L), Long::sum));
+          if (failed[0] != null) {
+            throw new IllegalStateException("the bystander failed: " + failed[0], failed[0]);
+          }
+          StoreStats end = writer.stats();
+          reloads += end.reloads() - start.reloads();
+          spilledTotal += spilled;
+          putsTotal += puts;
+          if (spilled < SPILL_DURING_BYSTANDER) {
+            short_++;
+          }
+          writer.delete(written, false, false);
+          written.clear();
+        }
+        roundsDone = r;
+        bystanderWindow(by, small, quiet, mismatches, () -> true, plan.bystanderQuietSeconds);
+      } finally {
+        if (!written.isEmpty()) {
+          writer.delete(written, false, false);
+        }
+        by.delete(small);
+      }
+    }
+    details.put("bystander_rounds", roundsDone);
+    details.put("bystander_spilled_bytes_per_round", spilledTotal / Math.max(1, roundsDone));
+    details.put("bystander_spilling_puts", putsTotal);
+    details.put("bystander_spilling_seconds", round(spillingSeconds, 2));
+    details.put("bystander_spill_gbps", round(spilledTotal / spillingSeconds / 1e9, 3));
+    details.put("bystander_daemon_reloads_meanwhile", reloads);
+    double wallMs = spillingSeconds * 1e3;
+    Map<String, Object> cpu = new LinkedHashMap<>();
+    if (daemonPid > 0) {
+      cpu.put("daemon_cpus", round(daemonCpu / wallMs, 2));
+      cpu.put("daemon_busiest_threads", Measure.topThreads(Map.of(), threadsSum, 5));
+    }
+    cpu.put("harness_cpus", round(selfCpu / wallMs, 2));
+    cpu.put("machine_busy_cpus", round(machineCpu / wallMs, 2));
+    if (daemonPid > 0) {
+      cpu.put("other_processes_cpus", round(Math.max(0, machineCpu - daemonCpu - selfCpu) / wallMs, 2));
+    }
+    details.put("bystander_cpu_while_spilling", cpu);
+    if (short_ > 0) {
+      errors.add("bystander: in " + short_ + " round(s) the daemon spilled less than " + SPILL_DURING_BYSTANDER / MIB
+          + " MiB within the bounds");
+    }
+    if (mismatches[0] > 0) {
+      errors.add("bystander: " + mismatches[0] + " gets read back another byte than was put");
+    }
+    if (quiet.count() == 0 || during.count() == 0) {
+      errors.add("bystander: no samples (" + quiet.count() + " quiet, " + during.count() + " during spilling)");
+      return;
+    }
+    double p99 = during.percentile(99) / 1e3;
+    double base99 = quiet.percentile(99) / 1e3;
+    results.put("get_p50_us_during_spill", round(during.median() / 1e3, 1));
+    results.put("get_p99_us_during_spill", round(p99, 1));
+    results.put("get_p50_us_no_spill", round(quiet.median() / 1e3, 1));
+    results.put("get_p99_us_no_spill", round(base99, 1));
+    results.put("get_p99_during_spill_vs_no_spill", round(p99 / base99, 2));
+    details.put("bystander_samples_during_spill", during.count());
+    details.put("bystander_samples_no_spill", quiet.count());
+    details.put("bystander_pause_us", BYSTANDER_PAUSE_NANOS / 1000);
+    details.put("bystander_p90_us_during_spill", round(during.percentile(90) / 1e3, 1));
+    details.put("bystander_p90_us_no_spill", round(quiet.percentile(90) / 1e3, 1));
+    details.put("bystander_p999_us_during_spill", round(during.percentile(99.9) / 1e3, 1));
+    details.put("bystander_max_us_during_spill", round(during.max() / 1e3, 1));
+    details.put("bystander_p999_us_no_spill", round(quiet.percentile(99.9) / 1e3, 1));
+    details.put("bystander_max_us_no_spill", round(quiet.max() / 1e3, 1));
+    details.put("bystander_verified", (quiet.count() + during.count() - mismatches[0]) + " of "
+        + (quiet.count() + during.count()) + " timed gets");
+    log("bystander 4 KiB get: p50 %.1f us, p99 %.1f us while the daemon spilled (%s rounds of >= 1 GiB);"
+            + " without spilling p50 %.1f us, p99 %.1f us; p99 ratio %.2f; cpu while spilling %s",
+        during.median() / 1e3, p99, details.get("bystander_rounds"), quiet.median() / 1e3, base99, p99 / base99, cpu);
+  }
+
+  /** Bystander gets into {@code s} until it is full, {@code go} turns false or the time is up. */
+  private static void bystanderWindow(IpcClient by, ObjectId id, Samples s, long[] mismatches,
+      java.util.function.BooleanSupplier go, double seconds) {
+    long deadline = deadline(seconds);
+    while (!s.isFull() && go.getAsBoolean() && System.nanoTime() < deadline) {
+      long t0 = System.nanoTime();
+      byte v;
+      try (Blob b = by.getBlob(id)) {
+        v = b.segment().get(ValueLayout.JAVA_BYTE, BYSTANDER_BLOB - 1);
+      }
+      s.add(System.nanoTime() - t0);
+      if (v != (byte) 0xa7) {
+        mismatches[0]++;
+      }
+      try {
+        // Not LockSupport.parkNanos: the client unparks its callers, and a permit left over from
+        // a reply would cut the pause short.
+        Thread.sleep(Duration.ofNanos(BYSTANDER_PAUSE_NANOS));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("bystander interrupted", e);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- reload against plain file reads
@@ -918,6 +1116,11 @@ public final class SpillBenchmark {
     json.put("verified", verified + " of " + (verified + verifyFailures) + " reloaded blobs match (CRC32C of all "
         + "64 MiB), " + verifySkipped + " not checked (time budget)");
     json.put("page_cache", pageCache);
+    Double byRatio = num(results.get("get_p99_during_spill_vs_no_spill"));
+    Map<String, Object> targets = new LinkedHashMap<>();
+    targets.put("get_p99_during_spill_vs_no_spill <= 5",
+        byRatio == null ? "n/a" : byRatio <= TARGET_BYSTANDER_P99_RATIO ? "met" : "NOT met");
+    json.put("targets", targets);
 
     Map<String, Object> daemon = new LinkedHashMap<>(settings);
     if (firstStats != null) {
@@ -989,6 +1192,13 @@ public final class SpillBenchmark {
                 m.get("Dirty_mib"), m.get("Writeback_mib"), sysctl("vm/dirty_background_ratio"))));
       }
     }
+    row(sb, json, "get_p99_us_during_spill", "us", String.format(Locale.ROOT, "bystander 4 KiB get+read+close, own "
+        + "connection, %s rounds in which another client makes the daemon spill >= 1 GiB (p50 %s us, %s gets)",
+        details.get("bystander_rounds"), fmt(json.get("get_p50_us_during_spill")), fmt(details.get("bystander_samples_during_spill"))));
+    row(sb, json, "get_p99_us_no_spill", "us", String.format(Locale.ROOT, "the same bystander, no spilling, before "
+        + "and after (p50 %s us, %s gets)", fmt(json.get("get_p50_us_no_spill")), fmt(details.get("bystander_samples_no_spill"))));
+    row(sb, json, "get_p99_during_spill_vs_no_spill", "x", "target <= 5x: "
+        + ((Map<?, ?>) json.get("targets")).get("get_p99_during_spill_vs_no_spill <= 5"));
     sb.append(String.format(Locale.ROOT, "%-30s %12s  %s%n", "verified", "", json.get("verified")));
     sb.append("-".repeat(96)).append('\n');
     sb.append(String.format(Locale.ROOT, "reference: memcpy 64 MiB %s GB/s; harness file write %s GB/s; "

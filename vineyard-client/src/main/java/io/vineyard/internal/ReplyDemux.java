@@ -63,6 +63,12 @@ public final class ReplyDemux {
   private static final int DONE = 1;
   private static final int FAILED = 2;
   private static final int ABANDONED = 3;
+  /**
+   * Taken (by one thread, with a CAS from WAITING) while the outcome is written; a request is done
+   * only once its final state is set after that write, so that a waiter that sees it done also sees
+   * its response or failure.
+   */
+  private static final int COMPLETING = 4;
 
   /** Longest a follower parks before it looks again (a safety net; hand-offs wake it sooner). */
   private static final long FOLLOWER_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
@@ -108,7 +114,8 @@ public final class ReplyDemux {
     }
 
     public boolean isDone() {
-      return state.get() != WAITING;
+      int s = state.get();
+      return s != WAITING && s != COMPLETING;
     }
 
     /**
@@ -120,7 +127,7 @@ public final class ReplyDemux {
       if (s == DONE) {
         return response;
       }
-      if (s == WAITING) {
+      if (s == WAITING || s == COMPLETING) {
         throw new VineyardException(ErrorCode.INTERNAL, what + " has no result yet");
       }
       VineyardException f = failure;
@@ -310,8 +317,9 @@ public final class ReplyDemux {
       // which fails everyone); any other unknown id cannot belong to a waiter either.
       return false;
     }
-    if (p.state.compareAndSet(WAITING, DONE)) {
+    if (p.state.compareAndSet(WAITING, COMPLETING)) {
       p.response = r;
+      p.state.set(DONE);
       finished(p);
       return true;
     }
@@ -336,8 +344,9 @@ public final class ReplyDemux {
             ErrorCode.UNAVAILABLE,
             "no reply from the daemon to " + p.what + (timeout != null ? " within " + timeout : " by its deadline")
                 + " (" + name + "); the request is abandoned (a late reply is dropped) and the connection stays open");
-    if (p.state.compareAndSet(WAITING, ABANDONED)) {
+    if (p.state.compareAndSet(WAITING, COMPLETING)) {
       p.failure = e;
+      p.state.set(ABANDONED);
       if (failed != null) {
         pending.remove(p.id, p);
       }
@@ -346,8 +355,9 @@ public final class ReplyDemux {
   }
 
   private void fail(Pending p, VineyardException e) {
-    if (p.state.compareAndSet(WAITING, FAILED)) {
+    if (p.state.compareAndSet(WAITING, COMPLETING)) {
       p.failure = e;
+      p.state.set(FAILED);
       finished(p);
     }
   }
