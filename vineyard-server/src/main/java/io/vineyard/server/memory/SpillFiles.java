@@ -11,11 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * <p>Files no longer needed are unlinked on a background thread: freeing a large file's pages (and,
  * once written back, its disk blocks) costs as much as reading it, and the request that loaded the
  * blob back should not wait for that. Each spill gets a file name of its own, so a late unlink can
- * never hit a newer spill of the same blob. Called under the store's lock; not thread-safe itself.
+ * never hit a newer spill of the same blob. Thread-safe: the store writes and reads outside its
+ * lock (a spill pass and reloads of other blobs at the same time) and deletes under it.
  */
 public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
@@ -36,14 +38,14 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
   private final Path dir;
   /** The file that holds each spilled blob. */
-  private final Map<Long, Path> files = new HashMap<>();
+  private final Map<Long, Path> files = new ConcurrentHashMap<>();
   private final ExecutorService unlinker =
       Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vineyardd-spill-unlink");
         t.setDaemon(true);
         return t;
       });
-  private long sequence;
+  private final AtomicLong sequence = new AtomicLong();
 
   private SpillFiles(Path dir) {
     this.dir = dir;
@@ -69,7 +71,7 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
   @Override
   public void write(long id, MemorySegment bytes) throws IOException {
-    Path target = dir.resolve(HexFormat.of().toHexDigits(id) + "-" + (++sequence) + ".blob");
+    Path target = dir.resolve(HexFormat.of().toHexDigits(id) + "-" + sequence.incrementAndGet() + ".blob");
     Path tmp = dir.resolve(target.getFileName() + ".partial");
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
