@@ -1200,7 +1200,9 @@ public final class IpcClient implements MetadataClient {
     }
     if (!leaked.isEmpty()) {
       throw new VineyardException(
-          ErrorCode.ILLEGAL_STATE, "client closed with " + leaked.size() + " open handle(s): " + leaked);
+          ErrorCode.ILLEGAL_STATE,
+          "client closed with " + leaked.size() + " open handle(s): "
+              + (leaked.size() <= 5 ? leaked : leaked.subList(0, 5) + " and " + (leaked.size() - 5) + " more"));
     }
   }
 }

@@ -305,7 +305,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     String why;
     if (cause instanceof TooLongFrameException) {
-      why = "frame too long (limit " + maxFrame + " bytes): " + cause.getMessage();
+      why = "frame too long: a request may take at most " + maxFrame + " bytes (--max-frame)";
     } else if (cause instanceof CorruptedFrameException || cause instanceof DecoderException) {
       why = "malformed frame: " + (cause.getCause() != null ? cause.getCause().getMessage() : cause.getMessage());
     } else if (cause instanceof java.io.IOException) {
