@@ -87,9 +87,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Replies are read by the callers themselves (see {@link ReplyDemux}: a waiting caller reads for
  * everyone while no one else does), so a single thread pays no hand-off. {@code *Async} methods
- * return at once; their futures are completed on a small executor of this client's, never on a
- * thread that reads replies or holds a client lock, so a callback may call the client again,
- * blocking calls included.
+ * return at once. Their futures may be completed by the thread that reads replies, which only wakes
+ * the threads waiting in {@code join}; every stage chained to such a future ({@code thenApply},
+ * {@code whenComplete}, ...) runs on a small executor of this client's, never on a thread that
+ * reads replies or holds a client lock, so a callback may call the client again, blocking calls
+ * included.
  *
  * <p>Every call waits at most the client's timeout ({@link Builder#timeout}; {@link #migrate} has
  * its own), then fails with {@link ErrorCode#UNAVAILABLE}. Such a call is abandoned but the
@@ -133,6 +135,7 @@ public final class IpcClient implements MetadataClient {
   private final long maxRequestFrame;
   private volatile boolean closed;
   private volatile ExecutorService callbacks;
+  private final StagingPool staging = new StagingPool();
 
   private IpcClient(UnixSocketConnection conn, Duration timeout, String name) {
     this.conn = conn;
@@ -340,6 +343,11 @@ public final class IpcClient implements MetadataClient {
       throw closedError();
     }
     return w;
+  }
+
+  /** Where small blobs are staged until sealed. */
+  StagingPool staging() {
+    return staging;
   }
 
   /** A blob allocated in the daemon and not sealed yet: its id and writable bytes. */
@@ -937,8 +945,14 @@ public final class IpcClient implements MetadataClient {
     if (closed || ids.isEmpty()) {
       return;
     }
+    if (demux.isReaderThread()) {
+      runCallback(() -> sendRelease(ids)); // the reading thread never writes (see deferred)
+      return;
+    }
     try {
-      conn.writeFrame(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addAllIds(ids)).build());
+      // While other requests are in flight, the next of their frames (or a flush within a
+      // millisecond) takes the release along: one send fewer per blob, nothing reordered.
+      conn.writeFrame(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addAllIds(ids)).build(), demux.inFlight() > 0);
     } catch (VineyardException e) {
       LOG.warn("could not release {} blob(s): {}", ids.size(), e.getMessage());
     }
@@ -947,6 +961,10 @@ public final class IpcClient implements MetadataClient {
   /** A request whose reply nobody waits for (a clean-up): the reply, under an unknown id, is dropped. */
   private void sendOneWay(Request.Builder req) {
     if (closed) {
+      return;
+    }
+    if (demux.isReaderThread()) {
+      runCallback(() -> sendOneWay(req)); // the reading thread never writes (see deferred)
       return;
     }
     try {
@@ -1045,15 +1063,24 @@ public final class IpcClient implements MetadataClient {
    */
   private <T> CompletableFuture<T> callAsync(
       Request.Builder request, Consumer<Response> onAbandoned, Function<Response, T> convert, Consumer<T> discard) {
-    CompletableFuture<T> out = new CompletableFuture<>();
+    ClientFuture<T> out = new ClientFuture<>(this::runCallback, demux::isReaderThread);
     if (closed) {
       out.completeExceptionally(closedError());
       return out;
     }
     long rid = lastRequestId.incrementAndGet();
+    Consumer<T> discardLater = discard == null ? null : v -> runCallback(() -> discard.accept(v));
     ReplyDemux.Pending p =
-        demux.register(rid, what(request), deferred(onAbandoned),
-            done -> runCallback(() -> complete(done, out, convert, discard)));
+        demux.register(rid, what(request), deferred(onAbandoned), done -> {
+          // Completed where the reply was read (often the background reader): that only wakes the
+          // threads joining it, and its dependent stages run on the executor (see ClientFuture).
+          // Stages the JDK attached itself (allOf, anyOf) could run here: those go the long way.
+          if (out.getNumberOfDependents() == 0) {
+            complete(done, out, convert, discardLater);
+          } else {
+            runCallback(() -> complete(done, out, convert, discardLater));
+          }
+        });
     try {
       send(p, request.setRequestId(rid).build());
     } catch (VineyardException e) {

@@ -332,6 +332,100 @@ class UnixSocketConnectionTest {
   }
 
   @Test
+  void framesWrittenByManyThreadsAtOnceArriveWholeAndEachThreadsInOrder() throws Exception {
+    int threads = 8;
+    int perThread = 1500;
+    // Payload: thread, sequence, then filler of a size that varies (a few big frames push the queue
+    // past its bound, so writers also wait for the sender), every byte derived from the first two.
+    int[] next = new int[threads];
+    peer(
+        ch -> {
+          for (int i = 0; i < threads * perThread; i++) {
+            ByteBuffer len = ByteBuffer.allocate(4);
+            readFully(ch, len);
+            ByteBuffer p = ByteBuffer.allocate(len.flip().getInt());
+            readFully(ch, p);
+            p.flip();
+            int t = p.getInt();
+            int seq = p.getInt();
+            if (seq != next[t]) {
+              throw new AssertionError("thread " + t + ": frame " + seq + " arrived where " + next[t] + " was due");
+            }
+            next[t]++;
+            while (p.hasRemaining()) {
+              if (p.get() != (byte) (t * 31 + seq)) {
+                throw new AssertionError("thread " + t + ", frame " + seq + ": a byte of another frame");
+              }
+            }
+          }
+        });
+    try (UnixSocketConnection c = connect()) {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Thread> writers = new ArrayList<>();
+      AtomicReference<Throwable> failed = new AtomicReference<>();
+      for (int t = 0; t < threads; t++) {
+        int me = t;
+        writers.add(Thread.ofPlatform().start(() -> {
+          try {
+            start.await();
+            for (int seq = 0; seq < perThread; seq++) {
+              int filler = seq % 500 == 499 ? 3 << 20 : (seq * 7919) % 9000;
+              ByteBuffer p = ByteBuffer.allocate(8 + filler).putInt(me).putInt(seq);
+              while (p.hasRemaining()) {
+                p.put((byte) (me * 31 + seq));
+              }
+              c.writeFrame(p.array());
+            }
+          } catch (Throwable e) {
+            failed.set(e);
+          }
+        }));
+      }
+      start.countDown();
+      for (Thread w : writers) {
+        w.join(30_000);
+      }
+      if (failed.get() != null) {
+        throw new AssertionError("a writer failed", failed.get());
+      }
+      awaitPeer();
+    }
+    for (int t = 0; t < threads; t++) {
+      assertEquals(perThread, next[t], "frames of thread " + t);
+    }
+  }
+
+  @Test
+  void aDeferredFrameGoesOutOnItsOwnSoonAndAheadOfTheNextFrame() throws Exception {
+    io.vineyard.proto.ipc.Request first = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(1).build();
+    io.vineyard.proto.ipc.Request second = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(2).build();
+    io.vineyard.proto.ipc.Request third = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(3).build();
+    CountDownLatch firstArrived = new CountDownLatch(1);
+    List<Long> ids = new ArrayList<>();
+    peer(
+        ch -> {
+          for (int i = 0; i < 3; i++) {
+            ByteBuffer len = ByteBuffer.allocate(4);
+            readFully(ch, len);
+            ByteBuffer p = ByteBuffer.allocate(len.flip().getInt());
+            readFully(ch, p);
+            ids.add(io.vineyard.proto.ipc.Request.parseFrom(p.flip()).getRequestId());
+            firstArrived.countDown();
+          }
+        });
+    try (UnixSocketConnection c = connect()) {
+      // Alone, a deferred frame still leaves, within about UnixSocketConnection.DEFERRED_FLUSH.
+      c.writeFrame(first, true);
+      assertTrue(firstArrived.await(5, TimeUnit.SECONDS), "a deferred frame was never sent");
+      // Followed by an ordinary frame, it leaves first.
+      c.writeFrame(second, true);
+      c.writeFrame(third);
+      awaitPeer();
+    }
+    assertEquals(List.of(1L, 2L, 3L), ids);
+  }
+
+  @Test
   void requestAndReplyOverOneConnection() throws Exception {
     peer(
         ch -> {

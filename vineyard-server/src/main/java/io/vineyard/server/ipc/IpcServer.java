@@ -13,9 +13,8 @@ import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.codec.protobuf.ProtobufDecoder;
-import io.netty.handler.codec.protobuf.ProtobufEncoder;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
 import io.vineyard.proto.ipc.Request;
@@ -87,13 +86,16 @@ public final class IpcServer implements AutoCloseable {
 
   /**
    * Sets up one connection's pipeline: 4-byte big-endian length framing (at most {@code maxFrame}
-   * bytes of payload) around protobuf requests and responses.
+   * bytes of payload) around protobuf requests and responses. Answers written while a read is in
+   * progress are flushed together when it ends (one {@code writev} for all the requests one read
+   * brought), so a client with many requests in flight costs the daemon one write per batch, not one
+   * per answer; answers completed later (off the event loop) are flushed at once.
    */
   static void configure(ChannelPipeline p, int maxFrame, ChannelHandler handler) {
-    p.addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
+    p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, false))
+        .addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
         .addLast("decode", new ProtobufDecoder(Request.getDefaultInstance()))
-        .addLast("prepend", new LengthFieldPrepender(4))
-        .addLast("encode", new ProtobufEncoder())
+        .addLast("encode", FrameEncoder.INSTANCE)
         .addLast("serve", handler);
   }
 
