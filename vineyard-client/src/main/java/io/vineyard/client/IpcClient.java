@@ -123,7 +123,10 @@ public final class IpcClient implements MetadataClient {
   private final Duration timeout;
   /** Guards the region table and the mappings: taken briefly, never while waiting for a reply. */
   private final Object regionLock = new Object();
+  /** Regions this client reads, by id: mapped from read-only descriptors. */
   private final Map<Integer, SharedRegion> regions = new HashMap<>();
+  /** Regions this client writes blobs in place in, by id: mapped from read-write descriptors. */
+  private final Map<Integer, SharedRegion> writableRegions = new HashMap<>();
   private final Set<Blob> openBlobs = ConcurrentHashMap.newKeySet();
   private final Set<BlobWriter> openWriters = ConcurrentHashMap.newKeySet();
   private final AtomicLong lastRequestId = new AtomicLong();
@@ -381,7 +384,7 @@ public final class IpcClient implements MetadataClient {
       if (closed) {
         throw closedError();
       }
-      bytes = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readWrite().asSlice(loc.getOffset(), loc.getSize());
+      bytes = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc, true).readWrite().asSlice(loc.getOffset(), loc.getSize());
     }
     return new Reservation(new ObjectId(loc.getId()), bytes);
   }
@@ -630,7 +633,7 @@ public final class IpcClient implements MetadataClient {
           throw closedError();
         }
         for (BlobLocation loc : locs) {
-          SharedRegion region = loc.getSize() == 0 ? null : regionFor(loc);
+          SharedRegion region = loc.getSize() == 0 ? null : regionFor(loc, false);
           MemorySegment base = region == null ? MemorySegment.NULL : region.readOnly();
           int fd = region == null ? -1 : region.fd();
           Blob b = new Blob(this, new ObjectId(loc.getId()), base, fd, loc.getOffset(), loc.getSize());
@@ -998,7 +1001,8 @@ public final class IpcClient implements MetadataClient {
           io.vineyard.internal.Libc.closeQuietly(fd);
           continue;
         }
-        SharedRegion old = regions.put(region.getId(), new SharedRegion(region.getId(), region.getSize(), fd));
+        SharedRegion fresh = new SharedRegion(region.getId(), region.getSize(), fd, region.getWritable());
+        SharedRegion old = (region.getWritable() ? writableRegions : regions).put(region.getId(), fresh);
         if (old != null) {
           old.close();
         }
@@ -1008,11 +1012,12 @@ public final class IpcClient implements MetadataClient {
   }
 
   /** Called holding the region lock. */
-  private SharedRegion regionFor(BlobLocation loc) {
-    SharedRegion region = regions.get(loc.getRegion());
+  private SharedRegion regionFor(BlobLocation loc, boolean writable) {
+    SharedRegion region = (writable ? writableRegions : regions).get(loc.getRegion());
     if (region == null) {
       throw new VineyardException(
-          ErrorCode.PROTOCOL_ERROR, "daemon referred to region " + loc.getRegion() + " it never sent");
+          ErrorCode.PROTOCOL_ERROR,
+          "daemon referred to region " + loc.getRegion() + " it never sent " + (writable ? "writable" : "read-only"));
     }
     return region;
   }
@@ -1218,8 +1223,10 @@ public final class IpcClient implements MetadataClient {
         LOG.error("closing client {} with Arrow buffers still live; leaving its mappings in place", clientId);
       } else {
         regions.values().forEach(SharedRegion::close);
+        writableRegions.values().forEach(SharedRegion::close);
       }
       regions.clear();
+      writableRegions.clear();
     }
     ExecutorService ex = callbacks;
     if (ex != null) {

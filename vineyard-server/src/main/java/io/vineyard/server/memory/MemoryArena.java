@@ -27,8 +27,17 @@ public final class MemoryArena implements AutoCloseable {
     public static final Range EMPTY = new Range(0, 0, 0);
   }
 
-  /** A region as clients see it: an id, a size and the descriptor that maps it. */
-  public record RegionInfo(int id, long size, int fd) {}
+  /**
+   * A region as clients see it: an id, a size and its two descriptors: read-write, for a client
+   * writing a blob in place, and read-only, for every client that reads (a mapping of that one
+   * cannot be made writable).
+   */
+  public record RegionInfo(int id, long size, int fd, int readOnlyFd) {
+    /** The descriptor for a client that writes ({@code writable}) or only reads. */
+    public int fd(boolean writable) {
+      return writable ? fd : readOnlyFd;
+    }
+  }
 
   private static final class Region {
     final int id;
@@ -130,7 +139,7 @@ public final class MemoryArena implements AutoCloseable {
       throw new VineyardException(ErrorCode.INTERNAL, "no shared-memory region " + id);
     }
     Region r = regions.get(id);
-    return new RegionInfo(r.id, r.memory.size(), r.memory.fd());
+    return new RegionInfo(r.id, r.memory.size(), r.memory.fd(), r.memory.readOnlyFd());
   }
 
   private Region region(Range range) {

@@ -16,8 +16,10 @@ public final class Session {
   final Set<Long> unsealed = new HashSet<>();
   /** Set (under the store's lock) when the client disconnected: nothing more may be pinned or created for it. */
   boolean closed;
-  /** Regions whose descriptors this client has received. Touched only by its connection's thread. */
-  private final Set<Integer> regionsSent = new HashSet<>();
+  /** Regions whose read-only descriptors this client has received. Touched only by its connection's thread. */
+  private final Set<Integer> readOnlySent = new HashSet<>();
+  /** Regions whose read-write descriptors this client has received (it wrote a blob there). */
+  private final Set<Integer> writableSent = new HashSet<>();
 
   Session(long id, String name) {
     this.id = id;
@@ -32,9 +34,12 @@ public final class Session {
     return name;
   }
 
-  /** Marks a region as sent; returns true the first time, when the descriptor must go out. */
-  public boolean markRegionSent(int region) {
-    return regionsSent.add(region);
+  /**
+   * Marks a region's read-only or read-write descriptor as sent; returns true the first time, when
+   * that descriptor must go out.
+   */
+  public boolean markRegionSent(int region, boolean writable) {
+    return (writable ? writableSent : readOnlySent).add(region);
   }
 
   @Override
