@@ -66,7 +66,7 @@ final class GetCommand extends ClientCommand {
       names = "--format",
       paramLabel = "FORMAT",
       description = "blob (the default: a blob's bytes), arrow (an Arrow IPC file) or csv, for a table.")
-  TableFormat format = TableFormat.BLOB;
+  TableFormat format = TableFormat.blob;
 
   @Option(names = "--delimiter", paramLabel = "CHAR", description = Delimiter.HELP)
   String delimiter = ",";
@@ -75,7 +75,7 @@ final class GetCommand extends ClientCommand {
   protected int run(IpcClient client) throws IOException {
     long start = System.nanoTime();
     ObjectId id = resolve(client, ref);
-    if (format != TableFormat.BLOB) {
+    if (format != TableFormat.blob) {
       return getTable(client, id, start);
     }
     if (!id.isBlob()) {
@@ -122,7 +122,7 @@ final class GetCommand extends ClientCommand {
     try (VineyardObject table = ObjectTypes.defaults().open(client, meta, VineyardObject.class, ObjectTypes.defaultAllocator());
         Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal)) {
       LongConsumer advance = progress::reached;
-      TmpWriter body = format == TableFormat.ARROW
+      TmpWriter body = format == TableFormat.arrow
           ? out -> TableFiles.exportArrow(table, out, advance)
           : out -> {
             Writer w = new BufferedWriter(new OutputStreamWriter(Channels.newOutputStream(out), StandardCharsets.UTF_8), 1 << 16);

@@ -68,13 +68,13 @@ final class Json {
     b.append(pad).append("\"global\": ").append(m.isGlobal()).append(",\n");
     b.append(pad).append("\"fields\": {");
     int i = 0;
-    for (Map.Entry<String, Object> f : m.fields().entrySet()) {
+    for (Map.Entry<String, Object> f : NaturalOrder.sorted(m.fields())) {
       b.append(i++ == 0 ? "\n" : ",\n").append(pad).append("  ").append(string(f.getKey())).append(": ").append(value(f.getValue()));
     }
     b.append(i > 0 ? "\n" + pad : "").append("},\n");
     b.append(pad).append("\"members\": {");
     i = 0;
-    for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
+    for (Map.Entry<String, ObjectMeta> e : NaturalOrder.sorted(m.members())) {
       b.append(i++ == 0 ? "\n" : ",\n").append(pad).append("  ").append(string(e.getKey())).append(": ")
           .append(meta(e.getValue(), indent + 2));
     }

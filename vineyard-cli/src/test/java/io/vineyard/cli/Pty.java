@@ -55,6 +55,25 @@ final class Pty implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Reads what comes to the terminal side until every writer has closed it, into {@code out}
+   * (appended under its lock as it comes).
+   */
+  void readUntilClosed(java.io.ByteArrayOutputStream out) throws Throwable {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment buf = a.allocate(4096);
+      while (true) {
+        long r = (long) READ.invokeExact(master, buf, 4096L);
+        if (r <= 0) {
+          return; // EIO once the last writer closed it
+        }
+        synchronized (out) {
+          out.write(buf.asSlice(0, r).toArray(ValueLayout.JAVA_BYTE));
+        }
+      }
+    }
+  }
+
   @Override
   public void close() {
     try {

@@ -935,4 +935,69 @@ class VineyardctlIT {
       assertNotEquals(0, ObjectId.parse(id).value());
     }
   }
+  // ---------------------------------------------------------------- small things a new user meets
+
+  @Test
+  void enumChoicesAreListedAsTheLowerCaseNamesUsersType() {
+    CtlRun r = usageError(ctl("put", "--format", "parquet", "x"), "--format");
+    assertTrue(r.stderr().contains("expected one of [blob, csv, arrow]"), r::toString);
+    usageError(ctl("get", "x", "--format", "yaml"), "[blob, csv, arrow]");
+  }
+
+  @Test
+  void aMistypedCommandGetsASuggestion() {
+    CtlRun r = usageError(ctl("lss"), "unknown command 'lss'");
+    assertTrue(r.stderr().contains("Did you mean: ls?"), r::toString);
+    CtlRun inspect = usageError(ctl("inpsect", "x"), "unknown command 'inpsect'");
+    assertTrue(inspect.stderr().contains("Did you mean: inspect?"), inspect::toString);
+  }
+
+  @Test
+  void aSocketPathThatIsADirectoryOrAFileSaysSo() throws IOException {
+    CtlRun dir = fails(ExitCodes.INVALID_ARGUMENT, raw(new byte[0], "--socket", work.toString(), "ls"));
+    assertTrue(dir.stderr().contains(work + " is a directory, not a socket"), dir::toString);
+    Path regular = file("not-a-socket", new byte[1]);
+    CtlRun file = fails(ExitCodes.INVALID_ARGUMENT, raw(new byte[0], "--socket", regular.toString(), "stats"));
+    assertTrue(file.stderr().contains(regular + " is a regular file, not a socket"), file::toString);
+    // Nothing there at all is still "cannot connect".
+    fails(ExitCodes.CANNOT_CONNECT, raw(new byte[0], "--socket", work.resolve("nothing.sock").toString(), "ls"));
+  }
+
+  @Test
+  void inspectSortsMembersAndFieldsByNumberWithinTheName() throws IOException {
+    ObjectMeta.Builder b = ObjectMeta.builder("test::Buffers");
+    for (int i = 0; i <= 11; i++) {
+      b.member("buffer_" + i, client.putBlob(random(8)));
+      b.field("size_" + i, (long) i);
+    }
+    ObjectId id = client.putMeta(b.build());
+    CtlRun r = ok(ctl("inspect", id.toString()));
+    List<String> members = r.lines().stream().filter(l -> l.contains(": o")).map(l -> l.strip().split(":")[0]).toList();
+    List<String> expected = java.util.stream.IntStream.rangeClosed(0, 11).mapToObj(i -> "buffer_" + i).toList();
+    assertEquals(expected, members, r::toString);
+    List<String> fields = r.lines().stream().filter(l -> l.contains(" = ")).map(l -> l.strip().split(" ")[0]).toList();
+    assertEquals(expected.stream().map(m -> m.replace("buffer_", "size_")).toList(), fields, r::toString);
+
+    List<String> jsonMembers = new ArrayList<>();
+    json(ctl("--output", "json", "inspect", id.toString())).get("members").fieldNames().forEachRemaining(jsonMembers::add);
+    assertEquals(expected, jsonMembers);
+  }
+
+  @Test
+  void csvPutShowsTheShareOfTheFileReadInBothPasses() throws IOException {
+    StringBuilder csv = new StringBuilder("id,name,score\n");
+    for (int i = 0; csv.length() < 17 * MIB; i++) {
+      csv.append(i).append(",name-").append(i).append(',').append(i * 0.5).append('\n');
+    }
+    Path in = Files.writeString(work.resolve("big.csv"), csv);
+    CtlRun r = ctlTerminal(true, "put", "--format", "csv", in.toString());
+    assertEquals(0, r.code(), r::toString);
+    assertTrue(ID.matcher(r.lastLine()).matches() && r.lines().size() == 1, "stdout stays clean: " + r);
+    String size = io.vineyard.MemorySize.format(Files.size(in));
+    assertTrue(r.stderr().startsWith("\rput: reading types ["), r::toString);
+    assertTrue(r.stderr().contains("put: storing values ["), r::toString);
+    assertTrue(r.stderr().contains("100% " + size + " of " + size), r::toString);
+    assertTrue(r.stderr().endsWith("\n"), r::toString);
+    ok(ctl("rm", r.lastLine()));
+  }
 }

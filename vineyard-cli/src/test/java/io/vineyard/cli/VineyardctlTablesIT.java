@@ -185,6 +185,20 @@ class VineyardctlTablesIT {
   }
 
   @Test
+  void aTruncatedArrowFileSaysSoAndNamesTheFile() throws Exception {
+    Path whole = work.resolve("whole.arrow");
+    writeArrow(whole, false);
+    byte[] bytes = Files.readAllBytes(whole);
+    Path cut = Files.write(work.resolve("cut.arrow"), java.util.Arrays.copyOf(bytes, bytes.length - 40));
+    CtlRun r = ctl("put", "--format", "arrow", cut.toString()).fails(ExitCodes.INVALID_ARGUMENT);
+    assertTrue(r.stderr().contains(cut + " is not a complete Arrow IPC file"), r.toString());
+    assertTrue(r.stderr().contains("truncated"), r.toString());
+    // Through standard input the message names it so, not the temporary copy.
+    CtlRun piped = ctl(Files.readAllBytes(cut), "put", "--format", "arrow", "-").fails(ExitCodes.INVALID_ARGUMENT);
+    assertTrue(piped.stderr().contains("standard input is not a complete Arrow IPC file"), piped.toString());
+  }
+
+  @Test
   void aTabSeparatedFileNeedsOnlyDelimiterTab() throws Exception {
     Path tsv = work.resolve("p.tsv");
     Files.writeString(tsv, CSV.replace(",", "\t").replace("\"u\t quoted\"", "\"u, quoted\""));
