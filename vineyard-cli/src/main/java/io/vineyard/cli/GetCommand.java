@@ -74,7 +74,7 @@ final class GetCommand extends ClientCommand {
   @Override
   protected int run(IpcClient client) throws IOException {
     long start = System.nanoTime();
-    ObjectId id = resolve(client, ref);
+    ObjectId id = resolveLocal(client, ref);
     if (format != TableFormat.blob) {
       return getTable(client, id, start);
     }

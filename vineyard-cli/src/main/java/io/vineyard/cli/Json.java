@@ -63,7 +63,7 @@ final class Json {
     StringBuilder b = new StringBuilder("{\n");
     b.append(pad).append("\"id\": ").append(string(String.valueOf(m.id()))).append(",\n");
     b.append(pad).append("\"typename\": ").append(string(m.typename())).append(",\n");
-    b.append(pad).append("\"nbytes\": ").append(m.nbytes()).append(",\n");
+    b.append(pad).append("\"size_bytes\": ").append(m.nbytes()).append(",\n");
     b.append(pad).append("\"instance_id\": ").append(m.instanceId()).append(",\n");
     b.append(pad).append("\"global\": ").append(m.isGlobal()).append(",\n");
     b.append(pad).append("\"fields\": {");

@@ -111,7 +111,7 @@ final class PutCommand extends ClientCommand {
     double seconds = (System.nanoTime() - start) / 1e9;
     verbose("stored %s in %.3f s (%.2f GB/s)", MemorySize.format(size), seconds, size / seconds / 1e9);
     if (root.json()) {
-      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"size\": " + size
+      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"size_bytes\": " + size
           + (name != null ? ", \"name\": " + Json.string(name) : "") + "}");
     } else {
       root.out.println(id);
@@ -183,7 +183,8 @@ final class PutCommand extends ClientCommand {
         table.rows(), table.batches(), MemorySize.format(table.bytes()), seconds);
     if (root.json()) {
       root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"typename\": " + Json.string(Table.TYPENAME)
-          + ", \"rows\": " + table.rows() + ", \"batches\": " + table.batches() + ", \"size\": " + table.bytes()
+          + ", \"num_rows\": " + table.rows() + ", \"num_batches\": " + table.batches()
+          + ", \"size_bytes\": " + client.getMeta(id).nbytes()
           + (name != null ? ", \"name\": " + Json.string(name) : "") + "}");
     } else {
       root.out.println(id);

@@ -93,7 +93,7 @@ class VineyardctlTablesIT {
   @Test
   void csvFromStandardInputIsBatched() {
     CtlRun put = ctl(CSV.getBytes(StandardCharsets.UTF_8), "--output", "json", "put", "--format", "csv", "-", "--batch-rows", "3").ok();
-    assertTrue(put.stdout().contains("\"typename\": \"vineyard::Table\", \"rows\": 4, \"batches\": 2"), put.toString());
+    assertTrue(put.stdout().contains("\"typename\": \"vineyard::Table\", \"num_rows\": 4, \"num_batches\": 2"), put.toString());
     CtlRun empty = ctl("put", "--format", "csv", "-").fails(ExitCodes.INVALID_ARGUMENT);
     assertTrue(empty.stderr().contains("standard input"), empty.toString());
   }
