@@ -80,13 +80,13 @@ final class InspectCommand extends MetadataCommand {
   private void print(ObjectMeta m, String indent, String label) {
     root.out.println(indent + label + m.id() + "  " + m.typename() + "  " + MemorySize.format(m.nbytes())
         + "  instance " + m.instanceId() + (m.isGlobal() ? "  global" : ""));
-    for (Map.Entry<String, Object> f : m.fields().entrySet()) {
+    for (Map.Entry<String, Object> f : NaturalOrder.sorted(m.fields())) {
       String value = ObjectSummary.isEncodedSchema(f.getKey())
           ? "(Arrow IPC schema, base64, " + f.getValue().toString().length() + " characters)"
           : Json.value(f.getValue());
       root.out.println(indent + "    " + f.getKey() + " = " + value);
     }
-    for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
+    for (Map.Entry<String, ObjectMeta> e : NaturalOrder.sorted(m.members())) {
       print(e.getValue(), indent + "    ", e.getKey() + ": ");
     }
   }

@@ -588,6 +588,11 @@ public final class Cluster implements AutoCloseable {
     replicas.remove(id);
   }
 
+  /** The local replica that a migration made of {@code id}, while it exists. */
+  public Optional<Long> localReplica(long id) {
+    return Optional.ofNullable(replicaOf(id));
+  }
+
   private synchronized Long replicaOf(long id) {
     Long local = replicas.get(id);
     if (local != null && !store.exists(local)) {

@@ -295,7 +295,10 @@ public final class DaemonService implements AutoCloseable {
     });
   }
 
-  /** A name bound here, else cluster-wide. */
+  /**
+   * A name bound here, else cluster-wide. A cluster-wide name of an object that this daemon has
+   * migrated resolves to the local replica, which is what reading or deleting it here needs.
+   */
   public CompletableFuture<ObjectId> getName(String name) {
     try {
       return CompletableFuture.completedFuture(new ObjectId(store.getName(name)));
@@ -304,7 +307,10 @@ public final class DaemonService implements AutoCloseable {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return offLoop(() -> new ObjectId(cluster.getRemoteName(name)));
+    return offLoop(() -> {
+      long id = cluster.getRemoteName(name);
+      return new ObjectId(cluster.localReplica(id).orElse(id));
+    });
   }
 
   /** Drops a name here, and cluster-wide when it was published (or is not bound here). */
