@@ -11,6 +11,7 @@ import io.vineyard.server.cluster.EtcdMetadata;
 import io.vineyard.server.cluster.LocalMetadata;
 import io.vineyard.server.cluster.MetadataBackend;
 import io.vineyard.server.ipc.IpcServer;
+import io.vineyard.server.ipc.SocketAccess;
 import io.vineyard.server.rpc.RpcServer;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
@@ -21,6 +22,7 @@ import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -95,6 +97,15 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       description = "Permissions of the socket file: who may connect.")
   String socketMode;
 
+  @Option(names = "--allow-uids", paramLabel = "UID[,UID]", split = ",",
+      description = "Admit on the socket only these users (and --allow-gids, and the daemon's own user), checked on"
+          + " each connection's peer credentials; refusals are logged. Default: whoever --socket-mode lets in.")
+  java.util.List<Integer> allowUids = new java.util.ArrayList<>();
+
+  @Option(names = "--allow-gids", paramLabel = "GID[,GID]", split = ",",
+      description = "Admit on the socket peers whose primary group is one of these (see --allow-uids).")
+  java.util.List<Integer> allowGids = new java.util.ArrayList<>();
+
   @Option(names = "--instance-id", paramLabel = "ID",
       description = "This daemon's instance id (0..32767), embedded in every object id it mints. Default: 0 with"
           + " local metadata; with etcd, the lowest id no live instance holds (allocated in a transaction).")
@@ -153,6 +164,15 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   private ObjectStore store;
   private DaemonService service;
   private MemoryArena arena;
+
+  /** The user this daemon runs as (admitted on the socket whatever --allow-uids says). */
+  private static int ownUid() {
+    try {
+      return (Integer) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    } catch (java.io.IOException | RuntimeException e) {
+      throw new VineyardException(io.vineyard.ErrorCode.INTERNAL, "cannot tell which user this daemon runs as: " + e, e);
+    }
+  }
 
   /** Starts the daemon with the parsed options; returns once it is serving. */
   public void start() {
@@ -245,7 +265,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     store = cluster.store();
     service = new DaemonService(store, cluster, Version.VERSION, listLimit);
     rpc.serve(service);
-    server = IpcServer.start(sock, socketMode, ioThreads, frame, service);
+    server = IpcServer.start(sock, socketMode, new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid()),
+        ioThreads, frame, service);
   }
 
   private static InstanceInfo template(Path sock) {

@@ -341,9 +341,7 @@ public final class Cluster implements AutoCloseable {
    * daemon too when the object is local.
    */
   public void putClusterName(String name, long id) {
-    if (name == null || name.isEmpty()) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a name must not be empty");
-    }
+    ObjectStore.checkName(name);
     ObjectStore s = store;
     boolean local = s.exists(id);
     if (persistedTree(id) == null) {

@@ -70,9 +70,51 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   private int waiting;
   private boolean readingPaused;
 
+  private final SocketAccess access;
+
   IpcHandler(DaemonService service, int maxFrame) {
+    this(service, maxFrame, SocketAccess.open(-1));
+  }
+
+  IpcHandler(DaemonService service, int maxFrame, SocketAccess access) {
     this.service = service;
     this.maxFrame = maxFrame;
+    this.access = access;
+  }
+
+  /**
+   * With --allow-uids/--allow-gids, refuses a peer whose credentials are not listed before it can
+   * send anything: the refusal is logged and answered with PERMISSION_DENIED, then the connection closes.
+   */
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    if (access.restricted()) {
+      String refusal = null;
+      if (ctx.channel() instanceof EpollDomainSocketChannel ch) {
+        try {
+          var cred = ch.peerCredentials();
+          int gid = cred.gids().length > 0 ? cred.gids()[0] : -1; // SO_PEERCRED: the primary group only
+          if (!access.admits(cred.uid(), gid)) {
+            refusal = "refused connection from pid=" + cred.pid() + " uid=" + cred.uid() + " gid=" + gid
+                + ": not in --allow-uids/--allow-gids";
+          }
+        } catch (java.io.IOException e) {
+          refusal = "refused connection: its peer credentials are unavailable (" + e.getMessage() + ")";
+        }
+      } else {
+        refusal = "refused connection: peer credentials cannot be checked on this transport";
+      }
+      if (refusal != null) {
+        LOG.warn("{}", refusal);
+        Response err = Response.newBuilder()
+            .setError(Protos.toProto(new VineyardException(ErrorCode.PERMISSION_DENIED,
+                "this daemon admits only the users and groups it lists (--allow-uids/--allow-gids)")))
+            .build();
+        ctx.writeAndFlush(err).addListener(ChannelFutureListener.CLOSE);
+        return;
+      }
+    }
+    super.channelActive(ctx);
   }
 
   @Override

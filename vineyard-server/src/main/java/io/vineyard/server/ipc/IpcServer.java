@@ -53,6 +53,12 @@ public final class IpcServer implements AutoCloseable {
    * @param service what every connection's requests are handed to
    */
   public static IpcServer start(Path socket, String socketMode, int ioThreads, int maxFrame, DaemonService service) {
+    return start(socket, socketMode, SocketAccess.open(-1), ioThreads, maxFrame, service);
+  }
+
+  /** As above, admitting only the peers {@code access} allows (checked on their credentials). */
+  public static IpcServer start(
+      Path socket, String socketMode, SocketAccess access, int ioThreads, int maxFrame, DaemonService service) {
     if (!Epoll.isAvailable()) {
       throw new VineyardException(
           ErrorCode.UNAVAILABLE, "the epoll transport is not available: " + Epoll.unavailabilityCause());
@@ -68,7 +74,7 @@ public final class IpcServer implements AutoCloseable {
                   new ChannelInitializer<DomainSocketChannel>() {
                     @Override
                     protected void initChannel(DomainSocketChannel ch) {
-                      configure(ch.pipeline(), maxFrame, new IpcHandler(service, maxFrame));
+                      configure(ch.pipeline(), maxFrame, new IpcHandler(service, maxFrame, access));
                     }
                   });
       Channel ch = b.bind(new DomainSocketAddress(socket.toFile())).syncUninterruptibly().channel();

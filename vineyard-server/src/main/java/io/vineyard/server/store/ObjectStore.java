@@ -8,6 +8,7 @@ import io.vineyard.StoreStats;
 import io.vineyard.VineyardException;
 import io.vineyard.client.Listing;
 import io.vineyard.client.ObjectInfo;
+import io.vineyard.internal.Escapes;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.memory.MemoryArena.Range;
 import java.io.IOException;
@@ -1027,9 +1028,17 @@ public final class ObjectStore {
     }
   }
 
-  private static void checkName(String name) {
+  /** A name must be printable on one line of a log or a terminal: not empty, no control characters. */
+  public static void checkName(String name) {
     if (name == null || name.isEmpty()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a name must not be empty");
+    }
+    int bad = Escapes.firstUnsafe(name);
+    if (bad >= 0) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          "a name must not contain control characters, line separators or bidirectional overrides: "
+              + Escapes.printable(name) + " has " + Escapes.printable(String.valueOf(name.charAt(bad))) + " at index " + bad);
     }
   }
 

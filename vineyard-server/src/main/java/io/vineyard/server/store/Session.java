@@ -1,5 +1,6 @@
 package io.vineyard.server.store;
 
+import io.vineyard.internal.Escapes;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -42,8 +43,9 @@ public final class Session {
     return (writable ? writableSent : readOnlySent).add(region);
   }
 
+  /** For logs: the client name as it chose it, with control characters escaped (see {@link Escapes}). */
   @Override
   public String toString() {
-    return "client " + id + (name.isEmpty() ? "" : " (" + name + ")");
+    return "client " + id + (name.isEmpty() ? "" : " (" + Escapes.printable(name) + ")");
   }
 }
