@@ -1,6 +1,7 @@
 package io.vineyard.cli;
 
 import io.vineyard.ObjectMeta;
+import io.vineyard.internal.Escapes;
 import java.util.Collection;
 import java.util.Map;
 
@@ -22,7 +23,7 @@ final class Json {
         case '\b' -> b.append("\\b");
         case '\f' -> b.append("\\f");
         default -> {
-          if (c < 0x20) {
+          if (c < 0x20 || Escapes.isUnsafe(c)) { // C1 controls and bidi overrides too: JSON may reach a terminal
             b.append(String.format("\\u%04x", (int) c));
           } else {
             b.append(c);

@@ -5,6 +5,7 @@ import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.client.MetadataClient;
 import io.vineyard.client.RpcClient;
+import io.vineyard.internal.Escapes;
 import io.vineyard.internal.Libc;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -278,7 +279,7 @@ public final class Vineyardctl implements Runnable {
       code = ExitCodes.OTHER;
       message = "internal error: " + t;
     }
-    err.println("vineyardctl: " + message);
+    err.println("vineyardctl: " + Escapes.printable(message));
     if (verbose) {
       t.printStackTrace(err);
     }
