@@ -102,6 +102,12 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
           + " each connection's peer credentials; refusals are logged. Default: whoever --socket-mode lets in.")
   java.util.List<Integer> allowUids = new java.util.ArrayList<>();
 
+  @Option(names = "--isolation", paramLabel = "none|user", defaultValue = "none",
+      description = "none: every client may write in the one shared region, so a client that creates blobs can"
+          + " reach other clients' blobs (clients trust each other). user: each user's clients write in regions of"
+          + " their own (by peer credentials) and only read other users' blobs. Default: none.")
+  String isolation;
+
   @Option(names = "--allow-gids", paramLabel = "GID[,GID]", split = ",",
       description = "Admit on the socket peers whose primary group is one of these (see --allow-uids).")
   java.util.List<Integer> allowGids = new java.util.ArrayList<>();
@@ -189,6 +195,14 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--instance-id must be between 0 and " + ObjectId.MAX_INSTANCE_ID);
     }
+    if (!isolation.equals("none") && !isolation.equals("user")) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--isolation must be none or user, got '" + isolation + "'");
+    }
+    if (isolation.equals("user") && reserveMemory) {
+      // Each user's region would take its pages on top of the reserved shared one.
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--reserve-memory cannot be combined with --isolation user (users' regions are made as they write)");
+    }
     try {
       PosixFilePermissions.fromString(socketMode);
     } catch (IllegalArgumentException e) {
@@ -265,7 +279,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     store = cluster.store();
     service = new DaemonService(store, cluster, Version.VERSION, listLimit);
     rpc.serve(service);
-    server = IpcServer.start(sock, socketMode, new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid()),
+    server = IpcServer.start(sock, socketMode,
+        new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),
         ioThreads, frame, service);
   }
 

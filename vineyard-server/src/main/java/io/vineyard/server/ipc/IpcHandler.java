@@ -344,15 +344,25 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           "unsupported protocol version " + req.getRegister().getVersion() + " (this daemon speaks "
               + ProtocolVersion.PROTOCOL_VERSION_2 + "; upgrade the client)");
     }
-    session = service.openSession(req.getRegister().getClientName());
     String peer = "";
+    int uid = -1;
     if (ctx.channel() instanceof EpollDomainSocketChannel ch) {
       try {
         var cred = ch.peerCredentials();
+        uid = cred.uid();
         peer = " pid=" + cred.pid() + " uid=" + cred.uid();
       } catch (java.io.IOException e) {
         peer = " (peer credentials unavailable: " + e.getMessage() + ")";
       }
+    }
+    if (access.isolateUsers()) {
+      if (uid < 0) {
+        throw new VineyardException(ErrorCode.PERMISSION_DENIED,
+            "this daemon keeps users apart (--isolation user) and cannot tell which user this client runs as");
+      }
+      session = service.openSession(req.getRegister().getClientName(), uid);
+    } else {
+      session = service.openSession(req.getRegister().getClientName());
     }
     LOG.debug("{} registered{}", session, peer);
     return Response.newBuilder().setRegister(

@@ -11,6 +11,8 @@ public final class Session {
 
   final long id;
   final String name;
+  /** The trust domain whose regions this client writes its blobs in ({@code MemoryArena.SHARED} unless isolated). */
+  final int domain;
   /** Blob id to the number of pins this client holds on it. */
   final Map<Long, Integer> pins = new HashMap<>();
   /** Blobs created by this client and not yet sealed or aborted. */
@@ -22,9 +24,14 @@ public final class Session {
   /** Regions whose read-write descriptors this client has received (it wrote a blob there). */
   private final Set<Integer> writableSent = new HashSet<>();
 
-  Session(long id, String name) {
+  Session(long id, String name, int domain) {
     this.id = id;
     this.name = name;
+    this.domain = domain;
+  }
+
+  public int domain() {
+    return domain;
   }
 
   public long id() {
