@@ -526,6 +526,16 @@ public final class IpcClient implements MetadataClient {
   public List<ObjectId> seal(Collection<BlobWriter> writers) {
     checkOpen();
     List<BlobWriter> list = List.copyOf(writers);
+    List<BlobWriter> planned = new ArrayList<>(list.size());
+    try {
+      return seal(list, planned);
+    } finally {
+      // Until here the request may still read staging memory: a close() meanwhile must not recycle it.
+      planned.forEach(BlobWriter::planDone);
+    }
+  }
+
+  private List<ObjectId> seal(List<BlobWriter> list, List<BlobWriter> planned) {
     Map<BlobWriter, Boolean> seen = new IdentityHashMap<>();
     List<BlobWriter.SealPlan> plans = new ArrayList<>(list.size());
     for (BlobWriter w : list) {
@@ -536,6 +546,7 @@ public final class IpcClient implements MetadataClient {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, w + " is listed twice");
       }
       plans.add(w.planSeal());
+      planned.add(w);
     }
     CreateBlobsRequest.Builder create = CreateBlobsRequest.newBuilder();
     SealBlobsRequest.Builder seal = SealBlobsRequest.newBuilder();
