@@ -296,6 +296,40 @@ class ConcurrentClientIT {
   }
 
   @Test
+  void stagesOfAllOfNeverRunOnTheThreadThatReadsReplies() throws Exception {
+    // A relay the JDK attaches (allOf, anyOf, copy, other.thenCombine(f)) is no stage of the
+    // client future's own; attached while the reply is being completed, it must still not bring
+    // the caller's code onto the reading thread (where a blocking call fails or stalls every reply).
+    int rounds = 20_000;
+    List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+    try (IpcClient c = daemon.connect()) {
+      ObjectId id = c.putMeta(ObjectMeta.builder("test::Probe").field("k", "v").build());
+      Random r = new Random(11);
+      List<CompletableFuture<Void>> all = new ArrayList<>();
+      for (int i = 0; i < rounds; i++) {
+        CompletableFuture<ObjectMeta> f = c.getMetaAsync(id);
+        long until = System.nanoTime() + r.nextInt(80_000);
+        while (System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+        all.add(CompletableFuture.allOf(f).thenRun(() -> {
+          String t = Thread.currentThread().getName();
+          if (t.startsWith("vineyard-ipc-reader")) {
+            wrong.add(t);
+          }
+        }));
+        if (all.size() >= 64) {
+          all.forEach(CompletableFuture::join);
+          all.clear();
+        }
+      }
+      all.forEach(CompletableFuture::join);
+      assertTrue(wrong.isEmpty(), wrong.size() + " of " + rounds + " stages ran on the reading thread");
+      c.delete(List.of(id), false, false);
+    }
+  }
+
+  @Test
   void batchesAreAllOrNothing() throws Exception {
     try (DaemonProcess small = DaemonProcess.start(Files.createDirectory(work.resolve("small")), "16Mi");
         IpcClient c = small.connect()) {
