@@ -50,6 +50,8 @@ public final class BlobWriter implements AutoCloseable {
   private MemorySegment reserved;
   private State state = State.OPEN;
   private int arrowRefs;
+  /** Between {@link #planSeal} and {@link #planDone}: a batch seal may still read the staging memory. */
+  private boolean inBatch;
   private boolean pinnedAfterSeal;
 
   /** A blob allocated in the daemon, written in place. */
@@ -72,7 +74,7 @@ public final class BlobWriter implements AutoCloseable {
 
   /** Gives the staging memory back to the pool once sealed or aborted and no Arrow buffer uses it. */
   private void recycle() {
-    if (staging != null && state != State.OPEN && arrowRefs == 0) {
+    if (staging != null && state != State.OPEN && arrowRefs == 0 && !inBatch) {
       client.staging().give(staging);
       staging = null;
     }
@@ -187,7 +189,14 @@ public final class BlobWriter implements AutoCloseable {
       MemorySegment.copy(segment, 0, reserved, 0, size);
       return new SealPlan(id, null, false);
     }
+    inBatch = true;
     return new SealPlan(null, segment, false);
+  }
+
+  /** The batch seal that planned this writer is over (sealed or not): its staging memory is free to recycle. */
+  synchronized void planDone() {
+    inBatch = false;
+    recycle();
   }
 
   /** For a batch seal that succeeded: the writer is sealed as {@code sealedId}. */

@@ -15,8 +15,9 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * The future of an asynchronous {@link IpcClient} call. It may be completed by the thread that reads
- * the connection's replies, which must never block; so every dependent stage added to it before it
+ * The future of an asynchronous {@link IpcClient} call. The client completes it on its executor,
+ * never on the thread that reads the connection's replies (which must never block, and where a
+ * relay the JDK attaches itself, as for {@code allOf}, would run); every dependent stage added to it before it
  * completes ({@code thenApply}, {@code whenComplete}, ...) runs on the client's executor instead,
  * as its {@code *Async} twin would, and a blocking call made there is safe. A stage added once it is
  * complete runs on the caller's thread, as usual. Stages derived from it are plain futures.

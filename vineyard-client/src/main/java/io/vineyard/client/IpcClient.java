@@ -87,11 +87,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Replies are read by the callers themselves (see {@link ReplyDemux}: a waiting caller reads for
  * everyone while no one else does), so a single thread pays no hand-off. {@code *Async} methods
- * return at once. Their futures may be completed by the thread that reads replies, which only wakes
- * the threads waiting in {@code join}; every stage chained to such a future ({@code thenApply},
- * {@code whenComplete}, ...) runs on a small executor of this client's, never on a thread that
- * reads replies or holds a client lock, so a callback may call the client again, blocking calls
- * included.
+ * return at once. Their futures are completed on a small executor of this client's, and every stage
+ * chained to such a future ({@code thenApply}, {@code whenComplete}, ...) runs there too, never on
+ * a thread that reads replies or holds a client lock, so a callback may call the client again,
+ * blocking calls included.
  *
  * <p>Every call waits at most the client's timeout ({@link Builder#timeout}; {@link #migrate} has
  * its own), then fails with {@link ErrorCode#UNAVAILABLE}. Such a call is abandoned but the
@@ -529,6 +528,16 @@ public final class IpcClient implements MetadataClient {
   public List<ObjectId> seal(Collection<BlobWriter> writers) {
     checkOpen();
     List<BlobWriter> list = List.copyOf(writers);
+    List<BlobWriter> planned = new ArrayList<>(list.size());
+    try {
+      return seal(list, planned);
+    } finally {
+      // Until here the request may still read staging memory: a close() meanwhile must not recycle it.
+      planned.forEach(BlobWriter::planDone);
+    }
+  }
+
+  private List<ObjectId> seal(List<BlobWriter> list, List<BlobWriter> planned) {
     Map<BlobWriter, Boolean> seen = new IdentityHashMap<>();
     List<BlobWriter.SealPlan> plans = new ArrayList<>(list.size());
     for (BlobWriter w : list) {
@@ -539,6 +548,7 @@ public final class IpcClient implements MetadataClient {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, w + " is listed twice");
       }
       plans.add(w.planSeal());
+      planned.add(w);
     }
     CreateBlobsRequest.Builder create = CreateBlobsRequest.newBuilder();
     SealBlobsRequest.Builder seal = SealBlobsRequest.newBuilder();
@@ -1076,16 +1086,12 @@ public final class IpcClient implements MetadataClient {
     long rid = lastRequestId.incrementAndGet();
     Consumer<T> discardLater = discard == null ? null : v -> runCallback(() -> discard.accept(v));
     ReplyDemux.Pending p =
-        demux.register(rid, what(request), deferred(onAbandoned), done -> {
-          // Completed where the reply was read (often the background reader): that only wakes the
-          // threads joining it, and its dependent stages run on the executor (see ClientFuture).
-          // Stages the JDK attached itself (allOf, anyOf) could run here: those go the long way.
-          if (out.getNumberOfDependents() == 0) {
-            complete(done, out, convert, discardLater);
-          } else {
-            runCallback(() -> complete(done, out, convert, discardLater));
-          }
-        });
+        // Completed on the executor, never where the reply was read: a relay the JDK attaches itself
+        // (allOf, anyOf, copy, other.thenCombine(out)) is pushed onto the future without any method
+        // of ClientFuture's, and runs, with the caller's stages after it, on the thread that
+        // completes the future; checking for dependents first cannot see one attached meanwhile.
+        demux.register(rid, what(request), deferred(onAbandoned),
+            done -> runCallback(() -> complete(done, out, convert, discardLater)));
     try {
       send(p, request.setRequestId(rid).build());
     } catch (VineyardException e) {

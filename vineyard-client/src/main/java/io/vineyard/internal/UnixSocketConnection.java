@@ -40,7 +40,10 @@ public final class UnixSocketConnection implements AutoCloseable {
   /** Longest a deferrable frame waits in the queue for another frame to take it along. */
   static final Duration DEFERRED_FLUSH = Duration.ofMillis(1);
 
-  /** Sends deferred frames that no other frame took along in time; one thread for every connection. */
+  /**
+   * Times the deferred-flush backstop; one thread for every connection, so it never sends itself (a
+   * send can block until the connection's timeout): it hands the send to {@link #SENDERS}.
+   */
   private static final java.util.concurrent.ScheduledExecutorService FLUSHER =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -48,6 +51,26 @@ public final class UnixSocketConnection implements AutoCloseable {
             t.setDaemon(true);
             return t;
           });
+
+  /**
+   * Sends queues that no caller sends: deferred frames nothing took along, and the rest of a queue
+   * that a caller's thread gave up sending after {@link #SEND_BUDGET} (at most one thread per
+   * connection at a time, since only the thread that set {@code sending} sends).
+   */
+  private static final java.util.concurrent.ExecutorService SENDERS =
+      java.util.concurrent.Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "vineyard-ipc-sender");
+            t.setDaemon(true);
+            return t;
+          });
+
+  /**
+   * How long a caller's thread that took the sender role goes on sending frames other threads
+   * queued meanwhile once its own frame is out; then it hands the queue to {@link #SENDERS}, so that
+   * a steady stream of other threads' frames cannot keep it from its own call (and its deadline).
+   */
+  static final Duration SEND_BUDGET = Duration.ofMillis(1);
 
   /** Bytes queued for the sending thread beyond which a writer waits for them to be taken. */
   private static final long MAX_QUEUED = 8L << 20;
@@ -190,7 +213,8 @@ public final class UnixSocketConnection implements AutoCloseable {
   /**
    * Appends one frame to the queue and sends the queue unless another thread is sending it now, in
    * which case that thread sends this frame too before it stops: frames that threads write at the
-   * same time leave in one {@code send}, and the thread whose frame was taken along does not wait.
+   * same time leave in one {@code send}, and the thread whose frame was taken along does not wait
+   * (after {@link #SEND_BUDGET} the sender leaves the frames still coming to a background thread).
    * A thread that finds more than {@link #MAX_QUEUED} bytes waiting for the sender waits until they
    * are taken (so a daemon that stops reading cannot make the queue grow without bound).
    */
@@ -224,7 +248,8 @@ public final class UnixSocketConnection implements AutoCloseable {
       if (deferrable) {
         if (!flushScheduled) {
           flushScheduled = true;
-          FLUSHER.schedule(this::flushDeferred, DEFERRED_FLUSH.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+          FLUSHER.schedule(
+              () -> SENDERS.execute(this::flushDeferred), DEFERRED_FLUSH.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
         }
         return;
       }
@@ -255,16 +280,32 @@ public final class UnixSocketConnection implements AutoCloseable {
     } finally {
       queueLock.unlock();
     }
+    sendForOthers();
+  }
+
+  /** Sends the queue on a {@link #SENDERS} thread, for as long as it takes; {@code sending} is set. */
+  private void sendForOthers() {
     try {
-      sendQueued();
+      sendQueued(false);
     } catch (VineyardException e) {
       // The connection is broken now; whoever uses it next is told.
     }
   }
 
-  /** Sends what is queued until the queue is empty; called by the one thread that set {@code sending}. */
+  /** Sends what is queued until the queue is empty; called by the caller's thread that set {@code sending}. */
   private void sendQueued() {
+    sendQueued(true);
+  }
+
+  /**
+   * Sends what is queued until the queue is empty; called by the one thread that set {@code
+   * sending}. With {@code handOff}, once the first batch (with the caller's own frame) is out and
+   * {@link #SEND_BUDGET} has passed, what is still queued is left to a {@link #SENDERS} thread.
+   */
+  private void sendQueued(boolean handOff) {
     boolean done = false;
+    long start = System.nanoTime();
+    boolean first = true;
     try {
       while (true) {
         long length;
@@ -275,6 +316,16 @@ public final class UnixSocketConnection implements AutoCloseable {
             done = true;
             return;
           }
+          if (handOff && !first && System.nanoTime() - start >= SEND_BUDGET.toNanos() && !closed && broken == null) {
+            try {
+              SENDERS.execute(this::sendForOthers); // still sending: the queue is that thread's now
+              done = true;
+              return;
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+              handOff = false; // go on sending here
+            }
+          }
+          first = false;
           MemorySegment full = queue;
           queue = outgoing;
           outgoing = full;

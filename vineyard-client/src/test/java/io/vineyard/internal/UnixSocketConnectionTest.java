@@ -425,6 +425,89 @@ class UnixSocketConnectionTest {
     assertEquals(List.of(1L, 2L, 3L), ids);
   }
 
+  /** A release-sized request, serialized with {@code filler} bytes of client name. */
+  private static io.vineyard.proto.ipc.Request request(long id, int filler) {
+    io.vineyard.proto.ipc.Request.Builder b = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(id);
+    if (filler > 0) {
+      b.setRegister(io.vineyard.proto.ipc.RegisterRequest.newBuilder().setClientName("x".repeat(filler)));
+    }
+    return b.build();
+  }
+
+  @Test
+  void aDeferredFrameIsNotHeldUpByAnotherConnectionsBlockedSend() throws Exception {
+    // Connection A's peer never reads, so whoever sends A's queue blocks (up to A's timeout); a
+    // deferred frame on connection B must still leave within about DEFERRED_FLUSH.
+    try (UnixSocketConnection a = UnixSocketConnection.connect(socketPath, Duration.ofSeconds(4));
+        SocketChannel peerA = server.accept();
+        UnixSocketConnection b = connect();
+        SocketChannel peerB = server.accept()) {
+      a.writeFrame(request(1, 4 << 20), true); // left to the backstop flusher, which blocks sending it
+      assertTrue(peerA.isConnected());
+      Thread.sleep(200);
+      long t0 = System.nanoTime();
+      b.writeFrame(request(2, 0), true);
+      ByteBuffer len = ByteBuffer.allocate(4);
+      readFully(peerB, len);
+      ByteBuffer p = ByteBuffer.allocate(len.flip().getInt());
+      readFully(peerB, p);
+      long tookMs = (System.nanoTime() - t0) / 1_000_000;
+      assertEquals(2, io.vineyard.proto.ipc.Request.parseFrom(p.flip()).getRequestId());
+      assertTrue(tookMs < 1000, "B's deferred frame waited " + tookMs + " ms for A's blocked send");
+    }
+  }
+
+  @Test
+  void aWriterDoesNotKeepSendingOtherThreadsFramesForever() throws Exception {
+    // A slow peer, and a thread that writes all the time: the thread that took the sender role must
+    // get back to its caller (whose call has a deadline) soon after its own frame is out, not when
+    // the other thread stops writing.
+    long busyMs = 4000;
+    peer(
+        ch -> {
+          ByteBuffer sink = ByteBuffer.allocate(256 << 10);
+          while (true) {
+            sink.clear();
+            if (ch.read(sink) < 0) {
+              return;
+            }
+            Thread.sleep(1);
+          }
+        });
+    try (UnixSocketConnection c = connect()) {
+      AtomicReference<Throwable> failed = new AtomicReference<>();
+      long[] firstWriteMs = new long[1];
+      Thread first = Thread.ofPlatform().start(() -> {
+        try {
+          long t0 = System.nanoTime();
+          c.writeFrame(request(1, 2 << 20));
+          firstWriteMs[0] = (System.nanoTime() - t0) / 1_000_000;
+        } catch (Throwable e) {
+          failed.set(e);
+        }
+      });
+      Thread.sleep(20); // the first thread is the sender now, its 2 MiB going out slowly
+      Thread busy = Thread.ofPlatform().start(() -> {
+        try {
+          long end = System.nanoTime() + busyMs * 1_000_000;
+          io.vineyard.proto.ipc.Request r = request(2, 64 << 10);
+          while (System.nanoTime() < end) {
+            c.writeFrame(r);
+          }
+        } catch (Throwable e) {
+          failed.set(e);
+        }
+      });
+      first.join(busyMs + 20_000);
+      busy.join(busyMs + 20_000);
+      if (failed.get() != null) {
+        throw new AssertionError("a writer failed", failed.get());
+      }
+      assertTrue(firstWriteMs[0] < busyMs / 2,
+          "the first writer was kept sending the other thread's frames for " + firstWriteMs[0] + " ms");
+    }
+  }
+
   @Test
   void requestAndReplyOverOneConnection() throws Exception {
     peer(
