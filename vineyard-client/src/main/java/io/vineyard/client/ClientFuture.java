@@ -15,12 +15,17 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * The future of an asynchronous {@link IpcClient} call. The client completes it on its executor,
- * never on the thread that reads the connection's replies (which must never block, and where a
+ * The future of an asynchronous {@link IpcClient} call. The client completes it on a thread that
+ * joins it or on its executor (see {@link CompletionQueue}), never on the thread that reads the
+ * connection's replies (which must never block, and where a
  * relay the JDK attaches itself, as for {@code allOf}, would run); every dependent stage added to it before it
  * completes ({@code thenApply}, {@code whenComplete}, ...) runs on the client's executor instead,
  * as its {@code *Async} twin would, and a blocking call made there is safe. A stage added once it is
  * complete runs on the caller's thread, as usual. Stages derived from it are plain futures.
+ *
+ * <p>A thread that calls {@code join()} or {@code get()} (without a timeout) waits for the reply as
+ * a synchronous call would, reading frames itself while no one else does, and completes the future
+ * on its own thread: no hand-off to the executor for the common "start many, join each" pattern.
  *
  * <p>A {@code join} or {@code get} of an unfinished future from the reading thread (which could only
  * happen in code the JDK runs there, such as a relay of {@link CompletableFuture#allOf}) would wait
@@ -41,16 +46,36 @@ final class ClientFuture<T> extends CompletableFuture<T> {
     return new CompletableFuture<>();
   }
 
+  /**
+   * Run by a thread about to wait for this future: waits for the reply itself (reading frames while
+   * no one else does) and completes the future on that thread, so that a caller joining its call
+   * pays no hand-off. Idempotent with the executor's completion; null once not needed.
+   */
+  private volatile Runnable joinHook;
+
+  void joinHook(Runnable hook) {
+    this.joinHook = hook;
+  }
+
   @Override
   public T join() {
     checkWait();
+    awaitOwnReply();
     return super.join();
   }
 
   @Override
   public T get() throws InterruptedException, ExecutionException {
     checkWait();
+    awaitOwnReply();
     return super.get();
+  }
+
+  private void awaitOwnReply() {
+    Runnable h = joinHook;
+    if (h != null && !isDone()) {
+      h.run();
+    }
   }
 
   @Override

@@ -137,6 +137,8 @@ public final class IpcClient implements MetadataClient {
   private final long maxRequestFrame;
   private volatile boolean closed;
   private volatile ExecutorService callbacks;
+  /** Completes async futures on the executor, in batches (see {@link CompletionQueue}). */
+  private final CompletionQueue completions = new CompletionQueue(this::runCallback);
   private final StagingPool staging = new StagingPool();
 
   private IpcClient(UnixSocketConnection conn, Duration timeout, String name) {
@@ -1085,13 +1087,26 @@ public final class IpcClient implements MetadataClient {
     }
     long rid = lastRequestId.incrementAndGet();
     Consumer<T> discardLater = discard == null ? null : v -> runCallback(() -> discard.accept(v));
-    ReplyDemux.Pending p =
-        // Completed on the executor, never where the reply was read: a relay the JDK attaches itself
-        // (allOf, anyOf, copy, other.thenCombine(out)) is pushed onto the future without any method
-        // of ClientFuture's, and runs, with the caller's stages after it, on the thread that
-        // completes the future; checking for dependents first cannot see one attached meanwhile.
-        demux.register(rid, what(request), deferred(onAbandoned),
-            done -> runCallback(() -> complete(done, out, convert, discardLater)));
+    // Completed once, by whichever comes first: a thread joining the future (on its own thread, once
+    // the reply is in), or the completion drainer on the executor. Never where the reply was read:
+    // a relay the JDK attaches itself (allOf, anyOf, copy, other.thenCombine(out)) is pushed onto
+    // the future without any method of ClientFuture's, and runs, with the caller's stages after it,
+    // on the thread that completes the future.
+    AtomicBoolean claimed = new AtomicBoolean();
+    ReplyDemux.Pending[] pending = new ReplyDemux.Pending[1];
+    Runnable completeOnce = () -> {
+      if (claimed.compareAndSet(false, true)) {
+        complete(pending[0], out, convert, discardLater);
+      }
+    };
+    ReplyDemux.Pending p = demux.register(rid, what(request), deferred(onAbandoned), done -> completions.add(completeOnce));
+    pending[0] = p;
+    out.joinHook(() -> {
+      demux.awaitAsync(p);
+      if (p.isDone()) {
+        completeOnce.run();
+      }
+    });
     try {
       send(p, request.setRequestId(rid).build());
     } catch (VineyardException e) {
@@ -1234,6 +1249,7 @@ public final class IpcClient implements MetadataClient {
       regions.clear();
       writableRegions.clear();
     }
+    completions.close();
     ExecutorService ex = callbacks;
     if (ex != null) {
       ex.shutdown(); // completions already queued still run

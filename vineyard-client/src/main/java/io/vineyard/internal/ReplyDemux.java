@@ -244,6 +244,24 @@ public final class ReplyDemux {
     return p.result();
   }
 
+  /**
+   * Waits until the asynchronous request {@code p} is done, reading frames for everyone while no one
+   * else does (as a synchronous caller would), so that a thread joining an async call's future gets
+   * its reply without a hand-off. Returns at once on the reading thread, or before {@link #started}.
+   * Never throws: the outcome is in {@code p} (a deadline that passes abandons it).
+   */
+  public void awaitAsync(Pending p) {
+    Duration t = p.timeout;
+    if (p.isDone() || t == null || leader.isHeldByCurrentThread()) {
+      return;
+    }
+    try {
+      await(p, p.deadlineNanos, t);
+    } catch (VineyardException e) {
+      // failed or abandoned: p says so
+    }
+  }
+
   /** Reads frames until {@code p} is done or its deadline passes; called holding the leader lock. */
   private void lead(Pending p, long deadlineNanos, Duration timeout) {
     while (!p.isDone()) {
@@ -380,6 +398,10 @@ public final class ReplyDemux {
         p.onDone.accept(p);
       } catch (RuntimeException e) {
         // The hook only hands off to an executor; nothing sensible to do here.
+      }
+      Thread w = p.waiter; // a thread joining the request's future (see awaitAsync)
+      if (w != null) {
+        LockSupport.unpark(w);
       }
     } else {
       Thread w = p.waiter;
