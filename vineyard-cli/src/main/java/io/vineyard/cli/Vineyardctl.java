@@ -52,6 +52,7 @@ import picocli.CommandLine.Spec;
       PersistCommand.class,
       LocateCommand.class,
       MigrateCommand.class,
+      CompletionCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {
