@@ -22,6 +22,15 @@ public record ObjectId(long value) implements Comparable<ObjectId> {
 
   private static final long SEQUENCE_MASK = (1L << SEQUENCE_BITS) - 1;
 
+  /**
+   * The clock the sequence starts from: a daemon mints the sequence as milliseconds since this
+   * instant (2025-01-01T00:00:00Z) times 256, counting up from there within a millisecond.
+   */
+  public static final long EPOCH_MILLIS = 1_735_689_600_000L;
+
+  /** Bits of the sequence below the milliseconds. */
+  public static final int SEQUENCE_MILLIS_SHIFT = 8;
+
   /** Builds an id from its parts. */
   public static ObjectId of(boolean blob, long instanceId, long sequence) {
     if (instanceId < 0 || instanceId > MAX_INSTANCE_ID) {
@@ -78,6 +87,14 @@ public record ObjectId(long value) implements Comparable<ObjectId> {
 
   public long sequence() {
     return value & SEQUENCE_MASK;
+  }
+
+  /**
+   * When the id was minted, from its sequence: never earlier than the real time (a daemon that mints
+   * more than 256 ids in a millisecond runs ahead of its clock, so its ids read as newer).
+   */
+  public java.time.Instant mintedAt() {
+    return java.time.Instant.ofEpochMilli(EPOCH_MILLIS + (sequence() >>> SEQUENCE_MILLIS_SHIFT));
   }
 
   @Override

@@ -58,14 +58,15 @@ final class GetCommand extends ClientCommand {
   @Option(
       names = {"-o", "--out"},
       paramLabel = "FILE",
-      description = "Write here instead of standard output. The file appears complete or not at all.")
+      description = "Write here instead of standard output. A regular file appears complete or not at all; a device"
+          + " or FIFO is written into as it is.")
   Path target;
 
   @Option(
       names = "--format",
       paramLabel = "FORMAT",
       description = "blob (the default: a blob's bytes), arrow (an Arrow IPC file) or csv, for a table.")
-  TableFormat format = TableFormat.BLOB;
+  TableFormat format = TableFormat.blob;
 
   @Option(names = "--delimiter", paramLabel = "CHAR", description = Delimiter.HELP)
   String delimiter = ",";
@@ -73,8 +74,8 @@ final class GetCommand extends ClientCommand {
   @Override
   protected int run(IpcClient client) throws IOException {
     long start = System.nanoTime();
-    ObjectId id = resolve(client, ref);
-    if (format != TableFormat.BLOB) {
+    ObjectId id = resolveLocal(client, ref);
+    if (format != TableFormat.blob) {
       return getTable(client, id, start);
     }
     if (!id.isBlob()) {
@@ -121,7 +122,7 @@ final class GetCommand extends ClientCommand {
     try (VineyardObject table = ObjectTypes.defaults().open(client, meta, VineyardObject.class, ObjectTypes.defaultAllocator());
         Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal)) {
       LongConsumer advance = progress::reached;
-      TmpWriter body = format == TableFormat.ARROW
+      TmpWriter body = format == TableFormat.arrow
           ? out -> TableFiles.exportArrow(table, out, advance)
           : out -> {
             Writer w = new BufferedWriter(new OutputStreamWriter(Channels.newOutputStream(out), StandardCharsets.UTF_8), 1 << 16);
@@ -139,11 +140,16 @@ final class GetCommand extends ClientCommand {
           return ExitCodes.OK;
         }
       } else {
-        atomically(target, tmp -> {
-          try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        FileBody fill = file -> {
+          try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             body.write(ch);
           }
-        });
+        };
+        if (isSpecial(target)) {
+          fill.write(target);
+        } else {
+          atomically(target, fill);
+        }
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -163,22 +169,41 @@ final class GetCommand extends ClientCommand {
     void write(Path tmp) throws IOException;
   }
 
-  /** Writes through a temporary file in the same directory, renamed into place once complete. */
+  /**
+   * Writes a regular file through a temporary file in the same directory, renamed into place once
+   * complete; a device, FIFO or socket is written into as it is.
+   */
   private void writeFile(Blob blob, Path file) throws IOException {
-    atomically(file, tmp -> {
-      int fd = Libc.openFile(tmp.toString(), Libc.O_WRONLY, 0);
-      boolean sent;
-      try {
-        sent = send(blob, fd);
-      } finally {
-        Libc.closeQuietly(fd);
+    if (isSpecial(file)) {
+      writeInto(blob, file);
+    } else {
+      atomically(file, tmp -> writeInto(blob, tmp));
+    }
+  }
+
+  /** Writes the blob into an existing file (from its start; the file is not truncated). */
+  private void writeInto(Blob blob, Path file) throws IOException {
+    int fd = Libc.openFile(file.toString(), Libc.O_WRONLY, 0);
+    boolean sent;
+    try {
+      sent = send(blob, fd);
+    } finally {
+      Libc.closeQuietly(fd);
+    }
+    if (!sent) {
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+        write(blob, ch);
       }
-      if (!sent) {
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-          write(blob, ch);
-        }
-      }
-    });
+    }
+  }
+
+  /**
+   * Whether {@code file} exists and is neither a regular file nor a directory (a device such as
+   * /dev/null, a FIFO, a socket), following symbolic links: such a file is written into, never
+   * replaced.
+   */
+  private static boolean isSpecial(Path file) {
+    return Files.exists(file) && !Files.isRegularFile(file) && !Files.isDirectory(file);
   }
 
   /**

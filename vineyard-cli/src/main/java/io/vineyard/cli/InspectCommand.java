@@ -3,6 +3,7 @@ package io.vineyard.cli;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectMeta;
 import io.vineyard.client.MetadataClient;
+import io.vineyard.internal.Escapes;
 import io.vineyard.objects.ObjectSummary;
 import java.util.Map;
 import picocli.CommandLine.Command;
@@ -78,15 +79,15 @@ final class InspectCommand extends MetadataCommand {
   }
 
   private void print(ObjectMeta m, String indent, String label) {
-    root.out.println(indent + label + m.id() + "  " + m.typename() + "  " + MemorySize.format(m.nbytes())
+    root.out.println(indent + Escapes.printable(label) + m.id() + "  " + Escapes.printable(m.typename()) + "  " + MemorySize.format(m.nbytes())
         + "  instance " + m.instanceId() + (m.isGlobal() ? "  global" : ""));
-    for (Map.Entry<String, Object> f : m.fields().entrySet()) {
+    for (Map.Entry<String, Object> f : NaturalOrder.sorted(m.fields())) {
       String value = ObjectSummary.isEncodedSchema(f.getKey())
           ? "(Arrow IPC schema, base64, " + f.getValue().toString().length() + " characters)"
           : Json.value(f.getValue());
-      root.out.println(indent + "    " + f.getKey() + " = " + value);
+      root.out.println(indent + "    " + Escapes.printable(f.getKey()) + " = " + value);
     }
-    for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
+    for (Map.Entry<String, ObjectMeta> e : NaturalOrder.sorted(m.members())) {
       print(e.getValue(), indent + "    ", e.getKey() + ": ");
     }
   }

@@ -34,7 +34,7 @@ final class InstancesCommand extends MetadataCommand {
       StringBuilder b = new StringBuilder("[");
       for (InstanceInfo i : instances) {
         b.append(b.length() > 1 ? ",\n  " : "\n  ")
-            .append("{\"id\": ").append(i.id())
+            .append("{\"instance_id\": ").append(i.id())
             .append(", \"hostname\": ").append(Json.string(i.hostname()))
             .append(", \"ipc_socket\": ").append(Json.string(i.ipcSocket()))
             .append(", \"rpc_endpoint\": ").append(Json.string(i.rpcEndpoint()))

@@ -1,6 +1,7 @@
 package io.vineyard.cli;
 
 import io.vineyard.ObjectMeta;
+import io.vineyard.internal.Escapes;
 import java.util.Collection;
 import java.util.Map;
 
@@ -22,7 +23,7 @@ final class Json {
         case '\b' -> b.append("\\b");
         case '\f' -> b.append("\\f");
         default -> {
-          if (c < 0x20) {
+          if (c < 0x20 || Escapes.isUnsafe(c)) { // C1 controls and bidi overrides too: JSON may reach a terminal
             b.append(String.format("\\u%04x", (int) c));
           } else {
             b.append(c);
@@ -63,18 +64,18 @@ final class Json {
     StringBuilder b = new StringBuilder("{\n");
     b.append(pad).append("\"id\": ").append(string(String.valueOf(m.id()))).append(",\n");
     b.append(pad).append("\"typename\": ").append(string(m.typename())).append(",\n");
-    b.append(pad).append("\"nbytes\": ").append(m.nbytes()).append(",\n");
+    b.append(pad).append("\"size_bytes\": ").append(m.nbytes()).append(",\n");
     b.append(pad).append("\"instance_id\": ").append(m.instanceId()).append(",\n");
     b.append(pad).append("\"global\": ").append(m.isGlobal()).append(",\n");
     b.append(pad).append("\"fields\": {");
     int i = 0;
-    for (Map.Entry<String, Object> f : m.fields().entrySet()) {
+    for (Map.Entry<String, Object> f : NaturalOrder.sorted(m.fields())) {
       b.append(i++ == 0 ? "\n" : ",\n").append(pad).append("  ").append(string(f.getKey())).append(": ").append(value(f.getValue()));
     }
     b.append(i > 0 ? "\n" + pad : "").append("},\n");
     b.append(pad).append("\"members\": {");
     i = 0;
-    for (Map.Entry<String, ObjectMeta> e : m.members().entrySet()) {
+    for (Map.Entry<String, ObjectMeta> e : NaturalOrder.sorted(m.members())) {
       b.append(i++ == 0 ? "\n" : ",\n").append(pad).append("  ").append(string(e.getKey())).append(": ")
           .append(meta(e.getValue(), indent + 2));
     }

@@ -36,10 +36,10 @@ final class LocateCommand extends MetadataCommand {
       StringBuilder b = new StringBuilder("[");
       for (Placement p : placements) {
         b.append(b.length() > 1 ? ",\n  " : "\n  ")
-            .append("{\"path\": ").append(Json.string(p.path()))
+            .append("{\"path\": ").append(Json.string(path(p)))
             .append(", \"id\": ").append(Json.string(p.id().toString()))
             .append(", \"typename\": ").append(Json.string(p.typename()))
-            .append(", \"nbytes\": ").append(p.nbytes())
+            .append(", \"size_bytes\": ").append(p.nbytes())
             .append(", \"instance_id\": ").append(p.instanceId())
             .append(", \"hostname\": ").append(Json.string(p.hostname()))
             .append(", \"rpc_endpoint\": ").append(Json.string(p.rpcEndpoint()))
@@ -52,7 +52,7 @@ final class LocateCommand extends MetadataCommand {
     rows.add(new String[] {"PATH", "ID", "TYPENAME", "SIZE", "INSTANCE", "HOST", "RPC"});
     for (Placement p : placements) {
       rows.add(new String[] {
-        p.path().isEmpty() ? "." : p.path(),
+        path(p),
         p.id().toString(),
         p.typename(),
         MemorySize.format(p.nbytes()),
@@ -63,5 +63,10 @@ final class LocateCommand extends MetadataCommand {
     }
     Table.print(root.out, rows);
     return ExitCodes.OK;
+  }
+
+  /** The member path, {@code .} for the object itself (in the table and in JSON alike). */
+  private static String path(Placement p) {
+    return p.path().isEmpty() ? "." : p.path();
   }
 }

@@ -38,7 +38,7 @@ final class MigrateCommand extends ClientCommand {
       verbose("migrated %s to %s (%s) in %.3f s", source, local, MemorySize.format(size), seconds);
     }
     if (root.json()) {
-      root.out.println("{\"id\": " + Json.string(local.toString()) + ", \"source\": " + Json.string(source.toString()) + "}");
+      root.out.println("{\"id\": " + Json.string(local.toString()) + ", \"source_id\": " + Json.string(source.toString()) + "}");
     } else {
       root.out.println(local);
     }

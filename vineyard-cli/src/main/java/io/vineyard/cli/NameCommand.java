@@ -37,6 +37,9 @@ final class NameCommand extends ClientCommand {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "--drop takes no other arguments");
       }
       client.dropName(drop);
+      if (root.json()) {
+        root.out.println("{\"name\": " + Json.string(drop) + ", \"dropped\": true}");
+      }
       return ExitCodes.OK;
     }
     if (ref == null || name == null) {

@@ -11,7 +11,7 @@ import picocli.CommandLine.Parameters;
     description = {
       "Publishes an object of this daemon, with every member under it, to the cluster's metadata: every instance can"
           + " then list, inspect, locate and migrate it, and the names bound to it resolve everywhere.",
-      "Persisting an object again does nothing. Prints nothing (with --output json: {\"persisted\": \"o...\"})."
+      "Persisting an object again does nothing. Prints nothing (with --output json: {\"id\": \"o...\", \"persisted\": true})."
     },
     footer = {
       "",
@@ -32,7 +32,7 @@ final class PersistCommand extends ClientCommand {
     client.persist(id);
     verbose("persisted %s in %.3f s", id, (System.nanoTime() - start) / 1e9);
     if (root.json()) {
-      root.out.println("{\"persisted\": " + Json.string(id.toString()) + "}");
+      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"persisted\": true}");
     }
     return ExitCodes.OK;
   }

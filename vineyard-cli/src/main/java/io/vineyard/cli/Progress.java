@@ -6,7 +6,8 @@ import java.util.Locale;
 
 /**
  * A progress bar for long transfers, drawn on stderr only when stderr is a terminal; otherwise
- * every call is a no-op, so piped output stays clean.
+ * every call is a no-op, so piped output stays clean. A line left drawn when the process is
+ * stopped (Ctrl-C, SIGTERM) is ended, so that the shell's prompt starts on a line of its own.
  */
 final class Progress implements AutoCloseable {
 
@@ -14,12 +15,14 @@ final class Progress implements AutoCloseable {
   private static final long REDRAW_NANOS = 100_000_000L;
 
   private final PrintStream err;
-  private final String label;
-  private final long total;
   private final boolean enabled;
-  private final long start = System.nanoTime();
+  private String label;
+  private long total;
+  private long start = System.nanoTime();
   private long lastDraw;
   private long done;
+  /** Ends the drawn line at exit; registered once something is drawn. */
+  private Thread endLineAtExit;
 
   /**
    * @param total bytes expected, or -1 when unknown
@@ -33,12 +36,20 @@ final class Progress implements AutoCloseable {
     // With no total, a bar appears only once the transfer has become long.
   }
 
+  /** Starts another stage (a second pass over the input): its own label and total, from 0. */
+  synchronized void stage(String newLabel, long newTotal) {
+    label = newLabel;
+    total = newTotal;
+    done = 0;
+    start = System.nanoTime();
+  }
+
   /** Moves to {@code doneSoFar} bytes in all, for sources that report totals rather than steps. */
   void reached(long doneSoFar) {
     advance(Math.max(0, doneSoFar - done));
   }
 
-  void advance(long bytes) {
+  synchronized void advance(long bytes) {
     done += bytes;
     if (!enabled) {
       return;
@@ -47,31 +58,53 @@ final class Progress implements AutoCloseable {
       return;
     }
     long now = System.nanoTime();
-    if (now - lastDraw >= REDRAW_NANOS) {
+    if (lastDraw == 0 || now - lastDraw >= REDRAW_NANOS) {
       lastDraw = now;
       draw(now);
     }
   }
 
   private void draw(long now) {
+    if (endLineAtExit == null) {
+      endLineAtExit = new Thread(this::endLine, "vineyardctl-progress");
+      Runtime.getRuntime().addShutdownHook(endLineAtExit);
+    }
     double seconds = Math.max(1e-9, (now - start) / 1e9);
     String rate = MemorySize.format((long) (done / seconds)) + "/s";
     if (total > 0) {
       int width = 30;
-      int filled = (int) (width * done / total);
+      long shown = Math.min(done, total);
+      int filled = (int) (width * shown / total);
       err.printf(Locale.ROOT, "\r%s [%s%s] %3d%% %s of %s, %s\033[K", label, "=".repeat(filled), " ".repeat(width - filled),
-          100 * done / total, MemorySize.format(done), MemorySize.format(total), rate);
+          100 * shown / total, MemorySize.format(done), MemorySize.format(total), rate);
     } else {
       err.printf(Locale.ROOT, "\r%s %s, %s\033[K", label, MemorySize.format(done), rate);
     }
     err.flush();
   }
 
+  private synchronized void endLine() {
+    if (lastDraw != 0) {
+      err.println();
+      err.flush();
+      lastDraw = 0;
+    }
+  }
+
   @Override
-  public void close() {
+  public synchronized void close() {
     if (enabled && lastDraw != 0) {
       draw(System.nanoTime());
       err.println();
+      lastDraw = 0;
+    }
+    if (endLineAtExit != null) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(endLineAtExit);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs, and finds the line ended
+      }
+      endLineAtExit = null;
     }
   }
 }

@@ -61,7 +61,7 @@ final class PutCommand extends ClientCommand {
       names = "--format",
       paramLabel = "FORMAT",
       description = "blob (the default: the bytes as they are), csv or arrow (a table).")
-  TableFormat format = TableFormat.BLOB;
+  TableFormat format = TableFormat.blob;
 
   @Option(names = "--delimiter", paramLabel = "CHAR", description = Delimiter.HELP)
   String delimiter = ",";
@@ -74,7 +74,7 @@ final class PutCommand extends ClientCommand {
     if (name != null) {
       NameCommand.checkName(name);
     }
-    if (format != TableFormat.BLOB) {
+    if (format != TableFormat.blob) {
       return putTable(client);
     }
     long start = System.nanoTime();
@@ -111,7 +111,7 @@ final class PutCommand extends ClientCommand {
     double seconds = (System.nanoTime() - start) / 1e9;
     verbose("stored %s in %.3f s (%.2f GB/s)", MemorySize.format(size), seconds, size / seconds / 1e9);
     if (root.json()) {
-      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"size\": " + size
+      root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"size_bytes\": " + size
           + (name != null ? ", \"name\": " + Json.string(name) : "") + "}");
     } else {
       root.out.println(id);
@@ -134,52 +134,46 @@ final class PutCommand extends ClientCommand {
   /** Stores a CSV or Arrow IPC input as a Table. */
   private int putTable(IpcClient client) throws IOException {
     Delimiter.parse(delimiter); // a bad one fails before anything is read
-    if (Files.isDirectory(Path.of(file))) {
+    Path path = Path.of(file);
+    boolean stdin = "-".equals(file);
+    if (!stdin && Files.isDirectory(path)) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, file + " is a directory");
+    }
+    if (!stdin && !Files.exists(path)) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such file: " + file);
     }
     long start = System.nanoTime();
     TableFiles.Imported table;
-    Path spooled = null;
-    try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
-      java.util.function.LongConsumer advance = progress::reached;
-      Path path = Path.of(file);
-      boolean seekable = !"-".equals(file) && Files.isRegularFile(path);
-      if (!"-".equals(file) && !Files.exists(path)) {
-        throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no such file: " + file);
-      }
-      if (seekable) {
-        table = format == TableFormat.ARROW
-            ? TableFiles.importArrow(client, path, advance)
-            : TableFiles.importCsv(client, path, new CsvOptions(Delimiter.parse(delimiter), batchRows), advance);
-      } else {
-        java.io.InputStream source = "-".equals(file) ? root.in : Files.newInputStream(path);
-        try {
-          java.io.BufferedInputStream in = new java.io.BufferedInputStream(source, 1 << 20);
-          String what = "-".equals(file) ? "standard input" : file;
-          if (format == TableFormat.ARROW && !TableFiles.isArrowFileFormat(in)) {
-            // An Arrow IPC stream is read as it comes.
-            table = TableFiles.importArrowStream(client, in, what, advance);
-          } else {
-            // CSV is read twice (types, then values) and the Arrow file format needs its footer: save first.
-            spooled = spool(in);
-            try {
-              table = format == TableFormat.ARROW
-                  ? TableFiles.importArrow(client, spooled, advance)
-                  : TableFiles.importCsv(client, spooled, new CsvOptions(Delimiter.parse(delimiter), batchRows), advance);
-            } catch (VineyardException e) {
-              // Errors name the input the user gave, not the temporary copy.
-              throw new VineyardException(e.code(), e.reason().replace(spooled.toString(), what), e);
-            }
+    if (!stdin && Files.isRegularFile(path)) {
+      table = importFile(client, path);
+    } else {
+      String what = stdin ? "standard input" : file;
+      java.io.InputStream source = stdin ? root.in : Files.newInputStream(path);
+      Path spooled = null;
+      try {
+        java.io.BufferedInputStream in = new java.io.BufferedInputStream(source, 1 << 20);
+        if (format == TableFormat.arrow && !TableFiles.isArrowFileFormat(in)) {
+          // An Arrow IPC stream is read as it comes.
+          try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
+            table = TableFiles.importArrowStream(client, in, what, progress::reached);
           }
-        } finally {
-          if (source != root.in) {
-            source.close();
+        } else {
+          // CSV is read twice (types, then values) and the Arrow file format needs its footer: save first.
+          spooled = spool(in);
+          try {
+            table = importFile(client, spooled);
+          } catch (VineyardException e) {
+            // Errors name the input the user gave, not the temporary copy.
+            throw new VineyardException(e.code(), e.reason().replace(spooled.toString(), what), e);
           }
         }
-      }
-    } finally {
-      if (spooled != null) {
-        Files.deleteIfExists(spooled);
+      } finally {
+        if (source != root.in) {
+          source.close();
+        }
+        if (spooled != null) {
+          Files.deleteIfExists(spooled);
+        }
       }
     }
     ObjectId id = table.id();
@@ -189,12 +183,36 @@ final class PutCommand extends ClientCommand {
         table.rows(), table.batches(), MemorySize.format(table.bytes()), seconds);
     if (root.json()) {
       root.out.println("{\"id\": " + Json.string(id.toString()) + ", \"typename\": " + Json.string(Table.TYPENAME)
-          + ", \"rows\": " + table.rows() + ", \"batches\": " + table.batches() + ", \"size\": " + table.bytes()
+          + ", \"num_rows\": " + table.rows() + ", \"num_batches\": " + table.batches()
+          + ", \"size_bytes\": " + client.getMeta(id).nbytes()
           + (name != null ? ", \"name\": " + Json.string(name) : "") + "}");
     } else {
       root.out.println(id);
     }
     return ExitCodes.OK;
+  }
+
+  /**
+   * Imports a regular file. CSV progress is the share of the file read, in each of its two passes;
+   * Arrow progress the bytes stored.
+   */
+  private TableFiles.Imported importFile(IpcClient client, Path path) throws IOException {
+    if (format == TableFormat.arrow) {
+      try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
+        return TableFiles.importArrow(client, path, progress::reached);
+      }
+    }
+    long size = Files.size(path);
+    try (Progress progress = new Progress(root.err, "put: reading types", size, root.stderrIsTerminal)) {
+      int[] pass = {1};
+      return TableFiles.importCsv(client, path, new CsvOptions(Delimiter.parse(delimiter), batchRows), (p, read) -> {
+        if (p != pass[0]) {
+          pass[0] = p;
+          progress.stage("put: storing values", size);
+        }
+        progress.reached(read);
+      });
+    }
   }
 
   /**

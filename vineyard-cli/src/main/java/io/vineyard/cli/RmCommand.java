@@ -12,14 +12,16 @@ import picocli.CommandLine.Parameters;
     name = "rm",
     mixinStandardHelpOptions = true,
     description = {
-      "Deletes objects and prints the ids deleted. Memory that a client still holds is freed when it lets go.",
+      "Deletes objects, with their members that no other object uses, and prints the ids deleted. Memory that a"
+          + " client still holds is freed when it lets go.",
       "An object that another object uses as a member is only deleted with --force, which deletes the users too."
     },
     footer = {
       "",
       "Examples:",
       "  vineyardctl rm o8000000000000001",
-      "  vineyardctl rm my-table --deep",
+      "  vineyardctl rm my-table",
+      "  vineyardctl rm my-table --keep-members",
       ""
     })
 final class RmCommand extends ClientCommand {
@@ -27,7 +29,11 @@ final class RmCommand extends ClientCommand {
   @Parameters(paramLabel = "ID|NAME", arity = "1..*", description = "Objects to delete, by id or name.")
   List<String> refs;
 
-  @Option(names = "--deep", description = "Also delete members that nothing else uses.")
+  @Option(names = "--keep-members", description = "Delete only the objects named, not their members.")
+  boolean keepMembers;
+
+  /** The default since members go with their object; still accepted, as scripts give it. */
+  @Option(names = "--deep", hidden = true)
   boolean deep;
 
   @Option(names = "--force", description = "Delete even objects that other objects use, and those objects too.")
@@ -37,9 +43,9 @@ final class RmCommand extends ClientCommand {
   protected int run(IpcClient client) {
     List<ObjectId> ids = new ArrayList<>();
     for (String ref : refs) {
-      ids.add(resolve(client, ref));
+      ids.add(resolveLocal(client, ref));
     }
-    List<ObjectId> deleted = client.delete(ids, force, deep);
+    List<ObjectId> deleted = client.delete(ids, force, !keepMembers);
     if (root.json()) {
       root.out.println("{\"deleted\": " + Json.strings(deleted.stream().map(ObjectId::toString).toList()) + "}");
     } else {

@@ -1,14 +1,19 @@
 package io.vineyard.cli;
 
+import io.vineyard.internal.Escapes;
 import java.io.PrintStream;
 import java.util.List;
 
-/** Prints rows as left-aligned columns separated by two spaces. */
+/**
+ * Prints rows as left-aligned columns separated by two spaces. Cells are printed escaped (see
+ * {@link Escapes}): names and fields are other people's text, and must not reach a terminal raw.
+ */
 final class Table {
 
   private Table() {}
 
-  static void print(PrintStream out, List<String[]> rows) {
+  static void print(PrintStream out, List<String[]> raw) {
+    List<String[]> rows = raw.stream().map(r -> java.util.Arrays.stream(r).map(Escapes::printable).toArray(String[]::new)).toList();
     int columns = rows.getFirst().length;
     int[] width = new int[columns];
     for (String[] row : rows) {

@@ -1,13 +1,11 @@
 package io.vineyard.cli;
 
-/** How put and get treat an object's data: raw blob bytes, or a table as CSV or Arrow IPC. */
+/**
+ * How put and get treat an object's data: raw blob bytes, or a table as CSV or Arrow IPC. The
+ * constants are lower case because picocli prints them as the choices users type.
+ */
 enum TableFormat {
-  BLOB,
-  CSV,
-  ARROW;
-
-  @Override
-  public String toString() {
-    return name().toLowerCase(java.util.Locale.ROOT);
-  }
+  blob,
+  csv,
+  arrow
 }

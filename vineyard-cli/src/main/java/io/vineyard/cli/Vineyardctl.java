@@ -1,9 +1,11 @@
 package io.vineyard.cli;
 
+import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
 import io.vineyard.client.IpcClient;
 import io.vineyard.client.MetadataClient;
 import io.vineyard.client.RpcClient;
+import io.vineyard.internal.Escapes;
 import io.vineyard.internal.Libc;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -16,7 +18,9 @@ import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -46,6 +50,7 @@ import picocli.CommandLine.Spec;
       LsCommand.class,
       InspectCommand.class,
       RmCommand.class,
+      GcCommand.class,
       NameCommand.class,
       StatsCommand.class,
       InstancesCommand.class,
@@ -64,6 +69,7 @@ import picocli.CommandLine.Spec;
       "  vineyardctl persist training-set",
       "  vineyardctl --rpc node-2:9600 ls --global",
       "  vineyardctl migrate training-set",
+      "  vineyardctl gc --older-than 1h --dry-run",
       "",
       "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found,",
       "4 cannot connect (to the daemon, or it to etcd or a peer), 5 out of memory.",
@@ -132,7 +138,33 @@ public final class Vineyardctl implements Runnable {
 
   /** The local daemon, over its socket. */
   IpcClient connect() {
-    return IpcClient.connect(socket != null ? socket : IpcClient.defaultSocket());
+    Path path = socket != null ? socket : IpcClient.defaultSocket();
+    try {
+      return IpcClient.connect(path);
+    } catch (VineyardException e) {
+      String kind = e.code() == ErrorCode.UNAVAILABLE ? notASocket(path) : null;
+      if (kind != null) {
+        throw new VineyardException(
+            ErrorCode.INVALID_ARGUMENT, path + " is " + kind + ", not a socket: give the daemon's socket (vineyardd --socket)", e);
+      }
+      throw e;
+    }
+  }
+
+  /** What the file at {@code path} is ("a directory") when it exists and is not a socket, else null. */
+  private static String notASocket(Path path) {
+    int type;
+    try {
+      type = (int) Files.getAttribute(path, "unix:mode") & 0170000;
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return null; // missing, or nothing to tell: the connection error says enough
+    }
+    return switch (type) {
+      case 0140000 -> null;
+      case 0040000 -> "a directory";
+      case 0100000 -> "a regular file";
+      default -> "a device or FIFO";
+    };
   }
 
   /** The daemon that read-only commands ask: the one at {@code --rpc} if given, else the local one. */
@@ -172,7 +204,11 @@ public final class Vineyardctl implements Runnable {
         (ex, params) -> {
           // One line that says what is wrong, one that says where to look; not the whole usage.
           CommandLine cmd = ex.getCommandLine();
-          err.println("vineyardctl: " + ex.getMessage());
+          err.println("vineyardctl: " + usageProblem(ex));
+          List<String> like = ex instanceof CommandLine.UnmatchedArgumentException u ? suggestions(u) : List.of();
+          if (!like.isEmpty()) {
+            err.println("Did you mean: " + String.join(" or ", like) + "?");
+          }
           err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more.");
           return ExitCodes.INVALID_ARGUMENT;
         });
@@ -180,6 +216,53 @@ public final class Vineyardctl implements Runnable {
     out.flush();
     err.flush();
     return code;
+  }
+
+  /** picocli's message, except that a word that is no command says so. */
+  private static String usageProblem(CommandLine.ParameterException ex) {
+    if (ex instanceof CommandLine.UnmatchedArgumentException u
+        && ex.getCommandLine().getCommandSpec().parent() == null
+        && !u.getUnmatched().isEmpty()
+        && !u.getUnmatched().getFirst().startsWith("-")) {
+      return "unknown command '" + u.getUnmatched().getFirst() + "'";
+    }
+    return ex.getMessage();
+  }
+
+  /**
+   * For an unknown command, the commands it is a prefix of or a typo of (one letter changed, added,
+   * dropped or swapped with the next; two in words of five letters or more); for an unknown option,
+   * picocli's own suggestions.
+   */
+  private static List<String> suggestions(CommandLine.UnmatchedArgumentException u) {
+    CommandLine cmd = u.getCommandLine();
+    if (cmd.getCommandSpec().parent() != null || u.getUnmatched().isEmpty() || u.getUnmatched().getFirst().startsWith("-")) {
+      return u.getSuggestions();
+    }
+    String word = u.getUnmatched().getFirst();
+    int allowed = word.length() <= 4 ? 1 : 2;
+    return cmd.getSubcommands().keySet().stream()
+        .filter(name -> (word.length() >= 2 && name.startsWith(word)) || typos(word, name) <= allowed)
+        .toList();
+  }
+
+  /** Edits (insert, delete, replace, swap two neighbours) from {@code a} to {@code b}. */
+  static int typos(String a, String b) {
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) {
+      for (int j = 0; j <= b.length(); j++) {
+        if (i == 0 || j == 0) {
+          d[i][j] = i + j;
+          continue;
+        }
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+        if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length()][b.length()];
   }
 
   /** Reports a failure as one line (with the stack trace under --verbose) and picks the exit status. */
@@ -197,7 +280,7 @@ public final class Vineyardctl implements Runnable {
       code = ExitCodes.OTHER;
       message = "internal error: " + t;
     }
-    err.println("vineyardctl: " + message);
+    err.println("vineyardctl: " + Escapes.printable(message));
     if (verbose) {
       t.printStackTrace(err);
     }

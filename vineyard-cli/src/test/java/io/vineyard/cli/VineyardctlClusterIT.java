@@ -216,8 +216,8 @@ class VineyardctlClusterIT {
       assertTrue(arr.isArray(), arr::toString);
       assertEquals(2, arr.size(), arr::toString);
       for (InstanceInfo i : List.of(infoA, infoB)) {
-        JsonNode e = find(arr, "id", Long.toString(i.id()));
-        assertTrue(e.get("id").isIntegralNumber(), e::toString);
+        JsonNode e = find(arr, "instance_id", Long.toString(i.id()));
+        assertTrue(e.get("instance_id").isIntegralNumber(), e::toString);
         assertEquals(i.hostname(), e.get("hostname").asText());
         assertEquals(i.ipcSocket(), e.get("ipc_socket").asText());
         assertEquals(i.rpcEndpoint(), e.get("rpc_endpoint").asText());
@@ -225,7 +225,7 @@ class VineyardctlClusterIT {
         assertTrue(e.get("used_bytes").isIntegralNumber() && e.get("used_bytes").asLong() >= 0, e::toString);
         assertEquals(i.startedAt().toEpochMilli() / 1000, Instant.parse(e.get("started_at").asText()).getEpochSecond());
         assertEquals(i.daemonVersion(), e.get("daemon_version").asText());
-        assertEquals(Set.of("id", "hostname", "ipc_socket", "rpc_endpoint", "used_bytes", "capacity_bytes", "started_at",
+        assertEquals(Set.of("instance_id", "hostname", "ipc_socket", "rpc_endpoint", "used_bytes", "capacity_bytes", "started_at",
             "daemon_version"), fieldNames(e));
       }
     }
@@ -273,7 +273,7 @@ class VineyardctlClusterIT {
     JsonNode arr = json(on(sockB, "ls", "--global", "--output", "json"));
     JsonNode e = find(arr, "id", x.id());
     assertEquals("vineyard::Blob", e.get("typename").asText());
-    assertEquals(5000, e.get("nbytes").asLong());
+    assertEquals(5000, e.get("size_bytes").asLong());
     assertEquals(infoA.id(), e.get("instance_id").asLong());
     assertEquals(x.name(), e.get("names").get(0).asText());
     JsonNode filtered = json(on(sockB, "--output", "json", "ls", "--global", "--typename", "no::such*"));
@@ -287,7 +287,7 @@ class VineyardctlClusterIT {
     JsonNode meta = json(on(sockB, "inspect", x.name(), "--output", "json"));
     assertEquals(x.id(), meta.get("id").asText());
     assertEquals(infoA.id(), meta.get("instance_id").asLong());
-    assertEquals(5000, meta.get("nbytes").asLong());
+    assertEquals(5000, meta.get("size_bytes").asLong());
   }
 
   @Test
@@ -299,8 +299,9 @@ class VineyardctlClusterIT {
     assertTrue(verbose.stderr().startsWith("persisted " + x.id() + " in "), verbose::toString);
 
     JsonNode j = json(on(sockA, "--output", "json", "persist", x.name()));
-    assertEquals(x.id(), j.get("persisted").asText());
-    assertEquals(1, j.size(), j::toString);
+    assertEquals(x.id(), j.get("id").asText());
+    assertTrue(j.get("persisted").asBoolean(), j::toString);
+    assertEquals(2, j.size(), j::toString);
   }
 
   @Test
@@ -354,18 +355,18 @@ class VineyardctlClusterIT {
 
     JsonNode arr = json(on(sockB, "locate", pair.toString(), "--output", "json"));
     assertEquals(3, arr.size(), arr::toString);
-    JsonNode root = find(arr, "path", "");
+    JsonNode root = find(arr, "path", ".");
     assertEquals(pair.toString(), root.get("id").asText());
-    assertEquals(71_000, root.get("nbytes").asLong());
+    assertEquals(71_000, root.get("size_bytes").asLong());
     JsonNode r = find(arr, "path", "right");
     assertEquals(right.toString(), r.get("id").asText());
     assertEquals("vineyard::Blob", r.get("typename").asText());
-    assertEquals(70_000, r.get("nbytes").asLong());
+    assertEquals(70_000, r.get("size_bytes").asLong());
     for (JsonNode p : arr) {
       assertEquals(infoA.id(), p.get("instance_id").asLong(), p::toString);
       assertEquals(infoA.hostname(), p.get("hostname").asText(), p::toString);
       assertEquals(infoA.rpcEndpoint(), p.get("rpc_endpoint").asText(), p::toString);
-      assertEquals(Set.of("path", "id", "typename", "nbytes", "instance_id", "hostname", "rpc_endpoint"), fieldNames(p));
+      assertEquals(Set.of("path", "id", "typename", "size_bytes", "instance_id", "hostname", "rpc_endpoint"), fieldNames(p));
     }
   }
 
@@ -397,14 +398,42 @@ class VineyardctlClusterIT {
     assertEquals(x.id(), idOf(on(sockA, "migrate", x.id())));
     assertEquals(local, idOf(on(sockB, "migrate", local)));
 
-    // JSON names both; --verbose puts the time on stderr, and stdout still ends with the id alone.
-    JsonNode j = json(on(sockB, "--output", "json", "migrate", x.name()));
+    // JSON names both (by name, now that B has a replica, the name means the replica: see below);
+    // --verbose puts the time on stderr, and stdout still ends with the id alone.
+    JsonNode j = json(on(sockB, "--output", "json", "migrate", x.id()));
     assertEquals(local, j.get("id").asText());
-    assertEquals(x.id(), j.get("source").asText());
+    assertEquals(x.id(), j.get("source_id").asText());
     CtlRun verbose = on(sockB, "migrate", x.id(), "-v");
     assertEquals(0, verbose.code(), verbose::toString);
     assertEquals(List.of(local), verbose.lines(), verbose::toString);
     assertTrue(verbose.stderr().matches("migrated " + x.id() + " to " + local + " \\(195 KiB\\) in [0-9.]+ s\\R"), verbose::toString);
+  }
+
+  @Test
+  void aPersistedNameResolvesToTheLocalReplicaAfterAMigrateAndOtherwiseSaysWhereItLives() throws IOException {
+    Put x = putOnA(3000);
+    ok(on(sockA, "persist", x.name()));
+
+    // Not migrated yet: get and rm on B say where it lives, and inspect still shows it.
+    for (String[] cmd : List.of(new String[] {"get", x.name()}, new String[] {"rm", x.name()}, new String[] {"get", x.id()})) {
+      List<String> args = new ArrayList<>(List.of(cmd));
+      CtlRun r = fails(ExitCodes.NOT_FOUND, on(sockB, args.toArray(String[]::new)));
+      assertTrue(r.stderr().contains("lives on instance " + infoA.id()), r::toString);
+      assertTrue(r.stderr().contains("migrate it here first: vineyardctl migrate " + cmd[1]), r::toString);
+    }
+    ok(on(sockB, "inspect", x.name()));
+    assertTrue(ca.exists(ObjectId.parse(x.id())));
+
+    // Migrated: the name means B's replica, for get and rm alike.
+    String local = idOf(on(sockB, "migrate", x.name()));
+    assertArrayEquals(x.content(), ok(on(sockB, "get", x.name())).stdoutBytes());
+    assertEquals(local, json(on(sockB, "--output", "json", "inspect", x.name())).get("id").asText());
+    assertEquals(List.of(local), ok(on(sockB, "rm", x.name())).lines());
+    assertFalse(cb.exists(ObjectId.parse(local)));
+    assertTrue(ca.exists(ObjectId.parse(x.id())), "A's object stays");
+    // The replica gone, the name points at A's object again.
+    CtlRun again = fails(ExitCodes.NOT_FOUND, on(sockB, "get", x.name()));
+    assertTrue(again.stderr().contains("lives on instance " + infoA.id()), again::toString);
   }
 
   @Test
@@ -459,7 +488,7 @@ class VineyardctlClusterIT {
       CtlRun inspect = ok(rpcA("inspect", ref));
       assertEquals(List.of(x.id() + "  vineyard::Blob  6.8 KiB  instance " + infoA.id()), inspect.lines(), inspect::toString);
     }
-    assertEquals(7000, json(rpcA("--output", "json", "inspect", x.name())).get("nbytes").asLong());
+    assertEquals(7000, json(rpcA("--output", "json", "inspect", x.name())).get("size_bytes").asLong());
 
     CtlRun instances = ok(rpcA("instances"));
     assertEquals(3, instances.lines().size(), instances::toString);

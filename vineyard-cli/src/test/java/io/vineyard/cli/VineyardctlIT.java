@@ -250,7 +250,7 @@ class VineyardctlIT {
     String name = uniqueName("json-put");
     JsonNode j = json(ctl("--output", "json", "put", file("j.bin", content).toString(), "--name", name));
     assertTrue(ID.matcher(j.get("id").asText()).matches(), j::toString);
-    assertEquals(123, j.get("size").asLong());
+    assertEquals(123, j.get("size_bytes").asLong());
     assertEquals(name, j.get("name").asText());
     assertEquals(j.get("id").asText(), client.getName(name).toString());
   }
@@ -315,7 +315,9 @@ class VineyardctlIT {
     String blobRow = row(lines, blob);
     assertTrue(blobRow.matches(blob + " +vineyard::Blob +2\\.9 KiB +" + client.instanceId() + " +" + Pattern.quote(name)), blobRow);
     assertTrue(row(lines, p.id().toString()).contains("test::LsPair"), all::toString);
-    row(lines, p.left().toString());
+    // The pair's blobs are its members: listed with --all only.
+    assertFalse(lines.stream().anyMatch(l -> l.startsWith(p.left() + " ")), all::toString);
+    row(ok(ctl("ls", "--all")).lines(), p.left().toString());
     // Every row has the columns in the header's places.
     int typeCol = lines.getFirst().indexOf("TYPENAME");
     for (String line : lines.subList(1, lines.size())) {
@@ -352,13 +354,13 @@ class VineyardctlIT {
       assertTrue(arr.isArray(), r::toString);
       JsonNode e = find(arr, blob);
       assertEquals("vineyard::Blob", e.get("typename").asText());
-      assertEquals(4321, e.get("nbytes").asLong());
+      assertEquals(4321, e.get("size_bytes").asLong());
       assertEquals(client.instanceId(), e.get("instance_id").asLong());
       assertTrue(e.get("names").isArray());
       assertEquals(Set.of(name1, name2), Set.of(e.get("names").get(0).asText(), e.get("names").get(1).asText()));
       assertEquals(0, find(arr, p.id().toString()).get("names").size());
       for (JsonNode o : arr) {
-        for (String key : List.of("id", "typename", "nbytes", "instance_id", "names")) {
+        for (String key : List.of("id", "typename", "size_bytes", "instance_id", "names")) {
           assertTrue(o.has(key), () -> key + " missing in " + o);
         }
       }
@@ -368,7 +370,7 @@ class VineyardctlIT {
     assertEquals(1, filtered.size(), filtered::toString);
     assertEquals(p.id().toString(), filtered.get(0).get("id").asText());
     assertEquals(p.typename(), filtered.get(0).get("typename").asText());
-    assertEquals(1000 + 100_000, filtered.get(0).get("nbytes").asLong());
+    assertEquals(1000 + 100_000, filtered.get(0).get("size_bytes").asLong());
 
     JsonNode empty = json(ctl("--output", "json", "ls", "--typename", "no::such"));
     assertTrue(empty.isArray() && empty.isEmpty(), empty::toString);
@@ -429,7 +431,7 @@ class VineyardctlIT {
       JsonNode j = json(r);
       assertEquals(outer.toString(), j.get("id").asText());
       assertEquals("test::Outer", j.get("typename").asText());
-      assertEquals(1000 + 100_000, j.get("nbytes").asLong());
+      assertEquals(1000 + 100_000, j.get("size_bytes").asLong());
       assertEquals(client.instanceId(), j.get("instance_id").asLong());
       assertFalse(j.get("global").asBoolean());
       assertEquals("outer", j.get("fields").get("label").asText());
@@ -448,9 +450,9 @@ class VineyardctlIT {
       JsonNode left = p.get("members").get("left");
       assertEquals(inner.left().toString(), left.get("id").asText());
       assertEquals("vineyard::Blob", left.get("typename").asText());
-      assertEquals(1000, left.get("nbytes").asLong());
+      assertEquals(1000, left.get("size_bytes").asLong());
       assertTrue(left.get("fields").isObject() && left.get("members").isObject() && left.get("members").isEmpty());
-      assertEquals(100_000, p.get("members").get("right").get("nbytes").asLong());
+      assertEquals(100_000, p.get("members").get("right").get("size_bytes").asLong());
       assertEquals(inner.left().toString(), j.get("members").get("blob").get("id").asText());
     }
 
@@ -498,7 +500,7 @@ class VineyardctlIT {
   }
 
   @Test
-  void rmOfAMemberNeedsForceAndDeepDeletesUnsharedMembers() throws IOException {
+  void rmOfAMemberNeedsForceAndDeletesUnsharedMembersUnlessKept() throws IOException {
     Pair p = pair("test::RmPair");
 
     // A blob that an object uses: refused without --force, and nothing is deleted.
@@ -514,21 +516,21 @@ class VineyardctlIT {
     assertFalse(client.exists(p.id()));
     assertTrue(client.exists(p.right()), "the other member stays");
 
-    // Without --deep, members stay.
+    // With --keep-members, members stay.
     Pair q = pair("test::RmPair");
-    assertEquals(List.of(q.id().toString()), ok(ctl("rm", q.id().toString())).lines());
+    assertEquals(List.of(q.id().toString()), ok(ctl("rm", q.id().toString(), "--keep-members")).lines());
     assertTrue(client.exists(q.left()) && client.exists(q.right()));
 
-    // --deep deletes members that nothing else uses, and keeps shared ones.
+    // By default members that nothing else uses go with the object; shared ones stay.
     Pair r = pair("test::RmPair");
     ObjectId other = client.putMeta(ObjectMeta.builder("test::User").member("shared", r.right()).build());
-    CtlRun deep = ok(ctl("rm", r.id().toString(), "--deep"));
+    CtlRun deep = ok(ctl("rm", r.id().toString()));
     assertEquals(Set.of(r.id().toString(), r.left().toString()), new HashSet<>(deep.lines()), deep::toString);
     assertFalse(client.exists(r.id()));
     assertFalse(client.exists(r.left()));
     assertTrue(client.exists(r.right()), "still used by " + other);
     fails(ExitCodes.NOT_FOUND, ctl("get", r.left().toString()));
-    assertEquals(100_000, json(ctl("--output", "json", "inspect", other.toString())).get("nbytes").asLong());
+    assertEquals(100_000, json(ctl("--output", "json", "inspect", other.toString())).get("size_bytes").asLong());
   }
 
   @Test
@@ -640,7 +642,7 @@ class VineyardctlIT {
     JsonNode arr = json(ctl("--output", "json", "instances"));
     assertEquals(1, arr.size(), arr::toString);
     JsonNode self = arr.get(0);
-    assertEquals(client.instanceId(), self.get("id").asLong());
+    assertEquals(client.instanceId(), self.get("instance_id").asLong());
     assertEquals(socket, self.get("ipc_socket").asText());
     assertEquals(rpc, self.get("rpc_endpoint").asText());
     assertEquals(256 * MIB, self.get("capacity_bytes").asLong());
@@ -662,7 +664,7 @@ class VineyardctlIT {
     assertTrue(row(global.lines(), id).matches(id + " +vineyard::Blob +2\\.4 KiB +" + client.instanceId() + " +" + Pattern.quote(name)),
         global::toString);
     JsonNode e = find(json(ctl("ls", "--global", "--output", "json")), id);
-    assertEquals(2500, e.get("nbytes").asLong());
+    assertEquals(2500, e.get("size_bytes").asLong());
     assertEquals(name, e.get("names").get(0).asText());
     assertTrue(ok(ctl("ls")).lines().stream().anyMatch(l -> l.startsWith(id + " ")), "still in the daemon's own listing");
 
@@ -935,6 +937,145 @@ class VineyardctlIT {
     for (String id : ids) {
       assertTrue(ObjectId.parse(id).isBlob(), id);
       assertNotEquals(0, ObjectId.parse(id).value());
+    }
+  }
+  // ---------------------------------------------------------------- small things a new user meets
+
+  @Test
+  void enumChoicesAreListedAsTheLowerCaseNamesUsersType() {
+    CtlRun r = usageError(ctl("put", "--format", "parquet", "x"), "--format");
+    assertTrue(r.stderr().contains("expected one of [blob, csv, arrow]"), r::toString);
+    usageError(ctl("get", "x", "--format", "yaml"), "[blob, csv, arrow]");
+  }
+
+  @Test
+  void aMistypedCommandGetsASuggestion() {
+    CtlRun r = usageError(ctl("lss"), "unknown command 'lss'");
+    assertTrue(r.stderr().contains("Did you mean: ls?"), r::toString);
+    CtlRun inspect = usageError(ctl("inpsect", "x"), "unknown command 'inpsect'");
+    assertTrue(inspect.stderr().contains("Did you mean: inspect?"), inspect::toString);
+  }
+
+  @Test
+  void aSocketPathThatIsADirectoryOrAFileSaysSo() throws IOException {
+    CtlRun dir = fails(ExitCodes.INVALID_ARGUMENT, raw(new byte[0], "--socket", work.toString(), "ls"));
+    assertTrue(dir.stderr().contains(work + " is a directory, not a socket"), dir::toString);
+    Path regular = file("not-a-socket", new byte[1]);
+    CtlRun file = fails(ExitCodes.INVALID_ARGUMENT, raw(new byte[0], "--socket", regular.toString(), "stats"));
+    assertTrue(file.stderr().contains(regular + " is a regular file, not a socket"), file::toString);
+    // Nothing there at all is still "cannot connect".
+    fails(ExitCodes.CANNOT_CONNECT, raw(new byte[0], "--socket", work.resolve("nothing.sock").toString(), "ls"));
+  }
+
+  @Test
+  void inspectSortsMembersAndFieldsByNumberWithinTheName() throws IOException {
+    ObjectMeta.Builder b = ObjectMeta.builder("test::Buffers");
+    for (int i = 0; i <= 11; i++) {
+      b.member("buffer_" + i, client.putBlob(random(8)));
+      b.field("size_" + i, (long) i);
+    }
+    ObjectId id = client.putMeta(b.build());
+    CtlRun r = ok(ctl("inspect", id.toString()));
+    List<String> members = r.lines().stream().filter(l -> l.contains(": o")).map(l -> l.strip().split(":")[0]).toList();
+    List<String> expected = java.util.stream.IntStream.rangeClosed(0, 11).mapToObj(i -> "buffer_" + i).toList();
+    assertEquals(expected, members, r::toString);
+    List<String> fields = r.lines().stream().filter(l -> l.contains(" = ")).map(l -> l.strip().split(" ")[0]).toList();
+    assertEquals(expected.stream().map(m -> m.replace("buffer_", "size_")).toList(), fields, r::toString);
+
+    List<String> jsonMembers = new ArrayList<>();
+    json(ctl("--output", "json", "inspect", id.toString())).get("members").fieldNames().forEachRemaining(jsonMembers::add);
+    assertEquals(expected, jsonMembers);
+  }
+
+  @Test
+  void csvPutShowsTheShareOfTheFileReadInBothPasses() throws IOException {
+    StringBuilder csv = new StringBuilder("id,name,score\n");
+    for (int i = 0; csv.length() < 17 * MIB; i++) {
+      csv.append(i).append(",name-").append(i).append(',').append(i * 0.5).append('\n');
+    }
+    Path in = Files.writeString(work.resolve("big.csv"), csv);
+    CtlRun r = ctlTerminal(true, "put", "--format", "csv", in.toString());
+    assertEquals(0, r.code(), r::toString);
+    assertTrue(ID.matcher(r.lastLine()).matches() && r.lines().size() == 1, "stdout stays clean: " + r);
+    String size = io.vineyard.MemorySize.format(Files.size(in));
+    assertTrue(r.stderr().startsWith("\rput: reading types ["), r::toString);
+    assertTrue(r.stderr().contains("put: storing values ["), r::toString);
+    assertTrue(r.stderr().contains("100% " + size + " of " + size), r::toString);
+    assertTrue(r.stderr().endsWith("\n"), r::toString);
+    ok(ctl("rm", r.lastLine()));
+  }
+  // ---------------------------------------------------------------- one JSON vocabulary
+
+  /** The keys docs/cli.md gives for each command's JSON, from its table under "JSON output". */
+  private static java.util.Map<String, Set<String>> documentedKeys() throws IOException {
+    List<String> lines = Files.readAllLines(Path.of(System.getProperty("user.dir")).getParent().resolve("docs/cli.md"));
+    int start = lines.indexOf("## JSON output");
+    assertTrue(start >= 0, "docs/cli.md has a JSON output section");
+    java.util.Map<String, Set<String>> keys = new java.util.LinkedHashMap<>();
+    Pattern key = Pattern.compile("`([a-z_]+)`");
+    for (String line : lines.subList(start + 1, lines.size())) {
+      if (line.startsWith("## ")) {
+        break;
+      }
+      String[] cells = line.split("\\|");
+      if (line.startsWith("| `") && cells.length >= 3) {
+        Set<String> k = new HashSet<>();
+        java.util.regex.Matcher m = key.matcher(cells[2]);
+        while (m.find()) {
+          k.add(m.group(1));
+        }
+        keys.put(cells[1].strip().replace("`", ""), k);
+      }
+    }
+    return keys;
+  }
+
+  private static Set<String> keys(JsonNode o) {
+    Set<String> k = new HashSet<>();
+    o.fieldNames().forEachRemaining(k::add);
+    return k;
+  }
+
+  @Test
+  void everyCommandsJsonUsesTheKeysDocumentedInCliMd() throws IOException {
+    java.util.Map<String, Set<String>> doc = documentedKeys();
+    java.util.Map<String, Set<String>> seen = new java.util.LinkedHashMap<>();
+    String name = uniqueName("vocabulary");
+    JsonNode put = json(ctl("--output", "json", "put", file("v.bin", random(10)).toString(), "--name", name));
+    seen.put("put", keys(put));
+    String id = put.get("id").asText();
+    Path csv = Files.writeString(work.resolve("v.csv"), "a,b\n1,x\n");
+    JsonNode table = json(ctl("--output", "json", "put", "--format", "csv", csv.toString(), "--name", uniqueName("vt")));
+    seen.put("put --format csv", keys(table));
+    assertEquals(json(ctl("--output", "json", "inspect", table.get("id").asText())).get("size_bytes"), table.get("size_bytes"),
+        "put and inspect give one size");
+    seen.put("ls", keys(json(ctl("--output", "json", "ls")).get(0)));
+    seen.put("inspect", keys(json(ctl("--output", "json", "inspect", id))));
+    JsonNode located = json(ctl("--output", "json", "locate", id)).get(0);
+    assertEquals(".", located.get("path").asText(), "the object's own path is . as in the table");
+    seen.put("locate", keys(located));
+    seen.put("stats", keys(json(ctl("--output", "json", "stats"))));
+    seen.put("instances", keys(json(ctl("--output", "json", "instances")).get(0)));
+    String second = uniqueName("vocabulary");
+    seen.put("name", keys(json(ctl("--output", "json", "name", id, second))));
+    JsonNode dropped = json(ctl("--output", "json", "name", "--drop", second));
+    assertTrue(dropped.get("dropped").asBoolean(), dropped::toString);
+    seen.put("name --drop", keys(dropped));
+    seen.put("persist", keys(json(ctl("--output", "json", "persist", id))));
+    JsonNode global = json(ctl("--output", "json", "ls", "--global"));
+    JsonNode mine = find(global, id);
+    assertTrue(mine.get("persisted").asBoolean(), mine::toString);
+    seen.put("ls --global", keys(mine));
+    seen.put("migrate", keys(json(ctl("--output", "json", "migrate", id))));
+    seen.put("gc", keys(json(ctl("--output", "json", "gc", "--older-than", "1h", "--dry-run"))));
+    seen.put("rm", keys(json(ctl("--output", "json", "rm", id))));
+
+    assertEquals(doc.keySet(), seen.keySet(), "every command's JSON is documented");
+    for (String command : seen.keySet()) {
+      assertEquals(doc.get(command), seen.get(command), command);
+      for (String k : seen.get(command)) {
+        assertFalse(k.equals("size") || k.equals("nbytes") || k.equals("rows") || k.equals("batches"), command + ": " + k);
+      }
     }
   }
 }

@@ -93,7 +93,7 @@ class VineyardctlTablesIT {
   @Test
   void csvFromStandardInputIsBatched() {
     CtlRun put = ctl(CSV.getBytes(StandardCharsets.UTF_8), "--output", "json", "put", "--format", "csv", "-", "--batch-rows", "3").ok();
-    assertTrue(put.stdout().contains("\"typename\": \"vineyard::Table\", \"rows\": 4, \"batches\": 2"), put.toString());
+    assertTrue(put.stdout().contains("\"typename\": \"vineyard::Table\", \"num_rows\": 4, \"num_batches\": 2"), put.toString());
     CtlRun empty = ctl("put", "--format", "csv", "-").fails(ExitCodes.INVALID_ARGUMENT);
     assertTrue(empty.stderr().contains("standard input"), empty.toString());
   }
@@ -182,6 +182,20 @@ class VineyardctlTablesIT {
     try (IpcClient c = daemon.connect()) {
       LeakChecks.assertNoOpenHandles(c);
     }
+  }
+
+  @Test
+  void aTruncatedArrowFileSaysSoAndNamesTheFile() throws Exception {
+    Path whole = work.resolve("whole.arrow");
+    writeArrow(whole, false);
+    byte[] bytes = Files.readAllBytes(whole);
+    Path cut = Files.write(work.resolve("cut.arrow"), java.util.Arrays.copyOf(bytes, bytes.length - 40));
+    CtlRun r = ctl("put", "--format", "arrow", cut.toString()).fails(ExitCodes.INVALID_ARGUMENT);
+    assertTrue(r.stderr().contains(cut + " is not a complete Arrow IPC file"), r.toString());
+    assertTrue(r.stderr().contains("truncated"), r.toString());
+    // Through standard input the message names it so, not the temporary copy.
+    CtlRun piped = ctl(Files.readAllBytes(cut), "put", "--format", "arrow", "-").fails(ExitCodes.INVALID_ARGUMENT);
+    assertTrue(piped.stderr().contains("standard input is not a complete Arrow IPC file"), piped.toString());
   }
 
   @Test

@@ -82,7 +82,9 @@ public final class Blob implements AutoCloseable {
   /**
    * Copies the blob's bytes to an open file descriptor (a file, a pipe, a socket) inside the kernel,
    * with {@code sendfile(2)}: the pages go from the daemon's shared memory to the destination without
-   * being mapped into this process or passing through the JVM, as {@code cp} does.
+   * being mapped into this process or passing through the JVM, as {@code cp} does. Where the kernel
+   * refuses (a terminal, for bytes past the first 2 GiB of the region: {@code EOVERFLOW}), the rest
+   * is written from the mapping instead.
    *
    * @throws VineyardException {@link ErrorCode#INVALID_ARGUMENT} when the kernel cannot do it for
    *     this destination (nothing was written then); write {@link #segment()} instead
@@ -105,6 +107,12 @@ public final class Blob implements AutoCloseable {
         if (errno == Libc.EINTR) {
           continue;
         }
+        if (errno == Libc.EOVERFLOW) {
+          // The kernel refuses input offsets past the destination file system's largest file size
+          // (2 GiB for a terminal), whatever the destination's own position: write from the mapping.
+          write(outFd, from + done, length - done);
+          return;
+        }
         if (done == 0 && (errno == Libc.EINVAL || errno == Libc.ENOSYS)) {
           throw new VineyardException(
               ErrorCode.INVALID_ARGUMENT, "sendfile cannot write to this destination: " + Libc.strerror(errno));
@@ -113,6 +121,23 @@ public final class Blob implements AutoCloseable {
       }
       if (n == 0) {
         throw new VineyardException(ErrorCode.IO_ERROR, "copying blob " + id + " stopped after " + done + " bytes");
+      }
+      done += n;
+    }
+  }
+
+  /** Writes bytes of the mapped blob to {@code outFd} with write(2). */
+  private void write(int outFd, long from, long length) {
+    MemorySegment bytes = segment();
+    long done = 0;
+    while (done < length) {
+      long n = Libc.write(outFd, bytes.asSlice(from + done, Math.min(length - done, 1L << 30)));
+      if (n < 0) {
+        int errno = Libc.lastErrno();
+        if (errno == Libc.EINTR) {
+          continue;
+        }
+        throw new VineyardException(ErrorCode.IO_ERROR, "copying blob " + id + " failed: " + Libc.strerror(errno));
       }
       done += n;
     }

@@ -3,7 +3,6 @@ package io.vineyard.client;
 import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -21,8 +20,10 @@ import org.apache.arrow.memory.ForeignAllocation;
  * blob in the daemon first (one more round trip). Either way, what was written before
  * {@code seal()} is what gets sealed.
  *
- * <p>{@link #segment()} fails once the writer is sealed or closed. Do not write through a segment
- * obtained earlier after sealing: for large blobs other processes may already be reading it.
+ * <p>{@link #segment()} fails once the writer is sealed or closed. Do not use a segment obtained
+ * earlier after sealing or closing: for large blobs other processes may already be reading it, and a
+ * small blob's staging memory is reused for the client's next small blob (read a sealed blob through
+ * {@link IpcClient#getBlob}). An Arrow buffer from {@link #toArrowBuf} stays valid until released.
  * Several writers are sealed in one round trip with {@link IpcClient#seal(java.util.Collection)}.
  *
  * <p>Threads: a writer is meant to be filled and sealed by one thread at a time (writes to its
@@ -41,12 +42,16 @@ public final class BlobWriter implements AutoCloseable {
   /** Where the caller writes: the blob itself, or local staging memory for small blobs. */
   private final MemorySegment segment;
   private final boolean staged;
+  /** For a staged blob: the pooled buffer {@link #segment} is a slice of, until given back. */
+  private MemorySegment staging;
   /** Null while a staged blob is not reserved in the daemon yet. */
   private ObjectId id;
   /** For a staged blob reserved by {@link #id()}: its bytes in shared memory. */
   private MemorySegment reserved;
   private State state = State.OPEN;
   private int arrowRefs;
+  /** Between {@link #planSeal} and {@link #planDone}: a batch seal may still read the staging memory. */
+  private boolean inBatch;
   private boolean pinnedAfterSeal;
 
   /** A blob allocated in the daemon, written in place. */
@@ -58,13 +63,21 @@ public final class BlobWriter implements AutoCloseable {
     this.staged = false;
   }
 
-  /** A small blob staged in local memory until sealed. */
+  /** A small blob staged in local memory (from the client's pool) until sealed. */
   BlobWriter(IpcClient client, long size) {
     this.client = client;
     this.size = size;
-    // Freed by the GC once neither this writer nor an Arrow buffer made from it is reachable.
-    this.segment = Arena.ofAuto().allocate(size, 64);
+    this.staging = client.staging().take(size);
+    this.segment = staging.asSlice(0, size);
     this.staged = true;
+  }
+
+  /** Gives the staging memory back to the pool once sealed or aborted and no Arrow buffer uses it. */
+  private void recycle() {
+    if (staging != null && state != State.OPEN && arrowRefs == 0 && !inBatch) {
+      client.staging().give(staging);
+      staging = null;
+    }
   }
 
   /**
@@ -127,6 +140,7 @@ public final class BlobWriter implements AutoCloseable {
 
   private synchronized void arrowReleased() {
     arrowRefs--;
+    recycle();
     if (arrowRefs == 0 && pinnedAfterSeal) {
       pinnedAfterSeal = false;
       client.releaseSealed(id);
@@ -154,6 +168,7 @@ public final class BlobWriter implements AutoCloseable {
     }
     state = State.SEALED;
     client.writerDone(this);
+    recycle();
     return id;
   }
 
@@ -174,7 +189,14 @@ public final class BlobWriter implements AutoCloseable {
       MemorySegment.copy(segment, 0, reserved, 0, size);
       return new SealPlan(id, null, false);
     }
+    inBatch = true;
     return new SealPlan(null, segment, false);
+  }
+
+  /** The batch seal that planned this writer is over (sealed or not): its staging memory is free to recycle. */
+  synchronized void planDone() {
+    inBatch = false;
+    recycle();
   }
 
   /** For a batch seal that succeeded: the writer is sealed as {@code sealedId}. */
@@ -183,6 +205,7 @@ public final class BlobWriter implements AutoCloseable {
     pinnedAfterSeal = pinned;
     state = State.SEALED;
     client.writerDone(this);
+    recycle();
   }
 
   private void checkSealable() {
@@ -218,6 +241,7 @@ public final class BlobWriter implements AutoCloseable {
     }
     state = State.ABORTED;
     client.writerDone(this);
+    recycle();
     if (id != null) {
       client.abort(id);
     }

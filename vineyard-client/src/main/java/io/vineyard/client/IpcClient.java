@@ -87,8 +87,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Replies are read by the callers themselves (see {@link ReplyDemux}: a waiting caller reads for
  * everyone while no one else does), so a single thread pays no hand-off. {@code *Async} methods
- * return at once; their futures are completed on a small executor of this client's, never on a
- * thread that reads replies or holds a client lock, so a callback may call the client again,
+ * return at once. Their futures are completed on a small executor of this client's, and every stage
+ * chained to such a future ({@code thenApply}, {@code whenComplete}, ...) runs there too, never on
+ * a thread that reads replies or holds a client lock, so a callback may call the client again,
  * blocking calls included.
  *
  * <p>Every call waits at most the client's timeout ({@link Builder#timeout}; {@link #migrate} has
@@ -121,7 +122,10 @@ public final class IpcClient implements MetadataClient {
   private final Duration timeout;
   /** Guards the region table and the mappings: taken briefly, never while waiting for a reply. */
   private final Object regionLock = new Object();
+  /** Regions this client reads, by id: mapped from read-only descriptors. */
   private final Map<Integer, SharedRegion> regions = new HashMap<>();
+  /** Regions this client writes blobs in place in, by id: mapped from read-write descriptors. */
+  private final Map<Integer, SharedRegion> writableRegions = new HashMap<>();
   private final Set<Blob> openBlobs = ConcurrentHashMap.newKeySet();
   private final Set<BlobWriter> openWriters = ConcurrentHashMap.newKeySet();
   private final AtomicLong lastRequestId = new AtomicLong();
@@ -133,6 +137,7 @@ public final class IpcClient implements MetadataClient {
   private final long maxRequestFrame;
   private volatile boolean closed;
   private volatile ExecutorService callbacks;
+  private final StagingPool staging = new StagingPool();
 
   private IpcClient(UnixSocketConnection conn, Duration timeout, String name) {
     this.conn = conn;
@@ -342,6 +347,11 @@ public final class IpcClient implements MetadataClient {
     return w;
   }
 
+  /** Where small blobs are staged until sealed. */
+  StagingPool staging() {
+    return staging;
+  }
+
   /** A blob allocated in the daemon and not sealed yet: its id and writable bytes. */
   record Reservation(ObjectId id, MemorySegment segment) {}
 
@@ -373,7 +383,7 @@ public final class IpcClient implements MetadataClient {
       if (closed) {
         throw closedError();
       }
-      bytes = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc).readWrite().asSlice(loc.getOffset(), loc.getSize());
+      bytes = loc.getSize() == 0 ? MemorySegment.NULL : regionFor(loc, true).readWrite().asSlice(loc.getOffset(), loc.getSize());
     }
     return new Reservation(new ObjectId(loc.getId()), bytes);
   }
@@ -518,6 +528,16 @@ public final class IpcClient implements MetadataClient {
   public List<ObjectId> seal(Collection<BlobWriter> writers) {
     checkOpen();
     List<BlobWriter> list = List.copyOf(writers);
+    List<BlobWriter> planned = new ArrayList<>(list.size());
+    try {
+      return seal(list, planned);
+    } finally {
+      // Until here the request may still read staging memory: a close() meanwhile must not recycle it.
+      planned.forEach(BlobWriter::planDone);
+    }
+  }
+
+  private List<ObjectId> seal(List<BlobWriter> list, List<BlobWriter> planned) {
     Map<BlobWriter, Boolean> seen = new IdentityHashMap<>();
     List<BlobWriter.SealPlan> plans = new ArrayList<>(list.size());
     for (BlobWriter w : list) {
@@ -528,6 +548,7 @@ public final class IpcClient implements MetadataClient {
         throw new VineyardException(ErrorCode.INVALID_ARGUMENT, w + " is listed twice");
       }
       plans.add(w.planSeal());
+      planned.add(w);
     }
     CreateBlobsRequest.Builder create = CreateBlobsRequest.newBuilder();
     SealBlobsRequest.Builder seal = SealBlobsRequest.newBuilder();
@@ -622,7 +643,7 @@ public final class IpcClient implements MetadataClient {
           throw closedError();
         }
         for (BlobLocation loc : locs) {
-          SharedRegion region = loc.getSize() == 0 ? null : regionFor(loc);
+          SharedRegion region = loc.getSize() == 0 ? null : regionFor(loc, false);
           MemorySegment base = region == null ? MemorySegment.NULL : region.readOnly();
           int fd = region == null ? -1 : region.fd();
           Blob b = new Blob(this, new ObjectId(loc.getId()), base, fd, loc.getOffset(), loc.getSize());
@@ -937,8 +958,14 @@ public final class IpcClient implements MetadataClient {
     if (closed || ids.isEmpty()) {
       return;
     }
+    if (demux.isReaderThread()) {
+      runCallback(() -> sendRelease(ids)); // the reading thread never writes (see deferred)
+      return;
+    }
     try {
-      conn.writeFrame(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addAllIds(ids)).build());
+      // While other requests are in flight, the next of their frames (or a flush within a
+      // millisecond) takes the release along: one send fewer per blob, nothing reordered.
+      conn.writeFrame(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addAllIds(ids)).build(), demux.inFlight() > 0);
     } catch (VineyardException e) {
       LOG.warn("could not release {} blob(s): {}", ids.size(), e.getMessage());
     }
@@ -947,6 +974,10 @@ public final class IpcClient implements MetadataClient {
   /** A request whose reply nobody waits for (a clean-up): the reply, under an unknown id, is dropped. */
   private void sendOneWay(Request.Builder req) {
     if (closed) {
+      return;
+    }
+    if (demux.isReaderThread()) {
+      runCallback(() -> sendOneWay(req)); // the reading thread never writes (see deferred)
       return;
     }
     try {
@@ -980,7 +1011,8 @@ public final class IpcClient implements MetadataClient {
           io.vineyard.internal.Libc.closeQuietly(fd);
           continue;
         }
-        SharedRegion old = regions.put(region.getId(), new SharedRegion(region.getId(), region.getSize(), fd));
+        SharedRegion fresh = new SharedRegion(region.getId(), region.getSize(), fd, region.getWritable());
+        SharedRegion old = (region.getWritable() ? writableRegions : regions).put(region.getId(), fresh);
         if (old != null) {
           old.close();
         }
@@ -990,11 +1022,12 @@ public final class IpcClient implements MetadataClient {
   }
 
   /** Called holding the region lock. */
-  private SharedRegion regionFor(BlobLocation loc) {
-    SharedRegion region = regions.get(loc.getRegion());
+  private SharedRegion regionFor(BlobLocation loc, boolean writable) {
+    SharedRegion region = (writable ? writableRegions : regions).get(loc.getRegion());
     if (region == null) {
       throw new VineyardException(
-          ErrorCode.PROTOCOL_ERROR, "daemon referred to region " + loc.getRegion() + " it never sent");
+          ErrorCode.PROTOCOL_ERROR,
+          "daemon referred to region " + loc.getRegion() + " it never sent " + (writable ? "writable" : "read-only"));
     }
     return region;
   }
@@ -1045,15 +1078,20 @@ public final class IpcClient implements MetadataClient {
    */
   private <T> CompletableFuture<T> callAsync(
       Request.Builder request, Consumer<Response> onAbandoned, Function<Response, T> convert, Consumer<T> discard) {
-    CompletableFuture<T> out = new CompletableFuture<>();
+    ClientFuture<T> out = new ClientFuture<>(this::runCallback, demux::isReaderThread);
     if (closed) {
       out.completeExceptionally(closedError());
       return out;
     }
     long rid = lastRequestId.incrementAndGet();
+    Consumer<T> discardLater = discard == null ? null : v -> runCallback(() -> discard.accept(v));
     ReplyDemux.Pending p =
+        // Completed on the executor, never where the reply was read: a relay the JDK attaches itself
+        // (allOf, anyOf, copy, other.thenCombine(out)) is pushed onto the future without any method
+        // of ClientFuture's, and runs, with the caller's stages after it, on the thread that
+        // completes the future; checking for dependents first cannot see one attached meanwhile.
         demux.register(rid, what(request), deferred(onAbandoned),
-            done -> runCallback(() -> complete(done, out, convert, discard)));
+            done -> runCallback(() -> complete(done, out, convert, discardLater)));
     try {
       send(p, request.setRequestId(rid).build());
     } catch (VineyardException e) {
@@ -1191,8 +1229,10 @@ public final class IpcClient implements MetadataClient {
         LOG.error("closing client {} with Arrow buffers still live; leaving its mappings in place", clientId);
       } else {
         regions.values().forEach(SharedRegion::close);
+        writableRegions.values().forEach(SharedRegion::close);
       }
       regions.clear();
+      writableRegions.clear();
     }
     ExecutorService ex = callbacks;
     if (ex != null) {

@@ -52,6 +52,7 @@ public final class Libc {
   public static final int EPIPE = 32;
   public static final int EINVAL = 22;
   public static final int ENOSYS = 38;
+  public static final int EOVERFLOW = 75;
   public static final int EAGAIN = 11;
   public static final int ENOENT = 2;
   public static final int ECONNREFUSED = 111;
@@ -122,6 +123,8 @@ public final class Libc {
       downcall("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
   private static final MethodHandle SENDFILE =
       downcall("sendfile", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  private static final MethodHandle WRITE =
+      downcall("write", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
   private static final MethodHandle MADVISE =
       downcall("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
   private static final MethodHandle MUNMAP =
@@ -290,6 +293,19 @@ public final class Libc {
       MemorySegment off = a.allocate(ValueLayout.JAVA_LONG);
       off.set(ValueLayout.JAVA_LONG, 0, offset);
       return (long) SENDFILE.invokeExact(state(), outFd, inFd, off, count);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * Writes up to {@code seg.byteSize()} bytes of {@code seg} to {@code fd}.
+   *
+   * @return bytes written (possibly fewer), or -1 with errno set
+   */
+  public static long write(int fd, MemorySegment seg) {
+    try {
+      return (long) WRITE.invokeExact(state(), fd, seg, seg.byteSize());
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -7,8 +7,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -32,7 +30,8 @@ import java.util.function.Consumer;
  * the first asynchronous request and ends with the connection.
  *
  * <p>The leader only ever runs this class's code and {@link FrameSource#next}, never a caller's
- * callback: {@link Pending#onDone} hooks must not block (the client's hand the result to an executor).
+ * callback: {@link Pending#onDone} hooks must not block or write to the connection (the client's
+ * complete a future whose dependent stages run on an executor).
  * A thread that asks to wait while it is the leader would wait for itself, and is refused with
  * {@link ErrorCode#ILLEGAL_STATE}.
  *
@@ -42,7 +41,9 @@ import java.util.function.Consumer;
  * <em>abandoned</em>, but the connection stays up: its entry stays here so that a reply arriving
  * later is recognised and handed to the request's {@code onAbandoned} hook (which releases what the
  * reply pins) instead of being taken for a protocol error. Descriptors a late reply carries are
- * taken by the frame source as for any frame, so they are never lost or misattributed.
+ * taken by the frame source as for any frame, so they are never lost or misattributed. A
+ * synchronous waiter watches its own deadline; the deadlines of asynchronous requests are checked by
+ * whichever thread reads replies, every {@link #SWEEP_NANOS} or so (no timer per request).
  *
  * <p>When the connection breaks, {@link #failAll} fails every waiter at once.
  */
@@ -73,20 +74,11 @@ public final class ReplyDemux {
   /** Longest a follower parks before it looks again (a safety net; hand-offs wake it sooner). */
   private static final long FOLLOWER_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
-  private static final ScheduledThreadPoolExecutor TIMER = timer();
-
-  private static ScheduledThreadPoolExecutor timer() {
-    ScheduledThreadPoolExecutor t =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread th = new Thread(r, "vineyard-ipc-deadlines");
-              th.setDaemon(true);
-              return th;
-            });
-    t.setRemoveOnCancelPolicy(true);
-    return t;
-  }
+  /**
+   * How often the reading thread looks for asynchronous requests past their deadline (it reads at
+   * least every {@link FrameSource#next} tick, so a deadline is noticed within about a tick of this).
+   */
+  private static final long SWEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
   /** A request in flight. */
   public static final class Pending {
@@ -97,7 +89,9 @@ public final class ReplyDemux {
     final Consumer<Pending> onDone;
     final AtomicInteger state = new AtomicInteger(WAITING);
     volatile Thread waiter;
-    volatile ScheduledFuture<?> timeout;
+    /** For an asynchronous request once sent: when it is abandoned, and what to say then. */
+    volatile long deadlineNanos;
+    volatile Duration timeout;
     private Response response;
     private VineyardException failure;
 
@@ -146,6 +140,8 @@ public final class ReplyDemux {
   private final String name;
   private volatile VineyardException failed;
   private volatile Thread background;
+  /** When the reading thread last looked for expired asynchronous requests (its own field). */
+  private long lastSweep = System.nanoTime();
   private final Object backgroundStart = new Object();
 
   public ReplyDemux(FrameSource source, String name) {
@@ -187,10 +183,8 @@ public final class ReplyDemux {
     if (p.isDone()) {
       return;
     }
-    p.timeout = TIMER.schedule(() -> abandon(p, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);
-    if (p.isDone()) {
-      p.timeout.cancel(false);
-    }
+    p.timeout = timeout;
+    p.deadlineNanos = System.nanoTime() + timeout.toNanos();
     Thread bg = background;
     if (bg == null) {
       bg = startBackground();
@@ -281,7 +275,24 @@ public final class ReplyDemux {
     if (r != null) {
       dispatch(r);
     }
+    if (asyncInFlight.get() > 0) {
+      long now = System.nanoTime();
+      if (now - lastSweep >= SWEEP_NANOS) {
+        lastSweep = now;
+        abandonExpired(now);
+      }
+    }
     return true;
+  }
+
+  /** Abandons the asynchronous requests whose deadline has passed; run by the reading thread. */
+  private void abandonExpired(long now) {
+    for (Pending p : pending.values()) {
+      Duration t = p.timeout;
+      if (p.async && t != null && !p.isDone() && now - p.deadlineNanos >= 0) {
+        abandon(p, t);
+      }
+    }
   }
 
   /** Wakes one thread to lead: a parked synchronous waiter, else the background reader. */
@@ -363,10 +374,6 @@ public final class ReplyDemux {
   }
 
   private void finished(Pending p) {
-    ScheduledFuture<?> t = p.timeout;
-    if (t != null) {
-      t.cancel(false);
-    }
     if (p.async) {
       asyncInFlight.decrementAndGet();
       try {

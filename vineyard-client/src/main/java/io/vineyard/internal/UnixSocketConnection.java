@@ -19,8 +19,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * A blocking client connection on a UNIX-domain stream socket that sends and receives length-framed
  * messages and receives file descriptors passed with {@code SCM_RIGHTS}.
  *
- * <p>Threads: any number of threads may write frames at once (each frame is written whole under a
- * send lock held only for that frame); frames and descriptors are read by one thread at a time (a
+ * <p>Threads: any number of threads may write frames at once: each frame is appended whole to a
+ * send queue, and the thread that finds no one sending sends the queue, frames other threads append
+ * meanwhile included, so frames written together leave in one {@code send}; frames and descriptors are read by one thread at a time (a
  * receive lock, which the caller is expected to hold alone anyway, since whoever reads a frame must
  * also take its descriptors). {@link #close()} may be called from any thread: it shuts the socket
  * down first, which wakes a reader blocked in {@code recvmsg} and a writer blocked in {@code send},
@@ -36,6 +37,43 @@ public final class UnixSocketConnection implements AutoCloseable {
   private static final ValueLayout.OfInt INT_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
   private static final int INITIAL_BUFFER = 64 * 1024;
   private static final int MAX_FDS_PER_READ = 16;
+  /** Longest a deferrable frame waits in the queue for another frame to take it along. */
+  static final Duration DEFERRED_FLUSH = Duration.ofMillis(1);
+
+  /**
+   * Times the deferred-flush backstop; one thread for every connection, so it never sends itself (a
+   * send can block until the connection's timeout): it hands the send to {@link #SENDERS}.
+   */
+  private static final java.util.concurrent.ScheduledExecutorService FLUSHER =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "vineyard-ipc-flusher");
+            t.setDaemon(true);
+            return t;
+          });
+
+  /**
+   * Sends queues that no caller sends: deferred frames nothing took along, and the rest of a queue
+   * that a caller's thread gave up sending after {@link #SEND_BUDGET} (at most one thread per
+   * connection at a time, since only the thread that set {@code sending} sends).
+   */
+  private static final java.util.concurrent.ExecutorService SENDERS =
+      java.util.concurrent.Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "vineyard-ipc-sender");
+            t.setDaemon(true);
+            return t;
+          });
+
+  /**
+   * How long a caller's thread that took the sender role goes on sending frames other threads
+   * queued meanwhile once its own frame is out; then it hands the queue to {@link #SENDERS}, so that
+   * a steady stream of other threads' frames cannot keep it from its own call (and its deadline).
+   */
+  static final Duration SEND_BUDGET = Duration.ofMillis(1);
+
+  /** Bytes queued for the sending thread beyond which a writer waits for them to be taken. */
+  private static final long MAX_QUEUED = 8L << 20;
 
   private final int fd;
   private final Path path;
@@ -44,7 +82,11 @@ public final class UnixSocketConnection implements AutoCloseable {
   private final MemorySegment iov;
   private final MemorySegment control;
   private final ArrayDeque<Integer> receivedFds = new ArrayDeque<>();
+  /** Held while a {@code send} runs, so that {@link #close()} waits for it before freeing the descriptor. */
   private final ReentrantLock sendLock = new ReentrantLock();
+  /** Guards the send queue: {@link #queue}, {@link #queuedBytes}, {@link #outgoing}, {@link #sending}. */
+  private final ReentrantLock queueLock = new ReentrantLock();
+  private final java.util.concurrent.locks.Condition queueTaken = queueLock.newCondition();
   private final ReentrantLock recvLock = new ReentrantLock();
   /** How long a send may block, and how long {@link #readFrame(int)} waits for a frame. */
   private final long timeoutNanos;
@@ -52,7 +94,15 @@ public final class UnixSocketConnection implements AutoCloseable {
   private MemorySegment recvBuf;
   private long readPos;
   private long writePos;
-  private MemorySegment sendBuf;
+  /** Frames written and not yet taken by the sending thread. */
+  private MemorySegment queue;
+  private long queuedBytes;
+  /** What the sending thread is sending now (swapped with {@link #queue}). */
+  private MemorySegment outgoing;
+  /** Whether a thread is sending the queue (it sends until it finds the queue empty). */
+  private boolean sending;
+  /** Whether the deferred-flush backstop is scheduled for this connection. */
+  private boolean flushScheduled;
   private volatile boolean closed;
   /** Set once the connection failed (end of stream, an error, a bad frame); the socket is shut down. */
   private volatile String broken;
@@ -65,7 +115,8 @@ public final class UnixSocketConnection implements AutoCloseable {
     this.iov = arena.allocate(Libc.IOVEC);
     this.control = arena.allocate(Libc.CMSGHDR_SIZE + 4L * MAX_FDS_PER_READ, 8);
     this.recvBuf = arena.allocate(INITIAL_BUFFER, 8);
-    this.sendBuf = arena.allocate(INITIAL_BUFFER, 8);
+    this.queue = sendBuffer(INITIAL_BUFFER);
+    this.outgoing = sendBuffer(INITIAL_BUFFER);
   }
 
   /** The longest one {@code recvmsg} blocks, so that a waiting reader can check its own deadline. */
@@ -126,59 +177,197 @@ public final class UnixSocketConnection implements AutoCloseable {
 
   /** Sends one frame: the 4-byte length and {@code payload}. */
   public void writeFrame(byte[] payload) {
-    sendLock.lock();
-    try {
-      MemorySegment buf = frameBuffer(payload.length);
-      MemorySegment.copy(payload, 0, buf, ValueLayout.JAVA_BYTE, 4, payload.length);
-      sendFrame(payload.length);
-    } finally {
-      sendLock.unlock();
-    }
+    enqueue(payload.length, false, (buf, at) -> MemorySegment.copy(payload, 0, buf, ValueLayout.JAVA_BYTE, at, payload.length));
   }
 
   /** Sends one frame holding {@code message}, serialized straight into the send buffer (no copy). */
   public void writeFrame(MessageLite message) {
+    writeFrame(message, false);
+  }
+
+  /**
+   * Sends one frame holding {@code message}; with {@code deferrable}, it may instead wait in the
+   * queue for the next frame written (which takes it along in the same {@code send}), at most about
+   * {@link #DEFERRED_FLUSH} before it is sent on its own. For one-way messages whose timing does not
+   * matter to anyone but this connection (a release), written while other requests are in flight.
+   * Frames keep their order either way.
+   */
+  public void writeFrame(MessageLite message, boolean deferrable) {
     int size = message.getSerializedSize();
-    sendLock.lock();
-    try {
-      MemorySegment buf = frameBuffer(size);
+    enqueue(size, deferrable, (buf, at) -> {
       try {
-        CodedOutputStream out = CodedOutputStream.newInstance(buf.asSlice(4, size).asByteBuffer());
+        CodedOutputStream out = CodedOutputStream.newInstance(buf.asSlice(at, size).asByteBuffer());
         message.writeTo(out);
         out.flush();
       } catch (IOException e) {
         throw new VineyardException(ErrorCode.INTERNAL, "cannot serialize a request", e);
       }
-      sendFrame(size);
+    });
+  }
+
+  /** Writes a frame's payload of a known size at {@code offset} of {@code buffer}. */
+  private interface PayloadWriter {
+    void write(MemorySegment buffer, long offset);
+  }
+
+  /**
+   * Appends one frame to the queue and sends the queue unless another thread is sending it now, in
+   * which case that thread sends this frame too before it stops: frames that threads write at the
+   * same time leave in one {@code send}, and the thread whose frame was taken along does not wait
+   * (after {@link #SEND_BUDGET} the sender leaves the frames still coming to a background thread).
+   * A thread that finds more than {@link #MAX_QUEUED} bytes waiting for the sender waits until they
+   * are taken (so a daemon that stops reading cannot make the queue grow without bound).
+   */
+  private void enqueue(int payload, boolean deferrable, PayloadWriter body) {
+    long total = 4L + payload;
+    queueLock.lock();
+    try {
+      ensureOpen();
+      while (sending && queuedBytes > 0 && queuedBytes + total > MAX_QUEUED) {
+        try {
+          if (!queueTaken.await(timeoutNanos, java.util.concurrent.TimeUnit.NANOSECONDS)) {
+            throw broken("send timed out");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new VineyardException(ErrorCode.UNAVAILABLE, "interrupted while waiting to send (" + path + ")");
+        }
+        ensureOpen();
+      }
+      if (queue.byteSize() - queuedBytes < total) {
+        MemorySegment bigger = sendBuffer(Math.max(queuedBytes + total, queue.byteSize() * 2));
+        MemorySegment.copy(queue, 0, bigger, 0, queuedBytes);
+        queue = bigger;
+      }
+      queue.set(INT_BE, queuedBytes, payload);
+      body.write(queue, queuedBytes + 4);
+      queuedBytes += total;
+      if (sending) {
+        return;
+      }
+      if (deferrable) {
+        if (!flushScheduled) {
+          flushScheduled = true;
+          FLUSHER.schedule(
+              () -> SENDERS.execute(this::flushDeferred), DEFERRED_FLUSH.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+        return;
+      }
+      sending = true;
+    } finally {
+      queueLock.unlock();
+    }
+    sendQueued();
+  }
+
+  /**
+   * A send buffer. Each has an arena of its own, freed by the GC once replaced by a bigger one: the
+   * two buffers take turns, so growing one must not keep the one it replaces for the connection's life.
+   */
+  private static MemorySegment sendBuffer(long size) {
+    return Arena.ofAuto().allocate(size, 8);
+  }
+
+  /** The deferred-flush backstop: sends what is still queued, unless someone is sending it already. */
+  private void flushDeferred() {
+    queueLock.lock();
+    try {
+      flushScheduled = false;
+      if (queuedBytes == 0 || sending || closed || broken != null) {
+        return;
+      }
+      sending = true;
+    } finally {
+      queueLock.unlock();
+    }
+    sendForOthers();
+  }
+
+  /** Sends the queue on a {@link #SENDERS} thread, for as long as it takes; {@code sending} is set. */
+  private void sendForOthers() {
+    try {
+      sendQueued(false);
+    } catch (VineyardException e) {
+      // The connection is broken now; whoever uses it next is told.
+    }
+  }
+
+  /** Sends what is queued until the queue is empty; called by the caller's thread that set {@code sending}. */
+  private void sendQueued() {
+    sendQueued(true);
+  }
+
+  /**
+   * Sends what is queued until the queue is empty; called by the one thread that set {@code
+   * sending}. With {@code handOff}, once the first batch (with the caller's own frame) is out and
+   * {@link #SEND_BUDGET} has passed, what is still queued is left to a {@link #SENDERS} thread.
+   */
+  private void sendQueued(boolean handOff) {
+    boolean done = false;
+    long start = System.nanoTime();
+    boolean first = true;
+    try {
+      while (true) {
+        long length;
+        queueLock.lock();
+        try {
+          if (queuedBytes == 0) {
+            sending = false;
+            done = true;
+            return;
+          }
+          if (handOff && !first && System.nanoTime() - start >= SEND_BUDGET.toNanos() && !closed && broken == null) {
+            try {
+              SENDERS.execute(this::sendForOthers); // still sending: the queue is that thread's now
+              done = true;
+              return;
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+              handOff = false; // go on sending here
+            }
+          }
+          first = false;
+          MemorySegment full = queue;
+          queue = outgoing;
+          outgoing = full;
+          length = queuedBytes;
+          queuedBytes = 0;
+          queueTaken.signalAll();
+        } finally {
+          queueLock.unlock();
+        }
+        sendAll(outgoing, length);
+      }
+    } finally {
+      if (!done) {
+        queueLock.lock();
+        try {
+          sending = false;
+          queueTaken.signalAll();
+        } finally {
+          queueLock.unlock();
+        }
+      }
+    }
+  }
+
+  private void sendAll(MemorySegment buf, long total) {
+    sendLock.lock();
+    try {
+      ensureOpen();
+      long sent = 0;
+      while (sent < total) {
+        long n = Libc.send(fd, buf.asSlice(sent), total - sent, Libc.MSG_NOSIGNAL);
+        if (n < 0) {
+          int errno = Libc.lastErrno();
+          if (errno == Libc.EINTR) {
+            continue;
+          }
+          throw broken(errno == Libc.EAGAIN ? "send timed out" : "send failed: " + Libc.strerror(errno));
+        }
+        sent += n;
+      }
     } finally {
       sendLock.unlock();
-    }
-  }
-
-  /** The send buffer, large enough for a frame of {@code payload} bytes, with the length written. */
-  private MemorySegment frameBuffer(int payload) {
-    ensureOpen();
-    long total = 4L + payload;
-    if (sendBuf.byteSize() < total) {
-      sendBuf = arena.allocate(Math.max(total, sendBuf.byteSize() * 2), 8);
-    }
-    sendBuf.set(INT_BE, 0, payload);
-    return sendBuf;
-  }
-
-  private void sendFrame(int payload) {
-    long total = 4L + payload;
-    long sent = 0;
-    while (sent < total) {
-      long n = Libc.send(fd, sendBuf.asSlice(sent), total - sent, Libc.MSG_NOSIGNAL);
-      if (n < 0) {
-        int errno = Libc.lastErrno();
-        if (errno == Libc.EINTR) {
-          continue;
-        }
-        throw broken(errno == Libc.EAGAIN ? "send timed out" : "send failed: " + Libc.strerror(errno));
-      }
-      sent += n;
     }
   }
 

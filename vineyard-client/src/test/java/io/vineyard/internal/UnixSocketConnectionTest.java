@@ -332,6 +332,183 @@ class UnixSocketConnectionTest {
   }
 
   @Test
+  void framesWrittenByManyThreadsAtOnceArriveWholeAndEachThreadsInOrder() throws Exception {
+    int threads = 8;
+    int perThread = 1500;
+    // Payload: thread, sequence, then filler of a size that varies (a few big frames push the queue
+    // past its bound, so writers also wait for the sender), every byte derived from the first two.
+    int[] next = new int[threads];
+    peer(
+        ch -> {
+          for (int i = 0; i < threads * perThread; i++) {
+            ByteBuffer len = ByteBuffer.allocate(4);
+            readFully(ch, len);
+            ByteBuffer p = ByteBuffer.allocate(len.flip().getInt());
+            readFully(ch, p);
+            p.flip();
+            int t = p.getInt();
+            int seq = p.getInt();
+            if (seq != next[t]) {
+              throw new AssertionError("thread " + t + ": frame " + seq + " arrived where " + next[t] + " was due");
+            }
+            next[t]++;
+            while (p.hasRemaining()) {
+              if (p.get() != (byte) (t * 31 + seq)) {
+                throw new AssertionError("thread " + t + ", frame " + seq + ": a byte of another frame");
+              }
+            }
+          }
+        });
+    try (UnixSocketConnection c = connect()) {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Thread> writers = new ArrayList<>();
+      AtomicReference<Throwable> failed = new AtomicReference<>();
+      for (int t = 0; t < threads; t++) {
+        int me = t;
+        writers.add(Thread.ofPlatform().start(() -> {
+          try {
+            start.await();
+            for (int seq = 0; seq < perThread; seq++) {
+              int filler = seq % 500 == 499 ? 3 << 20 : (seq * 7919) % 9000;
+              ByteBuffer p = ByteBuffer.allocate(8 + filler).putInt(me).putInt(seq);
+              while (p.hasRemaining()) {
+                p.put((byte) (me * 31 + seq));
+              }
+              c.writeFrame(p.array());
+            }
+          } catch (Throwable e) {
+            failed.set(e);
+          }
+        }));
+      }
+      start.countDown();
+      for (Thread w : writers) {
+        w.join(30_000);
+      }
+      if (failed.get() != null) {
+        throw new AssertionError("a writer failed", failed.get());
+      }
+      awaitPeer();
+    }
+    for (int t = 0; t < threads; t++) {
+      assertEquals(perThread, next[t], "frames of thread " + t);
+    }
+  }
+
+  @Test
+  void aDeferredFrameGoesOutOnItsOwnSoonAndAheadOfTheNextFrame() throws Exception {
+    io.vineyard.proto.ipc.Request first = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(1).build();
+    io.vineyard.proto.ipc.Request second = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(2).build();
+    io.vineyard.proto.ipc.Request third = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(3).build();
+    CountDownLatch firstArrived = new CountDownLatch(1);
+    List<Long> ids = new ArrayList<>();
+    peer(
+        ch -> {
+          for (int i = 0; i < 3; i++) {
+            ByteBuffer len = ByteBuffer.allocate(4);
+            readFully(ch, len);
+            ByteBuffer p = ByteBuffer.allocate(len.flip().getInt());
+            readFully(ch, p);
+            ids.add(io.vineyard.proto.ipc.Request.parseFrom(p.flip()).getRequestId());
+            firstArrived.countDown();
+          }
+        });
+    try (UnixSocketConnection c = connect()) {
+      // Alone, a deferred frame still leaves, within about UnixSocketConnection.DEFERRED_FLUSH.
+      c.writeFrame(first, true);
+      assertTrue(firstArrived.await(5, TimeUnit.SECONDS), "a deferred frame was never sent");
+      // Followed by an ordinary frame, it leaves first.
+      c.writeFrame(second, true);
+      c.writeFrame(third);
+      awaitPeer();
+    }
+    assertEquals(List.of(1L, 2L, 3L), ids);
+  }
+
+  /** A release-sized request, serialized with {@code filler} bytes of client name. */
+  private static io.vineyard.proto.ipc.Request request(long id, int filler) {
+    io.vineyard.proto.ipc.Request.Builder b = io.vineyard.proto.ipc.Request.newBuilder().setRequestId(id);
+    if (filler > 0) {
+      b.setRegister(io.vineyard.proto.ipc.RegisterRequest.newBuilder().setClientName("x".repeat(filler)));
+    }
+    return b.build();
+  }
+
+  @Test
+  void aDeferredFrameIsNotHeldUpByAnotherConnectionsBlockedSend() throws Exception {
+    // Connection A's peer never reads, so whoever sends A's queue blocks (up to A's timeout); a
+    // deferred frame on connection B must still leave within about DEFERRED_FLUSH.
+    try (UnixSocketConnection a = UnixSocketConnection.connect(socketPath, Duration.ofSeconds(4));
+        SocketChannel peerA = server.accept();
+        UnixSocketConnection b = connect();
+        SocketChannel peerB = server.accept()) {
+      a.writeFrame(request(1, 4 << 20), true); // left to the backstop flusher, which blocks sending it
+      assertTrue(peerA.isConnected());
+      Thread.sleep(200);
+      long t0 = System.nanoTime();
+      b.writeFrame(request(2, 0), true);
+      ByteBuffer len = ByteBuffer.allocate(4);
+      readFully(peerB, len);
+      ByteBuffer p = ByteBuffer.allocate(len.flip().getInt());
+      readFully(peerB, p);
+      long tookMs = (System.nanoTime() - t0) / 1_000_000;
+      assertEquals(2, io.vineyard.proto.ipc.Request.parseFrom(p.flip()).getRequestId());
+      assertTrue(tookMs < 1000, "B's deferred frame waited " + tookMs + " ms for A's blocked send");
+    }
+  }
+
+  @Test
+  void aWriterDoesNotKeepSendingOtherThreadsFramesForever() throws Exception {
+    // A slow peer, and a thread that writes all the time: the thread that took the sender role must
+    // get back to its caller (whose call has a deadline) soon after its own frame is out, not when
+    // the other thread stops writing.
+    long busyMs = 4000;
+    peer(
+        ch -> {
+          ByteBuffer sink = ByteBuffer.allocate(256 << 10);
+          while (true) {
+            sink.clear();
+            if (ch.read(sink) < 0) {
+              return;
+            }
+            Thread.sleep(1);
+          }
+        });
+    try (UnixSocketConnection c = connect()) {
+      AtomicReference<Throwable> failed = new AtomicReference<>();
+      long[] firstWriteMs = new long[1];
+      Thread first = Thread.ofPlatform().start(() -> {
+        try {
+          long t0 = System.nanoTime();
+          c.writeFrame(request(1, 2 << 20));
+          firstWriteMs[0] = (System.nanoTime() - t0) / 1_000_000;
+        } catch (Throwable e) {
+          failed.set(e);
+        }
+      });
+      Thread.sleep(20); // the first thread is the sender now, its 2 MiB going out slowly
+      Thread busy = Thread.ofPlatform().start(() -> {
+        try {
+          long end = System.nanoTime() + busyMs * 1_000_000;
+          io.vineyard.proto.ipc.Request r = request(2, 64 << 10);
+          while (System.nanoTime() < end) {
+            c.writeFrame(r);
+          }
+        } catch (Throwable e) {
+          failed.set(e);
+        }
+      });
+      first.join(busyMs + 20_000);
+      busy.join(busyMs + 20_000);
+      if (failed.get() != null) {
+        throw new AssertionError("a writer failed", failed.get());
+      }
+      assertTrue(firstWriteMs[0] < busyMs / 2,
+          "the first writer was kept sending the other thread's frames for " + firstWriteMs[0] + " ms");
+    }
+  }
+
+  @Test
   void requestAndReplyOverOneConnection() throws Exception {
     peer(
         ch -> {

@@ -72,6 +72,12 @@ public final class TableFiles {
   public static Imported importArrow(IpcClient client, Path file, LongConsumer progress) {
     try (BufferAllocator allocator = new RootAllocator(readLimit(client, file))) {
       if (Files.isRegularFile(file) && startsWithMagic(file)) {
+        if (!endsWithMagic(file)) {
+          // Arrow itself would say "missing Magic number [...]".
+          throw new VineyardException(
+              ErrorCode.INVALID_ARGUMENT, file + " is not a complete Arrow IPC file: it starts with the file format's magic"
+                  + " bytes (ARROW1) but does not end with them, so it is probably truncated (a copy or download cut short)");
+        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
             ArrowFileReader reader = new ArrowFileReader(ch, allocator)) {
           return importFrom(client, reader, file.toString(), progress);
@@ -149,6 +155,20 @@ public final class TableFiles {
     }
   }
 
+  private static boolean endsWithMagic(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size < 2L * ARROW_MAGIC.length) {
+        return false;
+      }
+      java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate(ARROW_MAGIC.length);
+      while (tail.hasRemaining() && ch.read(tail, size - ARROW_MAGIC.length + tail.position()) >= 0) {
+        // reads the last bytes
+      }
+      return Arrays.equals(tail.array(), ARROW_MAGIC);
+    }
+  }
+
   /**
    * Whether a stream (which must support mark and reset) starts with the Arrow IPC file format's
    * magic bytes; it is left where it was. The file format needs a seekable file; a stream without
@@ -201,23 +221,30 @@ public final class TableFiles {
     }
   }
 
+  /** How far a CSV import has got: it reads the file twice, for the column types, then the values. */
+  @FunctionalInterface
+  public interface CsvProgress {
+    /**
+     * @param pass 1 while inferring the types, 2 while storing the values
+     * @param bytesRead bytes of the file read so far in this pass
+     */
+    void reached(int pass, long bytesRead);
+  }
+
   /**
    * Stores a CSV file (with a header line) as a Table; column types are inferred from all values
    * (see {@link CsvReader}).
    *
-   * @param progress told the Arrow bytes stored after each batch (may be null)
+   * @param progress told how far each of the two passes over the file has read it (may be null)
    */
-  public static Imported importCsv(IpcClient client, Path file, CsvOptions options, LongConsumer progress) {
-    Schema schema = CsvReader.inferSchema(file, options);
+  public static Imported importCsv(IpcClient client, Path file, CsvOptions options, CsvProgress progress) {
+    Schema schema = CsvReader.inferSchema(file, options, progress == null ? null : read -> progress.reached(1, read));
     try (BufferAllocator allocator = new RootAllocator(); TableWriter w = Table.writer(client, schema)) {
       long[] bytes = {0};
       CsvReader.read(file, schema, options, allocator, batch -> {
         w.append(batch);
         bytes[0] += bufferBytes(batch);
-        if (progress != null) {
-          progress.accept(bytes[0]);
-        }
-      });
+      }, progress == null ? null : read -> progress.reached(2, read));
       return new Imported(w.finish(), w.rowCount(), w.batchCount(), bytes[0]);
     }
   }

@@ -12,6 +12,7 @@ import io.vineyard.server.cluster.EtcdMetadata;
 import io.vineyard.server.cluster.LocalMetadata;
 import io.vineyard.server.cluster.MetadataBackend;
 import io.vineyard.server.ipc.IpcServer;
+import io.vineyard.server.ipc.SocketAccess;
 import io.vineyard.server.rpc.RpcServer;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
@@ -107,6 +108,21 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       description = "Permissions of the socket file: who may connect.")
   String socketMode;
 
+  @Option(names = "--allow-uids", paramLabel = "UID[,UID]", split = ",",
+      description = "Admit on the socket only these users (and --allow-gids, and the daemon's own user), checked on"
+          + " each connection's peer credentials; refusals are logged. Default: whoever --socket-mode lets in.")
+  java.util.List<Integer> allowUids = new java.util.ArrayList<>();
+
+  @Option(names = "--isolation", paramLabel = "none|user", defaultValue = "none",
+      description = "none: every client may write in the one shared region, so a client that creates blobs can"
+          + " reach other clients' blobs (clients trust each other). user: each user's clients write in regions of"
+          + " their own (by peer credentials) and only read other users' blobs. Default: none.")
+  String isolation;
+
+  @Option(names = "--allow-gids", paramLabel = "GID[,GID]", split = ",",
+      description = "Admit on the socket peers whose primary group is one of these (see --allow-uids).")
+  java.util.List<Integer> allowGids = new java.util.ArrayList<>();
+
   @Option(names = "--instance-id", paramLabel = "ID",
       description = "This daemon's instance id (0..32767), embedded in every object id it mints. Default: 0 with"
           + " local metadata; with etcd, the lowest id no live instance holds (allocated in a transaction).")
@@ -176,6 +192,15 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   private DaemonService service;
   private MemoryArena arena;
 
+  /** The user this daemon runs as (admitted on the socket whatever --allow-uids says). */
+  private static int ownUid() {
+    try {
+      return (Integer) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    } catch (java.io.IOException | RuntimeException e) {
+      throw new VineyardException(io.vineyard.ErrorCode.INTERNAL, "cannot tell which user this daemon runs as: " + e, e);
+    }
+  }
+
   /** Starts the daemon with the parsed options; returns once it is serving. */
   public void start() {
     Path sock = socket != null ? socket : IpcClient.defaultSocket();
@@ -190,6 +215,14 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     if (instanceId != null && (instanceId < 0 || instanceId > ObjectId.MAX_INSTANCE_ID)) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--instance-id must be between 0 and " + ObjectId.MAX_INSTANCE_ID);
+    }
+    if (!isolation.equals("none") && !isolation.equals("user")) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--isolation must be none or user, got '" + isolation + "'");
+    }
+    if (isolation.equals("user") && reserveMemory) {
+      // Each user's region would take its pages on top of the reserved shared one.
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--reserve-memory cannot be combined with --isolation user (users' regions are made as they write)");
     }
     try {
       PosixFilePermissions.fromString(socketMode);
@@ -273,7 +306,9 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     store = cluster.store();
     service = new DaemonService(store, cluster, Version.VERSION, listLimit);
     rpc.serve(service);
-    server = IpcServer.start(sock, socketMode, ioThreads, frame, service);
+    server = IpcServer.start(sock, socketMode,
+        new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),
+        ioThreads, frame, service);
   }
 
   private long parseSize(String flag, String text) {

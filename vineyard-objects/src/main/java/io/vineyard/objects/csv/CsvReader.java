@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.LongConsumer;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.BitVector;
@@ -165,9 +166,17 @@ public final class CsvReader {
    *     read
    */
   public static Schema inferSchema(Path file, CsvOptions options) {
+    return inferSchema(file, options, null);
+  }
+
+  /**
+   * Like {@link #inferSchema(Path, CsvOptions)}, telling {@code bytesRead} (if not null) how many
+   * bytes of the file have been read so far, after every 64 KiB.
+   */
+  public static Schema inferSchema(Path file, CsvOptions options, LongConsumer bytesRead) {
     Objects.requireNonNull(file, "file");
     Objects.requireNonNull(options, "options");
-    try (CsvTokenizer tok = CsvTokenizer.open(file, options.delimiter())) {
+    try (CsvTokenizer tok = CsvTokenizer.open(file, options.delimiter(), bytesRead)) {
       String[] names = readHeader(tok);
       int columns = names.length;
       Kind[] kinds = new Kind[columns];
@@ -218,6 +227,15 @@ public final class CsvReader {
    */
   public static long read(
       Path file, Schema schema, CsvOptions options, BufferAllocator allocator, BatchSink sink) {
+    return read(file, schema, options, allocator, sink, null);
+  }
+
+  /**
+   * Like {@link #read(Path, Schema, CsvOptions, BufferAllocator, BatchSink)}, telling {@code
+   * bytesRead} (if not null) how many bytes of the file have been read so far, after every 64 KiB.
+   */
+  public static long read(
+      Path file, Schema schema, CsvOptions options, BufferAllocator allocator, BatchSink sink, LongConsumer bytesRead) {
     Objects.requireNonNull(file, "file");
     Objects.requireNonNull(schema, "schema");
     Objects.requireNonNull(options, "options");
@@ -243,7 +261,7 @@ public final class CsvReader {
                 + " Date(DAY), Timestamp(MICROSECOND) without time zone and Utf8");
       }
     }
-    try (CsvTokenizer tok = CsvTokenizer.open(file, options.delimiter())) {
+    try (CsvTokenizer tok = CsvTokenizer.open(file, options.delimiter(), bytesRead)) {
       String[] names = readHeader(tok);
       if (names.length != columns) {
         throw tok.recordError(

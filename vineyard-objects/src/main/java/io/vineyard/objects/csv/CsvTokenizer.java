@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.function.LongConsumer;
 
 /**
  * Splits a UTF-8 CSV file into records, one at a time, without decoding it.
@@ -50,21 +51,32 @@ final class CsvTokenizer implements Closeable {
 
   private int recordLine;
 
-  private CsvTokenizer(Path file, InputStream in, char delimiter) {
+  /** Told the bytes of the file read so far, after each buffer; may be null. */
+  private final LongConsumer bytesRead;
+
+  private long consumed;
+
+  private CsvTokenizer(Path file, InputStream in, char delimiter, LongConsumer bytesRead) {
     this.file = file;
     this.in = in;
     this.delimiter = delimiter;
+    this.bytesRead = bytesRead;
   }
 
   /** Opens {@code file} and skips a leading UTF-8 byte order mark. */
   static CsvTokenizer open(Path file, char delimiter) {
+    return open(file, delimiter, null);
+  }
+
+  /** Like {@link #open(Path, char)}, telling {@code bytesRead} how far the file has been read. */
+  static CsvTokenizer open(Path file, char delimiter, LongConsumer bytesRead) {
     InputStream in;
     try {
       in = Files.newInputStream(file);
     } catch (IOException e) {
       throw new VineyardException(ErrorCode.IO_ERROR, "cannot open CSV file " + file + ": " + e, e);
     }
-    CsvTokenizer tokenizer = new CsvTokenizer(file, in, delimiter);
+    CsvTokenizer tokenizer = new CsvTokenizer(file, in, delimiter, bytesRead);
     try {
       // fill() reads a full buffer unless the file is shorter, so a BOM is never split.
       if (tokenizer.fill()
@@ -275,6 +287,10 @@ final class CsvTokenizer implements Closeable {
     }
     pos = 0;
     limit = n;
+    consumed += n;
+    if (bytesRead != null && n > 0) {
+      bytesRead.accept(consumed);
+    }
     if (n == 0) {
       eof = true;
       return false;

@@ -341,9 +341,7 @@ public final class Cluster implements AutoCloseable {
    * daemon too when the object is local.
    */
   public void putClusterName(String name, long id) {
-    if (name == null || name.isEmpty()) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a name must not be empty");
-    }
+    ObjectStore.checkName(name);
     ObjectStore s = store;
     boolean local = s.exists(id);
     if (persistedTree(id) == null) {
@@ -586,6 +584,11 @@ public final class Cluster implements AutoCloseable {
 
   private synchronized void forgetReplica(long id) {
     replicas.remove(id);
+  }
+
+  /** The local replica that a migration made of {@code id}, while it exists. */
+  public Optional<Long> localReplica(long id) {
+    return Optional.ofNullable(replicaOf(id));
   }
 
   private synchronized Long replicaOf(long id) {

@@ -41,6 +41,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,9 +70,51 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   private int waiting;
   private boolean readingPaused;
 
+  private final SocketAccess access;
+
   IpcHandler(DaemonService service, int maxFrame) {
+    this(service, maxFrame, SocketAccess.open(-1));
+  }
+
+  IpcHandler(DaemonService service, int maxFrame, SocketAccess access) {
     this.service = service;
     this.maxFrame = maxFrame;
+    this.access = access;
+  }
+
+  /**
+   * With --allow-uids/--allow-gids, refuses a peer whose credentials are not listed before it can
+   * send anything: the refusal is logged and answered with PERMISSION_DENIED, then the connection closes.
+   */
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    if (access.restricted()) {
+      String refusal = null;
+      if (ctx.channel() instanceof EpollDomainSocketChannel ch) {
+        try {
+          var cred = ch.peerCredentials();
+          int gid = cred.gids().length > 0 ? cred.gids()[0] : -1; // SO_PEERCRED: the primary group only
+          if (!access.admits(cred.uid(), gid)) {
+            refusal = "refused connection from pid=" + cred.pid() + " uid=" + cred.uid() + " gid=" + gid
+                + ": not in --allow-uids/--allow-gids";
+          }
+        } catch (java.io.IOException e) {
+          refusal = "refused connection: its peer credentials are unavailable (" + e.getMessage() + ")";
+        }
+      } else {
+        refusal = "refused connection: peer credentials cannot be checked on this transport";
+      }
+      if (refusal != null) {
+        LOG.warn("{}", refusal);
+        Response err = Response.newBuilder()
+            .setError(Protos.toProto(new VineyardException(ErrorCode.PERMISSION_DENIED,
+                "this daemon admits only the users and groups it lists (--allow-uids/--allow-gids)")))
+            .build();
+        ctx.writeAndFlush(err).addListener(ChannelFutureListener.CLOSE);
+        return;
+      }
+    }
+    super.channelActive(ctx);
   }
 
   @Override
@@ -92,10 +135,15 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       case REGISTER -> write(ctx, rid, register(ctx, req), null);
       case CREATE_BLOB -> {
         CreateBlobRequest c = req.getCreateBlob();
-        CompletableFuture<Location> f = c.getSealWithData()
-            ? service.createBlobs(session, List.of(spec(c))).thenApply(List::getFirst)
-            : service.createBlob(session, c.getSize());
-        answer(ctx, rid, f, (r, loc) -> r.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(loc))));
+        if (c.getSealWithData()) {
+          // Sealed at once from the bytes it carries: the client maps nothing.
+          answer(ctx, rid, service.createBlobs(session, List.of(spec(c))).thenApply(List::getFirst),
+              (r, loc) -> r.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(loc))), null);
+        } else {
+          answer(ctx, rid, service.createBlob(session, c.getSize()),
+              (r, loc) -> r.setCreateBlob(CreateBlobResponse.newBuilder().setBlob(toProto(loc))),
+              loc -> Needs.toWrite(List.of(loc)));
+        }
       }
       case CREATE_BLOBS -> {
         List<BlobSpec> specs = new ArrayList<>();
@@ -104,6 +152,15 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           CreateBlobsResponse.Builder b = CreateBlobsResponse.newBuilder();
           locs.forEach(l -> b.addBlobs(toProto(l)));
           r.setCreateBlobs(b);
+        }, locs -> {
+          // Only the blobs the client fills in place need their region, and writable.
+          List<Location> inPlace = new ArrayList<>();
+          for (int i = 0; i < locs.size(); i++) {
+            if (specs.get(i).sealedData() == null) {
+              inPlace.add(locs.get(i));
+            }
+          }
+          return Needs.toWrite(inPlace);
         });
       }
       case SEAL_BLOB -> {
@@ -122,7 +179,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         GetBlobsResponse.Builder b = GetBlobsResponse.newBuilder();
         locs.forEach(l -> b.addBlobs(toProto(l)));
         r.setGetBlobs(b);
-      });
+      }, Needs::toRead);
       case RELEASE -> service.release(session, req.getRelease().getIdsList()); // one-way: no answer
       case DELETE -> {
         DeleteRequest d = req.getDelete();
@@ -167,12 +224,34 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   }
 
   /**
+   * The blobs of an answer whose regions the client must be able to map: to read them (a get:
+   * read-only descriptors) or to write them in place (a create: read-write ones).
+   */
+  private record Needs(List<Location> toRead, List<Location> toWrite) {
+    static Needs toRead(List<Location> locs) {
+      return new Needs(locs, List.of());
+    }
+
+    static Needs toWrite(List<Location> locs) {
+      return new Needs(List.of(), locs);
+    }
+  }
+
+  private <T> void answer(ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, BiConsumer<Response.Builder, T> fill) {
+    answer(ctx, rid, f, fill, null);
+  }
+
+  /**
    * Answers when {@code f} completes: at once if it has (the common case), else later, from the
    * event loop, without holding back the requests read meanwhile.
+   *
+   * @param needs the regions the answer refers to (null: none)
    */
-  private <T> void answer(ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, BiConsumer<Response.Builder, T> fill) {
+  private <T> void answer(
+      ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, BiConsumer<Response.Builder, T> fill,
+      Function<T, Needs> needs) {
     if (f.isDone()) {
-      complete(ctx, rid, f, fill);
+      complete(ctx, rid, f, fill, needs);
       return;
     }
     waiting++;
@@ -186,11 +265,13 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         readingPaused = false;
         ctx.channel().config().setAutoRead(true);
       }
-      complete(ctx, rid, f, fill);
+      complete(ctx, rid, f, fill, needs);
     }));
   }
 
-  private <T> void complete(ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, BiConsumer<Response.Builder, T> fill) {
+  private <T> void complete(
+      ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, BiConsumer<Response.Builder, T> fill,
+      Function<T, Needs> needs) {
     T value;
     try {
       value = f.join();
@@ -202,11 +283,16 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       return; // what the answer handed out (pins, unsealed blobs) belongs to the session the disconnect closes
     }
     Response.Builder r = Response.newBuilder();
+    Needs regions;
     try {
       fill.accept(r, value);
+      regions = needs == null ? null : needs.apply(value);
     } catch (RuntimeException e) {
       write(ctx, rid, null, e);
       return;
+    }
+    if (regions != null) {
+      announceRegions(ctx, r, regions);
     }
     write(ctx, rid, r, null);
   }
@@ -219,8 +305,6 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     if (failure != null) {
       VineyardException e = DaemonService.asVineyard(failure);
       r = Response.newBuilder().setError(Protos.toProto(e));
-    } else {
-      announceRegions(ctx, r);
     }
     r.setRequestId(rid);
     var done = ctx.writeAndFlush(r.build());
@@ -230,19 +314,22 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     }
   }
 
-  /** Sends the descriptor of each region the answer refers to, the first time this client needs it. */
-  private void announceRegions(ChannelHandlerContext ctx, Response.Builder r) {
-    List<BlobLocation> locs = switch (r.getBodyCase()) {
-      case CREATE_BLOB -> List.of(r.getCreateBlob().getBlob());
-      case CREATE_BLOBS -> r.getCreateBlobs().getBlobsList();
-      case GET_BLOBS -> r.getGetBlobs().getBlobsList();
-      default -> List.of();
-    };
-    for (BlobLocation l : locs) {
-      if (l.getSize() > 0 && session.markRegionSent(l.getRegion())) {
-        MemoryArena.RegionInfo region = service.arena().region(l.getRegion());
-        ctx.write(new FileDescriptor(region.fd()));
-        r.addNewRegions(Region.newBuilder().setId(region.id()).setSize(region.size()));
+  /**
+   * Sends, the first time this client needs it, the descriptor of each region the answer refers to:
+   * read-only for blobs it reads, read-write only for blobs it writes in place. Written just before
+   * the answer (nothing can fail in between), in the order the answer lists the regions.
+   */
+  private void announceRegions(ChannelHandlerContext ctx, Response.Builder r, Needs needs) {
+    announce(ctx, r, needs.toRead(), false);
+    announce(ctx, r, needs.toWrite(), true);
+  }
+
+  private void announce(ChannelHandlerContext ctx, Response.Builder r, List<Location> locs, boolean writable) {
+    for (Location l : locs) {
+      if (l.size() > 0 && session.markRegionSent(l.region(), writable)) {
+        MemoryArena.RegionInfo region = service.arena().region(l.region());
+        ctx.write(new FileDescriptor(region.fd(writable)));
+        r.addNewRegions(Region.newBuilder().setId(region.id()).setSize(region.size()).setWritable(writable));
       }
     }
   }
@@ -257,15 +344,25 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           "unsupported protocol version " + req.getRegister().getVersion() + " (this daemon speaks "
               + ProtocolVersion.PROTOCOL_VERSION_2 + "; upgrade the client)");
     }
-    session = service.openSession(req.getRegister().getClientName());
     String peer = "";
+    int uid = -1;
     if (ctx.channel() instanceof EpollDomainSocketChannel ch) {
       try {
         var cred = ch.peerCredentials();
+        uid = cred.uid();
         peer = " pid=" + cred.pid() + " uid=" + cred.uid();
       } catch (java.io.IOException e) {
         peer = " (peer credentials unavailable: " + e.getMessage() + ")";
       }
+    }
+    if (access.isolateUsers()) {
+      if (uid < 0) {
+        throw new VineyardException(ErrorCode.PERMISSION_DENIED,
+            "this daemon keeps users apart (--isolation user) and cannot tell which user this client runs as");
+      }
+      session = service.openSession(req.getRegister().getClientName(), uid);
+    } else {
+      session = service.openSession(req.getRegister().getClientName());
     }
     LOG.debug("{} registered{}", session, peer);
     return Response.newBuilder().setRegister(

@@ -13,9 +13,8 @@ import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.codec.protobuf.ProtobufDecoder;
-import io.netty.handler.codec.protobuf.ProtobufEncoder;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
 import io.vineyard.proto.ipc.Request;
@@ -54,6 +53,12 @@ public final class IpcServer implements AutoCloseable {
    * @param service what every connection's requests are handed to
    */
   public static IpcServer start(Path socket, String socketMode, int ioThreads, int maxFrame, DaemonService service) {
+    return start(socket, socketMode, SocketAccess.open(-1), ioThreads, maxFrame, service);
+  }
+
+  /** As above, admitting only the peers {@code access} allows (checked on their credentials). */
+  public static IpcServer start(
+      Path socket, String socketMode, SocketAccess access, int ioThreads, int maxFrame, DaemonService service) {
     if (!Epoll.isAvailable()) {
       throw new VineyardException(
           ErrorCode.UNAVAILABLE, "the epoll transport is not available: " + Epoll.unavailabilityCause());
@@ -69,7 +74,7 @@ public final class IpcServer implements AutoCloseable {
                   new ChannelInitializer<DomainSocketChannel>() {
                     @Override
                     protected void initChannel(DomainSocketChannel ch) {
-                      configure(ch.pipeline(), maxFrame, new IpcHandler(service, maxFrame));
+                      configure(ch.pipeline(), maxFrame, new IpcHandler(service, maxFrame, access));
                     }
                   });
       Channel ch = b.bind(new DomainSocketAddress(socket.toFile())).syncUninterruptibly().channel();
@@ -87,13 +92,16 @@ public final class IpcServer implements AutoCloseable {
 
   /**
    * Sets up one connection's pipeline: 4-byte big-endian length framing (at most {@code maxFrame}
-   * bytes of payload) around protobuf requests and responses.
+   * bytes of payload) around protobuf requests and responses. Answers written while a read is in
+   * progress are flushed together when it ends (one {@code writev} for all the requests one read
+   * brought), so a client with many requests in flight costs the daemon one write per batch, not one
+   * per answer; answers completed later (off the event loop) are flushed at once.
    */
   static void configure(ChannelPipeline p, int maxFrame, ChannelHandler handler) {
-    p.addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
+    p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, false))
+        .addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
         .addLast("decode", new ProtobufDecoder(Request.getDefaultInstance()))
-        .addLast("prepend", new LengthFieldPrepender(4))
-        .addLast("encode", new ProtobufEncoder())
+        .addLast("encode", FrameEncoder.INSTANCE)
         .addLast("serve", handler);
   }
 

@@ -16,7 +16,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * them; nothing else opens, maps or frees shared memory.
  *
  * <p>An arena starts with one region and can grow by more ({@link #addRegion}); a range never
- * spans two regions. Allocation and free are not thread-safe (the object store serializes them);
+ * spans two regions. Regions belong to a <em>trust domain</em>: {@link #SHARED} (the daemon's own,
+ * and every client's when clients are not isolated), or one per user when they are: a client
+ * writing in place is handed a writable descriptor of its own domain's region only, so it cannot
+ * reach other users' blobs. A user's region is made on its first allocation, as large as the whole
+ * budget (a sparse file: tmpfs pages are taken only as they are written); every region draws on one
+ * budget, {@link #capacity}. Allocation and free are not thread-safe (the object store serializes them);
  * {@link #bytes}, {@link #region}, {@link #used} and {@link #capacity} may be called from any thread.
  */
 public final class MemoryArena implements AutoCloseable {
@@ -27,16 +32,30 @@ public final class MemoryArena implements AutoCloseable {
     public static final Range EMPTY = new Range(0, 0, 0);
   }
 
-  /** A region as clients see it: an id, a size and the descriptor that maps it. */
-  public record RegionInfo(int id, long size, int fd) {}
+  /**
+   * A region as clients see it: an id, a size and its two descriptors: read-write, for a client
+   * writing a blob in place, and read-only, for every client that reads (a mapping of that one
+   * cannot be made writable).
+   */
+  public record RegionInfo(int id, long size, int fd, int readOnlyFd) {
+    /** The descriptor for a client that writes ({@code writable}) or only reads. */
+    public int fd(boolean writable) {
+      return writable ? fd : readOnlyFd;
+    }
+  }
+
+  /** The trust domain of the daemon itself, and of every client when clients are not isolated. */
+  public static final int SHARED = -1;
 
   private static final class Region {
     final int id;
+    final int domain;
     final SharedMemory memory;
     final BlobAllocator allocator;
 
-    Region(int id, SharedMemory memory) {
+    Region(int id, int domain, SharedMemory memory) {
       this.id = id;
+      this.domain = domain;
       this.memory = memory;
       this.allocator = new BlobAllocator(memory.size());
     }
@@ -44,6 +63,8 @@ public final class MemoryArena implements AutoCloseable {
 
   private final Path dir;
   private final List<Region> regions = new CopyOnWriteArrayList<>();
+  /** What all regions together may hold: the sizes of the shared regions. */
+  private volatile long budget;
   private volatile boolean closed;
 
   private MemoryArena(Path dir) {
@@ -75,12 +96,21 @@ public final class MemoryArena implements AutoCloseable {
     return arena;
   }
 
-  /** Adds a region of {@code size} bytes; returns its id. Call under the same lock as allocation. */
+  /** Adds a shared region of {@code size} bytes to the budget; returns its id. Call under the same lock as allocation. */
   public int addRegion(long size, boolean reserve) {
     ensureOpen();
     int id = regions.size();
-    regions.add(new Region(id, SharedMemory.create(dir.resolve("region-" + id), size, reserve)));
+    regions.add(new Region(id, SHARED, SharedMemory.create(dir.resolve("region-" + id), size, reserve)));
+    budget += size;
     return id;
+  }
+
+  /** Makes the region of a user's trust domain, drawing on the existing budget. */
+  private Region addDomainRegion(int domain) {
+    int id = regions.size();
+    Region r = new Region(id, domain, SharedMemory.create(dir.resolve("region-" + id + "-uid-" + domain), budget, false));
+    regions.add(r);
+    return r;
   }
 
   /** Bytes a request of {@code size} occupies (alignment included). */
@@ -88,21 +118,40 @@ public final class MemoryArena implements AutoCloseable {
     return size == 0 ? 0 : BlobAllocator.footprint(size);
   }
 
-  /**
-   * Allocates {@code size} bytes in the first region where they fit.
-   *
-   * @return the range, or {@code null} when no region has a free block that large
-   */
+  /** Allocates {@code size} bytes in a shared region; see {@link #allocate(long, int)}. */
   public Range allocate(long size) {
+    return allocate(size, SHARED);
+  }
+
+  /**
+   * Allocates {@code size} bytes in the first region of {@code domain} where they fit (making the
+   * domain's region first if it has none), within the budget.
+   *
+   * @return the range, or {@code null} when the budget or the domain's regions have no room
+   */
+  public Range allocate(long size, int domain) {
     ensureOpen();
     if (size == 0) {
       return Range.EMPTY;
     }
+    if (used() + footprint(size) > budget) {
+      return null;
+    }
+    boolean any = false;
     for (Region r : regions) {
+      if (r.domain != domain) {
+        continue;
+      }
+      any = true;
       long offset = r.allocator.allocate(size);
       if (offset >= 0) {
         return new Range(r.id, offset, size);
       }
+    }
+    if (!any && domain != SHARED) {
+      Region r = addDomainRegion(domain);
+      long offset = r.allocator.allocate(size);
+      return offset >= 0 ? new Range(r.id, offset, size) : null;
     }
     return null;
   }
@@ -130,7 +179,7 @@ public final class MemoryArena implements AutoCloseable {
       throw new VineyardException(ErrorCode.INTERNAL, "no shared-memory region " + id);
     }
     Region r = regions.get(id);
-    return new RegionInfo(r.id, r.memory.size(), r.memory.fd());
+    return new RegionInfo(r.id, r.memory.size(), r.memory.fd(), r.memory.readOnlyFd());
   }
 
   private Region region(Range range) {
@@ -144,13 +193,9 @@ public final class MemoryArena implements AutoCloseable {
     return regions.size();
   }
 
-  /** Total bytes of every region. */
+  /** What every region together may hold (the shared regions' sizes). */
   public long capacity() {
-    long c = 0;
-    for (Region r : regions) {
-      c += r.allocator.capacity();
-    }
-    return c;
+    return budget;
   }
 
   /** Bytes handed out, alignment included; read without any lock. */
@@ -166,13 +211,25 @@ public final class MemoryArena implements AutoCloseable {
     return capacity() - used();
   }
 
-  /** The largest single request that would succeed now. */
+  /** The largest single request in a shared region that would succeed now. */
   public long largestFree() {
+    return largestFree(SHARED);
+  }
+
+  /** The largest single request of {@code domain} that would succeed now. */
+  public long largestFree(int domain) {
     long m = 0;
+    boolean any = false;
     for (Region r : regions) {
-      m = Math.max(m, r.allocator.largestFree());
+      if (r.domain == domain) {
+        any = true;
+        m = Math.max(m, r.allocator.largestFree());
+      }
     }
-    return m;
+    if (!any && domain != SHARED) {
+      m = budget;
+    }
+    return Math.max(0, Math.min(m, budget - used()));
   }
 
   /** The private directory holding the region files. */

@@ -23,14 +23,17 @@ final class SharedMemory implements AutoCloseable {
 
   private final Path file;
   private final int fd;
+  /** The same file opened read-only: what clients that only read are given. */
+  private final int readOnlyFd;
   private final long size;
   private final Arena arena = Arena.ofShared();
   private final MemorySegment mapping;
   private boolean closed;
 
-  private SharedMemory(Path file, int fd, long size, boolean populate) {
+  private SharedMemory(Path file, int fd, int readOnlyFd, long size, boolean populate) {
     this.file = file;
     this.fd = fd;
+    this.readOnlyFd = readOnlyFd;
     this.size = size;
     try {
       this.mapping = Libc.map(fd, size, true, populate, arena);
@@ -67,7 +70,13 @@ final class SharedMemory implements AutoCloseable {
             ErrorCode.OUT_OF_MEMORY,
             "cannot reserve " + MemorySize.format(size) + " in " + file.getParent() + ": " + Libc.strerror(errno));
       }
-      return new SharedMemory(file, fd, size, reserve);
+      int readOnlyFd = Libc.openFile(file.toString(), Libc.O_RDONLY, 0);
+      try {
+        return new SharedMemory(file, fd, readOnlyFd, size, reserve);
+      } catch (RuntimeException e) {
+        Libc.closeQuietly(readOnlyFd);
+        throw e;
+      }
     } catch (RuntimeException e) {
       Libc.closeQuietly(fd);
       try {
@@ -79,8 +88,14 @@ final class SharedMemory implements AutoCloseable {
     }
   }
 
+  /** The read-write descriptor, for clients writing a blob in place. */
   int fd() {
     return fd;
+  }
+
+  /** A read-only descriptor of the same file: a mapping made from it cannot be written. */
+  int readOnlyFd() {
+    return readOnlyFd;
   }
 
   long size() {
@@ -113,5 +128,6 @@ final class SharedMemory implements AutoCloseable {
     closed = true;
     arena.close();
     Libc.closeQuietly(fd);
+    Libc.closeQuietly(readOnlyFd);
   }
 }

@@ -84,6 +84,11 @@ public final class DaemonService implements AutoCloseable {
     return store.openSession(clientName);
   }
 
+  /** A session of a client isolated in its own trust domain (its user's regions: see {@code MemoryArena}). */
+  public Session openSession(String clientName, int domain) {
+    return store.openSession(clientName, domain);
+  }
+
   /** Drops the session's pins and reclaims what it left unsealed. */
   public void closeSession(Session s) {
     store.closeSession(s);
@@ -127,7 +132,10 @@ public final class DaemonService implements AutoCloseable {
     List<Location> made = new ArrayList<>(specs.size());
     try {
       for (BlobSpec spec : specs) {
-        Location l = mayBlock ? store.createBlob(s, spec.size()) : store.tryCreateBlob(s, spec.size());
+        // A blob sealed from the bytes sent is written by the daemon: it goes to the shared regions,
+        // which no client writes; one filled in place goes to the client's own domain.
+        int domain = spec.sealedData() != null ? MemoryArena.SHARED : s.domain();
+        Location l = mayBlock ? store.createBlob(s, spec.size(), domain) : store.tryCreateBlob(s, spec.size(), domain);
         if (l == null) {
           discard(s, made);
           return null;
@@ -295,7 +303,10 @@ public final class DaemonService implements AutoCloseable {
     });
   }
 
-  /** A name bound here, else cluster-wide. */
+  /**
+   * A name bound here, else cluster-wide. A cluster-wide name of an object that this daemon has
+   * migrated resolves to the local replica, which is what reading or deleting it here needs.
+   */
   public CompletableFuture<ObjectId> getName(String name) {
     try {
       return CompletableFuture.completedFuture(new ObjectId(store.getName(name)));
@@ -304,7 +315,10 @@ public final class DaemonService implements AutoCloseable {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return offLoop(() -> new ObjectId(cluster.getRemoteName(name)));
+    return offLoop(() -> {
+      long id = cluster.getRemoteName(name);
+      return new ObjectId(cluster.localReplica(id).orElse(id));
+    });
   }
 
   /** Drops a name here, and cluster-wide when it was published (or is not bound here). */

@@ -11,8 +11,8 @@ import java.util.function.LongSupplier;
  */
 public final class IdGenerator {
 
-  static final long EPOCH_MILLIS = 1_735_689_600_000L; // 2025-01-01T00:00:00Z
-  private static final int SHIFT = 8;
+  static final long EPOCH_MILLIS = ObjectId.EPOCH_MILLIS; // 2025-01-01T00:00:00Z
+  private static final int SHIFT = ObjectId.SEQUENCE_MILLIS_SHIFT;
 
   private final long instanceId;
   private final LongSupplier clock;

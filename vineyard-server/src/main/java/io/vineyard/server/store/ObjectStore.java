@@ -8,6 +8,7 @@ import io.vineyard.StoreStats;
 import io.vineyard.VineyardException;
 import io.vineyard.client.Listing;
 import io.vineyard.client.ObjectInfo;
+import io.vineyard.internal.Escapes;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.memory.MemoryArena.Range;
 import java.io.IOException;
@@ -66,6 +67,8 @@ public final class ObjectStore {
     final long id;
     final long size;
     final long creator;
+    /** The trust domain whose regions hold its bytes (also when it is loaded back after a spill). */
+    final int domain;
     /** Its bytes; while spilled, {@code null}; while reloading, the range being filled. */
     Range range;
     boolean sealed;
@@ -76,11 +79,12 @@ public final class ObjectStore {
     int pins;
     final Set<Long> parents = new HashSet<>();
 
-    BlobEntry(long id, Range range, long size, long creator) {
+    BlobEntry(long id, Range range, long size, long creator, int domain) {
       this.id = id;
       this.range = range;
       this.size = size;
       this.creator = creator;
+      this.domain = domain;
     }
 
     boolean inTransit() {
@@ -191,8 +195,13 @@ public final class ObjectStore {
 
   // ---------------------------------------------------------------- clients
 
-  public synchronized Session openSession(String name) {
-    Session s = new Session(nextSessionId++, name == null ? "" : name);
+  public Session openSession(String name) {
+    return openSession(name, MemoryArena.SHARED);
+  }
+
+  /** A session of a client in trust domain {@code domain} (see {@link MemoryArena}). */
+  public synchronized Session openSession(String name, int domain) {
+    Session s = new Session(nextSessionId++, name == null ? "" : name, domain);
     sessions.put(s.id, s);
     return s;
   }
@@ -237,21 +246,29 @@ public final class ObjectStore {
    *     upper mark, and spilling could make room (then call {@link #createBlob} off the event loop)
    * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when nothing can make room
    */
-  public synchronized Location tryCreateBlob(Session s, long size) {
+  public Location tryCreateBlob(Session s, long size) {
+    return tryCreateBlob(s, size, s.domain);
+  }
+
+  /**
+   * As {@link #tryCreateBlob(Session, long)}, in the regions of {@code domain}: the session's own
+   * for a blob it fills in place, {@link MemoryArena#SHARED} for one the daemon fills itself.
+   */
+  public synchronized Location tryCreateBlob(Session s, long size, int domain) {
     checkSize(size);
     checkOpen(s);
     if (tiering != null && !evictable.isEmpty()
         && arena.used() + MemoryArena.footprint(size) > tiering.upper() * arena.capacity()) {
       return null; // it would cross the upper mark: its creator waits for the spill, nobody else does
     }
-    Range r = arena.allocate(size);
+    Range r = arena.allocate(size, domain);
     if (r == null) {
       if (spillCouldHelp(size)) {
         return null;
       }
       throw outOfMemory(size, null);
     }
-    return register(s, r, size);
+    return register(s, r, size, domain);
   }
 
   /**
@@ -260,9 +277,14 @@ public final class ObjectStore {
    * Blocks on spill I/O: not for an event loop.
    */
   public Location createBlob(Session s, long size) {
+    return createBlob(s, size, s.domain);
+  }
+
+  /** As {@link #createBlob(Session, long)}, in the regions of {@code domain} (see {@link #tryCreateBlob(Session, long, int)}). */
+  public Location createBlob(Session s, long size, int domain) {
     checkSize(size);
     IOException[] failure = {null};
-    Range r = allocateMakingRoom(size, failure);
+    Range r = allocateMakingRoom(size, domain, failure);
     Location made;
     synchronized (this) {
       if (r == null) {
@@ -272,7 +294,7 @@ public final class ObjectStore {
         arena.free(r);
         checkOpen(s);
       }
-      made = register(s, r, size);
+      made = register(s, r, size, domain);
     }
     if (aboveUpperMark()) {
       spillToLowMark(); // a large blob that did not fit can leave memory above the mark
@@ -289,10 +311,10 @@ public final class ObjectStore {
    * @param failure receives the spill I/O failure, if one stopped the spilling
    * @return the range, or {@code null} when nothing can make room
    */
-  private Range allocateMakingRoom(long size, IOException[] failure) {
+  private Range allocateMakingRoom(long size, int domain, IOException[] failure) {
     if (tiering != null && size > arena.capacity()) {
       synchronized (this) {
-        return arena.allocate(size); // no amount of spilling makes room for more than all memory
+        return arena.allocate(size, domain); // no amount of spilling makes room for more than all memory
       }
     }
     spilling.lock();
@@ -303,20 +325,20 @@ public final class ObjectStore {
         synchronized (this) {
           // As if allocated first and then spilled down to the lower mark; one that does not fit
           // spills to the lower mark and until a block is free.
-          target = arena.largestFree() >= need ? Math.max(0, lowMark() - need) : lowMark();
+          target = arena.largestFree(domain) >= need ? Math.max(0, lowMark() - need) : lowMark();
           boolean crosses = tiering != null && arena.used() + MemoryArena.footprint(size) > tiering.upper() * arena.capacity();
           if (!crosses || evictable.isEmpty()) {
-            Range r = arena.allocate(size);
+            Range r = arena.allocate(size, domain);
             if (r != null || !spillCouldHelp(size)) {
               return r;
             }
           }
         }
-        SpillOutcome o = spill(need, target);
+        SpillOutcome o = spill(need, target, domain);
         if (o.failure != null || o.spilled == 0) {
           failure[0] = o.failure;
           synchronized (this) {
-            return arena.allocate(size); // fits without the spill (memory stays high), or does not
+            return arena.allocate(size, domain); // fits without the spill (memory stays high), or does not
           }
         }
       }
@@ -325,9 +347,9 @@ public final class ObjectStore {
     }
   }
 
-  private Location register(Session s, Range r, long size) {
+  private Location register(Session s, Range r, long size, int domain) {
     long id = ids.nextBlobId().value();
-    blobs.put(id, new BlobEntry(id, r, size, s.id));
+    blobs.put(id, new BlobEntry(id, r, size, s.id, domain));
     s.unsealed.add(id);
     unsealedCount++;
     return new Location(id, r);
@@ -502,7 +524,7 @@ public final class ObjectStore {
         continue;
       }
       IOException[] failure = {null};
-      Range target = allocateMakingRoom(b.size, failure);
+      Range target = allocateMakingRoom(b.size, b.domain, failure);
       if (target == null) {
         VineyardException oom = outOfMemory(b.size, failure[0]);
         throw new VineyardException(ErrorCode.OUT_OF_MEMORY, "cannot load blob " + new ObjectId(id) + " back: " + oom.reason(), oom);
@@ -633,7 +655,7 @@ public final class ObjectStore {
     if (tiering == null) {
       return;
     }
-    SpillOutcome o = spill(0, lowMark());
+    SpillOutcome o = spill(0, lowMark(), MemoryArena.SHARED);
     if (o.failure != null) {
       LOG.warn("spilling to {} failed, memory stays above the upper mark: {}", tiering.spiller().describe(), o.failure.toString());
     }
@@ -658,7 +680,7 @@ public final class ObjectStore {
    * and written outside the lock; a blob pinned meanwhile stays resident (its file is dropped), one
    * deleted meanwhile is freed.
    */
-  private SpillOutcome spill(long need, long target) {
+  private SpillOutcome spill(long need, long target, int domain) {
     boolean raced = spilling.isLocked() && !spilling.isHeldByCurrentThread();
     spilling.lock();
     try {
@@ -666,7 +688,7 @@ public final class ObjectStore {
       while (true) {
         BlobEntry victim;
         synchronized (this) {
-          if ((arena.largestFree() >= need && arena.used() <= target) || evictable.isEmpty()) {
+          if ((arena.largestFree(domain) >= need && arena.used() <= target) || evictable.isEmpty()) {
             return new SpillOutcome(count, raced, null);
           }
           // Stays in line while it is written: if the write fails it keeps its place.
@@ -1027,9 +1049,17 @@ public final class ObjectStore {
     }
   }
 
-  private static void checkName(String name) {
+  /** A name must be printable on one line of a log or a terminal: not empty, no control characters. */
+  public static void checkName(String name) {
     if (name == null || name.isEmpty()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a name must not be empty");
+    }
+    int bad = Escapes.firstUnsafe(name);
+    if (bad >= 0) {
+      throw new VineyardException(
+          ErrorCode.INVALID_ARGUMENT,
+          "a name must not contain control characters, line separators or bidirectional overrides: "
+              + Escapes.printable(name) + " has " + Escapes.printable(String.valueOf(name.charAt(bad))) + " at index " + bad);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.vineyard.server.store;
 
+import io.vineyard.internal.Escapes;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -10,18 +11,27 @@ public final class Session {
 
   final long id;
   final String name;
+  /** The trust domain whose regions this client writes its blobs in ({@code MemoryArena.SHARED} unless isolated). */
+  final int domain;
   /** Blob id to the number of pins this client holds on it. */
   final Map<Long, Integer> pins = new HashMap<>();
   /** Blobs created by this client and not yet sealed or aborted. */
   final Set<Long> unsealed = new HashSet<>();
   /** Set (under the store's lock) when the client disconnected: nothing more may be pinned or created for it. */
   boolean closed;
-  /** Regions whose descriptors this client has received. Touched only by its connection's thread. */
-  private final Set<Integer> regionsSent = new HashSet<>();
+  /** Regions whose read-only descriptors this client has received. Touched only by its connection's thread. */
+  private final Set<Integer> readOnlySent = new HashSet<>();
+  /** Regions whose read-write descriptors this client has received (it wrote a blob there). */
+  private final Set<Integer> writableSent = new HashSet<>();
 
-  Session(long id, String name) {
+  Session(long id, String name, int domain) {
     this.id = id;
     this.name = name;
+    this.domain = domain;
+  }
+
+  public int domain() {
+    return domain;
   }
 
   public long id() {
@@ -32,13 +42,17 @@ public final class Session {
     return name;
   }
 
-  /** Marks a region as sent; returns true the first time, when the descriptor must go out. */
-  public boolean markRegionSent(int region) {
-    return regionsSent.add(region);
+  /**
+   * Marks a region's read-only or read-write descriptor as sent; returns true the first time, when
+   * that descriptor must go out.
+   */
+  public boolean markRegionSent(int region, boolean writable) {
+    return (writable ? writableSent : readOnlySent).add(region);
   }
 
+  /** For logs: the client name as it chose it, with control characters escaped (see {@link Escapes}). */
   @Override
   public String toString() {
-    return "client " + id + (name.isEmpty() ? "" : " (" + name + ")");
+    return "client " + id + (name.isEmpty() ? "" : " (" + Escapes.printable(name) + ")");
   }
 }

@@ -220,6 +220,116 @@ class ConcurrentClientIT {
   }
 
   @Test
+  void aBatchSealRacingACloseNeverSealsStagingMemoryReusedMeanwhile() throws Exception {
+    // close() is safe from any thread; when it lands while a batch seal is under way, the batch
+    // may still seal the blob, but only with the bytes written, never with the staging memory
+    // after the close gave it back and the client's next small blob took (and zeroed) it.
+    int size = 4000;
+    int rounds = 3000;
+    AtomicInteger round = new AtomicInteger(-1);
+    AtomicInteger closedRound = new AtomicInteger(-1);
+    BlobWriter[] current = new BlobWriter[1];
+    AtomicBoolean stop = new AtomicBoolean();
+    try (IpcClient c = daemon.connect()) {
+      Future<?> closer = pool.submit(() -> {
+        Random r = new Random(7);
+        int seen = -1;
+        while (!stop.get()) {
+          int now = round.get();
+          if (now == seen) {
+            Thread.onSpinWait();
+            continue;
+          }
+          seen = now;
+          BlobWriter w;
+          synchronized (current) {
+            w = current[0];
+          }
+          long until = System.nanoTime() + r.nextInt(30_000);
+          while (System.nanoTime() < until) {
+            Thread.onSpinWait();
+          }
+          w.close();
+          try (BlobWriter next = c.createBlob(size)) {
+            next.segment().fill((byte) 0x11);
+          }
+          closedRound.set(now);
+        }
+        return null;
+      });
+      int sealed = 0;
+      for (int i = 0; i < rounds; i++) {
+        BlobWriter w = c.createBlob(size);
+        w.segment().fill((byte) 0x5A);
+        synchronized (current) {
+          current[0] = w;
+        }
+        round.set(i);
+        ObjectId id = null;
+        try {
+          id = c.seal(List.of(w)).getFirst();
+        } catch (VineyardException e) {
+          assertEquals(ErrorCode.NOT_FOUND, e.code(), e.getMessage()); // closed first: aborted
+        }
+        while (closedRound.get() != i) {
+          Thread.onSpinWait();
+        }
+        if (id != null) {
+          sealed++;
+          try (Blob b = c.getBlob(id)) {
+            byte[] got = b.segment().toArray(ValueLayout.JAVA_BYTE);
+            for (int k = 0; k < size; k++) {
+              if (got[k] != 0x5A) {
+                throw new AssertionError("round " + i + ": byte " + k + " of the sealed blob is " + got[k]
+                    + ", not what was written (0x5A): its staging memory was reused while being sealed");
+              }
+            }
+          }
+          c.delete(List.of(id), false, false);
+        }
+      }
+      stop.set(true);
+      round.set(-2);
+      closer.get(30, TimeUnit.SECONDS);
+      assertTrue(sealed > 0, "no round sealed its blob before the close");
+    }
+  }
+
+  @Test
+  void stagesOfAllOfNeverRunOnTheThreadThatReadsReplies() throws Exception {
+    // A relay the JDK attaches (allOf, anyOf, copy, other.thenCombine(f)) is no stage of the
+    // client future's own; attached while the reply is being completed, it must still not bring
+    // the caller's code onto the reading thread (where a blocking call fails or stalls every reply).
+    int rounds = 20_000;
+    List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+    try (IpcClient c = daemon.connect()) {
+      ObjectId id = c.putMeta(ObjectMeta.builder("test::Probe").field("k", "v").build());
+      Random r = new Random(11);
+      List<CompletableFuture<Void>> all = new ArrayList<>();
+      for (int i = 0; i < rounds; i++) {
+        CompletableFuture<ObjectMeta> f = c.getMetaAsync(id);
+        long until = System.nanoTime() + r.nextInt(80_000);
+        while (System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+        all.add(CompletableFuture.allOf(f).thenRun(() -> {
+          String t = Thread.currentThread().getName();
+          if (t.startsWith("vineyard-ipc-reader")) {
+            wrong.add(t);
+          }
+        }));
+        if (all.size() >= 64) {
+          all.forEach(CompletableFuture::join);
+          all.clear();
+        }
+      }
+      all.forEach(CompletableFuture::join);
+      assertTrue(wrong.isEmpty(), wrong.size() + " of " + rounds + " stages ran on the reading thread");
+      c.delete(List.of(id), false, false);
+    }
+  }
+
+  @Test
   void batchesAreAllOrNothing() throws Exception {
     try (DaemonProcess small = DaemonProcess.start(Files.createDirectory(work.resolve("small")), "16Mi");
         IpcClient c = small.connect()) {

@@ -154,6 +154,29 @@ class IpcClientIT {
   }
 
   @Test
+  void aSmallBlobStartsZeroFilledAlsoWhenItsStagingMemoryIsReused() {
+    try (IpcClient c = daemon.connect()) {
+      List<ObjectId> ids = new ArrayList<>();
+      for (int round = 0; round < 3; round++) {
+        try (BlobWriter w = c.createBlob(4000)) {
+          MemorySegment s = w.segment();
+          for (long i = 0; i < s.byteSize(); i++) {
+            assertEquals(0, s.get(ValueLayout.JAVA_BYTE, i), "round " + round + ", byte " + i);
+          }
+          s.fill((byte) (0x40 + round));
+          ids.add(w.seal());
+        }
+      }
+      for (int round = 0; round < 3; round++) {
+        try (Blob b = c.getBlob(ids.get(round))) {
+          assertEquals((byte) (0x40 + round), b.segment().get(ValueLayout.JAVA_BYTE, 3999), "blob " + round);
+        }
+      }
+      c.delete(ids, false, false);
+    }
+  }
+
+  @Test
   void emptyBlobsWork() {
     try (IpcClient c = daemon.connect()) {
       ObjectId id;

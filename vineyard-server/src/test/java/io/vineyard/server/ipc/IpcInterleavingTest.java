@@ -177,8 +177,8 @@ class IpcInterleavingTest {
     send(2, putBlob(new byte[200 << 10]));
     drainUntil("the put", a -> a.size() == 1);
     ok(answer(2));
-    assertEquals(1, descriptorsBefore.get(2L), "the first answer naming a region is preceded by its descriptor");
-    assertEquals(1, answer(2).getNewRegionsCount());
+    assertEquals(0, descriptorsBefore.get(2L), "a blob sealed from the bytes it carries: its client maps nothing");
+    assertEquals(0, answer(2).getNewRegionsCount());
     long spilled = answer(2).getCreateBlob().getBlob().getId();
     d.store.spillToLowMark();
     assertEquals(1, d.service.stats().spilledBlobCount());
@@ -197,7 +197,7 @@ class IpcInterleavingTest {
     assertEquals(List.of(11L, 12L, 13L, 15L), ids(), "answered in order, without waiting for request 10");
     answers.forEach(IpcInterleavingTest::ok);
     assertTrue(answer(13).getExists().getExists());
-    assertEquals(0, descriptorsBefore.get(12L), "the region was sent already");
+    assertEquals(0, descriptorsBefore.get(12L), "nothing to map for a blob sealed from its bytes");
 
     d.spiller.reads.open();
     drainUntil("the reload", a -> a.size() == 5);
@@ -205,7 +205,9 @@ class IpcInterleavingTest {
     ok(got);
     assertEquals(spilled, got.getGetBlobs().getBlobs(0).getId());
     assertEquals(200 << 10, got.getGetBlobs().getBlobs(0).getSize());
-    assertEquals(0, got.getNewRegionsCount());
+    assertEquals(1, got.getNewRegionsCount(), "the first get names the region");
+    assertFalse(got.getNewRegions(0).getWritable(), "read-only, for a reader");
+    assertEquals(1, descriptorsBefore.get(10L), "the first answer naming a region is preceded by its descriptor");
     assertEquals(List.of(11L, 12L, 13L, 15L, 10L), ids(), "one answer each, none for the release");
     assertEquals(1, d.service.stats().pinnedBlobCount(), "the get's pin (the release before it held none)");
   }

@@ -3,6 +3,7 @@ package io.vineyard.server.memory;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,6 +25,32 @@ class MemoryArenaTest {
 
   private static final Path SHM = Path.of("/dev/shm/vineyard-unit-tests");
   private static final long MI = 1 << 20;
+
+  @Test
+  void eachTrustDomainAllocatesInARegionOfItsOwnWithinOneBudget() {
+    try (MemoryArena arena = MemoryArena.create(SHM, 4 * MI, false)) {
+      Range shared = arena.allocate(MI);
+      Range alice = arena.allocate(MI, 1000);
+      Range bob = arena.allocate(MI, 1001);
+      Range alice2 = arena.allocate(MI / 2, 1000);
+      assertEquals(0, shared.region());
+      assertEquals(3, arena.regionCount(), "one region per domain, made on first use");
+      assertNotEquals(alice.region(), bob.region());
+      assertNotEquals(shared.region(), alice.region());
+      assertEquals(alice.region(), alice2.region(), "a domain keeps to its own region");
+      assertEquals(4 * MI, arena.capacity(), "domains draw on the budget, they do not add to it");
+      assertNull(arena.allocate(MI, 1002), "the budget is spent: no new domain region either");
+      assertEquals(3, arena.regionCount());
+      assertTrue(arena.largestFree(1002) < MI);
+      arena.free(bob);
+      assertNotNull(arena.allocate(MI, 1002), "room again once another domain freed some");
+      // Each region has its own two descriptors; the read-only one cannot map writable.
+      var info = arena.region(alice.region());
+      assertNotEquals(info.fd(), info.readOnlyFd());
+      assertEquals(-1L, io.vineyard.internal.Libc.mmap(info.size(), io.vineyard.internal.Libc.PROT_READ | io.vineyard.internal.Libc.PROT_WRITE,
+          io.vineyard.internal.Libc.MAP_SHARED, info.readOnlyFd(), 0));
+    }
+  }
 
   @Test
   void rangesFallToTheNextRegionWhenOneIsFullAndEachRegionHasItsOwnDescriptor() {

@@ -1,0 +1,68 @@
+package io.vineyard.cli;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.client.IpcClient;
+import io.vineyard.testing.DaemonProcess;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Text other clients chose (type names, field names and values) never reaches the terminal raw. */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class TerminalSafetyIT {
+
+  @TempDir static Path work;
+  static DaemonProcess daemon;
+  static ObjectId evil;
+
+  @BeforeAll
+  static void start() throws Exception {
+    daemon = DaemonProcess.start(work, "16Mi");
+    try (IpcClient c = daemon.connect()) {
+      evil = c.putMeta(ObjectMeta.builder("evil\u001b[2J\nforged line")
+          .field("k\u001b]0;title\u0007", "v\nforged\u009b31m")
+          .build());
+    }
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (daemon != null) {
+      daemon.close();
+    }
+  }
+
+  private static CtlRun ctl(String... args) {
+    List<String> all = new ArrayList<>(List.of("--socket", daemon.socket().toString()));
+    all.addAll(List.of(args));
+    return CtlRun.run(new byte[0], all.toArray(String[]::new));
+  }
+
+  private static void assertSafe(CtlRun r) {
+    String out = r.stdout() + r.stderr();
+    assertFalse(out.chars().anyMatch(c -> c == 0x1b || c == 0x07 || (c >= 0x80 && c <= 0x9f)), "raw control characters in:\n" + out);
+    assertFalse(out.lines().anyMatch(l -> l.startsWith("forged")), "a forged line in:\n" + out);
+  }
+
+  @Test
+  void lsAndInspectPrintOtherPeoplesTextEscaped() {
+    CtlRun ls = ctl("ls");
+    assertSafe(ls);
+    assertTrue(ls.stdout().contains("evil\\x1b[2J\\nforged line"), ls.stdout());
+    CtlRun inspect = ctl("inspect", evil.toString());
+    assertSafe(inspect);
+    assertTrue(inspect.stdout().contains("k\\x1b]0;title\\x07"), inspect.stdout());
+    assertSafe(ctl("ls", "--output", "json"));
+    assertSafe(ctl("inspect", evil.toString(), "--output", "json"));
+  }
+}
