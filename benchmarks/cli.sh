@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Measures `vineyardctl put` and `vineyardctl get -o` of one file against `cp` of the same file,
-# in one run on one machine, and prints the medians and ratios.
+# and the start-up of `vineyardctl` (`--version`, `ls`, `stats` against an empty daemon) next to a
+# bare `java -version` of the same JDK, in one run on one machine, and prints medians and ratios.
 #
-# usage: benchmarks/cli.sh [--size 1Gi|256Mi|...] [--reps N] [--dir DIR] [--no-build]
+# usage: benchmarks/cli.sh [--size 1Gi|256Mi|...] [--reps N] [--dir DIR] [--no-build] [--startup]
 #   Whole commands are timed, JVM start included. The files live in DIR: by default a tmpfs
 #   directory, so that the comparison is memory to memory (on a disk, writeback noise swamps it);
 #   the source is read once first and `sync` runs before each timed command.
+#   --startup: only the start-up figures (each the median of --reps runs, default 5).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 size=1Gi
 reps=5
 build=1
+startup_only=0
 dir=/dev/shm
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -18,7 +21,8 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --startup) startup_only=1; shift ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cli.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -35,6 +39,7 @@ case "$size" in
   *) bytes=$size ;;
 esac
 capacity=$(( bytes * 2 + (256 << 20) ))
+[ "$startup_only" = 1 ] && capacity=$(( 64 << 20 )) # no files: a small daemon starts at once
 
 work=$(mktemp -d "$dir/vineyard-cli-bench.XXXXXX")
 shm=$(mktemp -d /dev/shm/vineyard-cli-bench.XXXXXX)
@@ -49,12 +54,30 @@ export VINEYARD_IPC_SOCKET="$work/v.sock"
 daemon_start cli.sh "$VINEYARD_IPC_SOCKET" "$work/vineyardd.log" -Xmx256m --size "$capacity" \
   --reserve-memory --shm-dir "$shm"
 
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Start-up: each command run $reps times, quietly; the daemon holds nothing, so `ls` and `stats` are
+# one request each and the time is the JVM's and the tool's.
+startup() { # startup LABEL COMMAND...: prints the median and every run, in ms
+  local label=$1 runs=() t
+  shift
+  for _ in $(seq 1 "$reps"); do
+    t=$(now); "$@" > /dev/null 2>&1; runs+=($(( ($(now) - t) / 1000000 )))
+  done
+  printf '  %-34s %6s ms   (runs: %s)\n' "$label" "$(printf '%s\n' "${runs[@]}" | median)" "${runs[*]}"
+}
+echo "start-up, $reps runs each, medians ($("$JAVA" -version 2>&1 | head -n 1)):"
+startup "java -version (baseline)" "$JAVA" -version
+startup "vineyardctl --version" "$root/bin/vineyardctl" --version
+startup "vineyardctl ls" "$root/bin/vineyardctl" ls
+startup "vineyardctl stats" "$root/bin/vineyardctl" stats
+VINEYARDCTL_AOT_CACHE="" startup "vineyardctl ls, no AOT cache" "$root/bin/vineyardctl" ls
+[ "$startup_only" = 1 ] && exit 0
+
 echo "[cli] writing a $size file of random bytes ..." >&2
 head -c "$bytes" /dev/urandom > "$work/src.bin"
 cat "$work/src.bin" > /dev/null
-
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 cp_ms=(); put_ms=(); get_ms=(); start_ms=()
 for i in $(seq 1 "$reps"); do

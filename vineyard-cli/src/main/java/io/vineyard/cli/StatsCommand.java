@@ -1,7 +1,9 @@
 package io.vineyard.cli;
 
+import io.vineyard.InstanceInfo;
 import io.vineyard.MemorySize;
 import io.vineyard.StoreStats;
+import io.vineyard.VineyardException;
 import io.vineyard.client.MetadataClient;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,8 +26,10 @@ final class StatsCommand extends MetadataCommand {
   @Override
   protected int run(MetadataClient client) {
     StoreStats s = client.stats();
+    String rpc = rpcEndpoint(client, s.instanceId());
     if (root.json()) {
       root.out.println("{\"instance_id\": " + s.instanceId()
+          + ", \"rpc_endpoint\": " + Json.string(rpc)
           + ", \"capacity_bytes\": " + s.capacityBytes()
           + ", \"used_bytes\": " + s.usedBytes()
           + ", \"largest_free_bytes\": " + s.largestFreeBytes()
@@ -45,6 +49,7 @@ final class StatsCommand extends MetadataCommand {
     }
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"instance", Long.toString(s.instanceId())});
+    rows.add(new String[] {"gRPC endpoint", rpc});
     rows.add(new String[] {"capacity", MemorySize.format(s.capacityBytes()) + " (" + s.capacityBytes() + " bytes)"});
     rows.add(new String[] {"used (resident)", MemorySize.format(s.usedBytes()) + " (" + s.usedBytes() + " bytes)"});
     rows.add(new String[] {"spilled", MemorySize.format(s.spilledBytes()) + " in " + s.spilledBlobCount() + " blobs ("
@@ -57,5 +62,19 @@ final class StatsCommand extends MetadataCommand {
     rows.add(new String[] {"daemon heap", MemorySize.format(s.heapUsedBytes()) + " of " + MemorySize.format(s.heapMaxBytes())});
     Table.print(root.out, rows);
     return ExitCodes.OK;
+  }
+
+  /**
+   * The daemon's gRPC endpoint: not always the default port (a second daemon on a host with local
+   * metadata takes a free one). Empty when the cluster view cannot be had (etcd down): the counters
+   * are still worth printing.
+   */
+  private static String rpcEndpoint(MetadataClient client, long self) {
+    try {
+      return client.instances().stream()
+          .filter(i -> i.id() == self).map(InstanceInfo::rpcEndpoint).findFirst().orElse("");
+    } catch (VineyardException e) {
+      return "";
+    }
   }
 }

@@ -57,6 +57,7 @@ import picocli.CommandLine.Spec;
       PersistCommand.class,
       LocateCommand.class,
       MigrateCommand.class,
+      CompletionCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {

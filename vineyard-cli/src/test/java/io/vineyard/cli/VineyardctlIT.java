@@ -603,7 +603,8 @@ class VineyardctlIT {
     assertEquals(s.spilledBlobCount(), j.get("spilled_blob_count").asLong());
     assertEquals(s.spillWrites(), j.get("spill_writes").asLong());
     assertEquals(s.reloads(), j.get("reloads").asLong());
-    assertEquals(16, j.size(), j::toString);
+    assertEquals(client.instances().getFirst().rpcEndpoint(), j.get("rpc_endpoint").asText());
+    assertEquals(17, j.size(), j::toString);
 
     CtlRun t = ok(ctl("stats"));
     String text = t.stdout();
@@ -618,7 +619,8 @@ class VineyardctlIT {
     assertTrue(text.lines().anyMatch(l -> l.matches("daemon heap +.+ of .+")), text);
     assertTrue(text.lines().anyMatch(l -> l.matches("largest free block +.+")), text);
     assertTrue(text.lines().anyMatch(l -> l.matches("spilled +.+ in " + now.spilledBlobCount() + " blobs \\(.+\\)")), text);
-    assertEquals(10, text.lines().count(), text);
+    assertTrue(text.lines().anyMatch(l -> l.matches("gRPC endpoint +127\\.0\\.0\\.1:[0-9]+")), text);
+    assertEquals(11, text.lines().count(), text);
   }
 
   // ---------------------------------------------------------------- cluster commands, local metadata

@@ -1,5 +1,6 @@
 package io.vineyard.server;
 
+import io.vineyard.ErrorCode;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
 import io.vineyard.VineyardException;
@@ -17,8 +18,13 @@ import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
 import io.vineyard.server.memory.SpillFiles;
 import io.vineyard.server.store.ObjectStore;
+import java.io.IOException;
+import java.net.BindException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -52,6 +58,11 @@ import picocli.CommandLine.Option;
       "  vineyardd --size 8Gi --reserve-memory --shm-dir /dev/shm/vineyard",
       "  vineyardd --size 4Gi --spill-dir /var/lib/vineyard/spill",
       "  vineyardd --meta etcd --etcd-endpoints http://10.0.0.5:2379 --rpc-host 0.0.0.0",
+      "  vineyardd --config /etc/vineyard/vineyardd.conf --size 4Gi",
+      "",
+      "A --config file holds the same settings as the flags, one 'key = value' a line, the keys being"
+          + " the flags without '--' (size = 2Gi, reserve-memory = true, meta = etcd); '#' starts a comment."
+          + " Flags given on the command line win over the file; an unknown key is refused.",
       "",
       "JVM options go in VINEYARDD_JAVA_OPTS (default -Xmx512m).",
       ""
@@ -146,9 +157,14 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
           + " told to connect to, unless it is a wildcard (then this host's name).")
   String rpcHost;
 
-  @Option(names = "--rpc-port", paramLabel = "PORT", defaultValue = "9600",
-      description = "The gRPC port for remote clients and peer daemons; 0 picks a free one.")
-  int rpcPort;
+  /** The gRPC port when --rpc-port is not given. */
+  public static final int DEFAULT_RPC_PORT = 9600;
+
+  @Option(names = "--rpc-port", paramLabel = "PORT",
+      description = "The gRPC port for remote clients and peer daemons; 0 picks a free one. Default: 9600; with"
+          + " --meta local, when 9600 is taken (another daemon on this host), a free port instead, printed at start"
+          + " and shown by `vineyardctl stats`.")
+  Integer rpcPort;
 
   @Option(names = "--max-frame", paramLabel = "SIZE", defaultValue = "64Mi",
       description = "Largest request a client may send; larger ones close that client's connection.")
@@ -161,6 +177,11 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   @Option(names = "--list-limit", paramLabel = "N", defaultValue = "10000",
       description = "Objects returned by a listing that does not set its own limit.")
   int listLimit;
+
+  /** Read by {@link #main} before parsing (see {@link ConfigFile}); declared so that it parses and shows in --help. */
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Settings from a file, keys as the flags without '--' (see below); flags given here win.")
+  Path config;
 
   private final CountDownLatch stopped = new CountDownLatch(1);
   private SpillFiles spill;
@@ -183,8 +204,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   /** Starts the daemon with the parsed options; returns once it is serving. */
   public void start() {
     Path sock = socket != null ? socket : IpcClient.defaultSocket();
-    long capacity = MemorySize.parse(size);
-    long frame = MemorySize.parse(maxFrame);
+    long capacity = parseSize("--size", size);
+    long frame = parseSize("--max-frame", maxFrame);
     if (frame < 1024 || frame > Integer.MAX_VALUE - 8) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--max-frame must be between 1Ki and 2Gi");
     }
@@ -209,8 +230,13 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--socket-mode must look like rw-rw----, got '" + socketMode + "'");
     }
-    if (rpcPort < 0 || rpcPort > 65535) {
+    if (rpcPort != null && (rpcPort < 0 || rpcPort > 65535)) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--rpc-port must be between 0 and 65535");
+    }
+    try {
+      InetAddress.getByName(rpcHost);
+    } catch (UnknownHostException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--rpc-host " + rpcHost + " does not resolve");
     }
     if (etcdLeaseTtl < 2) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-lease-ttl must be at least 2 seconds");
@@ -222,6 +248,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--spill-lower and --spill-upper must satisfy 0 < lower < upper <= 1");
     }
+    warnUnlessInMemory(shmDir);
     long started = System.nanoTime();
     try {
       startServing(sock, capacity, (int) frame);
@@ -261,7 +288,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
             Math.round(spillLower * 100));
       }
       arena = MemoryArena.create(shmDir, capacity, reserveMemory);
-      rpc = RpcServer.bind(rpcHost, rpcPort);
+      rpc = bindRpc();
       if (meta == Meta.etcd && isLoopback(rpcHost)) {
         LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
             + " (give an address they can reach, or 0.0.0.0)", rpcHost);
@@ -282,6 +309,69 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     server = IpcServer.start(sock, socketMode,
         new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),
         ioThreads, frame, service);
+  }
+
+  private long parseSize(String flag, String text) {
+    try {
+      return MemorySize.parse(text);
+    } catch (VineyardException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), flag + ": " + e.reason()
+          + " (a number of bytes, optionally with a unit: K, M, G, T are powers of 1000, Ki, Mi, Gi, Ti powers"
+          + " of 1024, each optionally followed by B; e.g. 512Mi, 2Gi, 1.5G)");
+    }
+  }
+
+  /**
+   * The gRPC port. A port given (or any port with etcd, where peers are told it through the cluster
+   * but firewalls are set up for it) must be had; with local metadata and no --rpc-port, a second
+   * daemon on the host takes a free port rather than fail to start.
+   */
+  private RpcServer bindRpc() {
+    if (rpcPort != null || meta == Meta.etcd) {
+      return RpcServer.bind(rpcHost, rpcPort != null ? rpcPort : DEFAULT_RPC_PORT);
+    }
+    if (isFree(rpcHost, DEFAULT_RPC_PORT)) {
+      return RpcServer.bind(rpcHost, DEFAULT_RPC_PORT);
+    }
+    RpcServer any = RpcServer.bind(rpcHost, 0);
+    LOG.warn("gRPC port {} is taken (another vineyardd on this host?): serving gRPC on {}:{} instead;"
+        + " give --rpc-port to choose one", DEFAULT_RPC_PORT, rpcHost, any.port());
+    return any;
+  }
+
+  /** Whether {@code host:port} can be bound now (Netty's epoll bind error does not say "in use" by type). */
+  private static boolean isFree(String host, int port) {
+    try (ServerSocket probe = new ServerSocket()) {
+      probe.bind(new InetSocketAddress(host, port));
+      return true;
+    } catch (BindException e) {
+      return false;
+    } catch (IOException e) {
+      return true; // something else is wrong with the address: binding it reports that
+    }
+  }
+
+  /** Filesystems whose files live in memory: anything else writes the "shared memory" back to a disk. */
+  private static final Set<String> MEMORY_FILESYSTEMS = Set.of("tmpfs", "hugetlbfs", "ramfs");
+
+  private static void warnUnlessInMemory(Path dir) {
+    Path existing = dir.toAbsolutePath();
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
+    if (existing == null) {
+      return;
+    }
+    try {
+      String type = Files.getFileStore(existing).type();
+      if (!MEMORY_FILESYSTEMS.contains(type)) {
+        LOG.warn("--shm-dir {} is on a {} filesystem, not tmpfs: the kernel writes shared memory there back to the"
+            + " disk, which slows every write and takes disk space; use a tmpfs directory such as /dev/shm/vineyard",
+            dir, type);
+      }
+    } catch (IOException e) {
+      // Not readable: the shared memory itself fails to be made there, with the reason.
+    }
   }
 
   private static InstanceInfo template(Path sock) {
@@ -369,13 +459,33 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     stopped.countDown();
   }
 
+  /** Exit status of a usage error (picocli's own, a bad flag value, a bad --config file). */
+  static final int USAGE = 2;
+
   public static void main(String[] args) {
     CommandLine cl = new CommandLine(new Vineyardd());
+    try {
+      Path file = ConfigFile.pathIn(args);
+      if (file != null) {
+        cl.setDefaultValueProvider(ConfigFile.load(file, cl.getCommandSpec()));
+      }
+    } catch (VineyardException e) {
+      cl.getErr().println("vineyardd: " + e.reason());
+      cl.getErr().flush();
+      System.exit(USAGE);
+    }
+    cl.setParameterExceptionHandler(
+        (ex, params) -> {
+          // What is wrong and where to look, not the whole usage.
+          cl.getErr().println("vineyardd: " + ex.getMessage());
+          cl.getErr().println("Try 'vineyardd --help' for the flags.");
+          return USAGE;
+        });
     cl.setExecutionExceptionHandler(
         (ex, cmd, parsed) -> {
           if (ex instanceof VineyardException ve) {
             cmd.getErr().println("vineyardd: " + ve.getMessage());
-            return 1;
+            return ve.code() == ErrorCode.INVALID_ARGUMENT ? USAGE : 1;
           }
           throw ex;
         });

@@ -43,11 +43,23 @@ public final class DaemonProcess implements AutoCloseable {
    * @param workDir where the socket and the log go (a short path: sockets are limited to 107 bytes)
    */
   public static DaemonProcess start(Path workDir, String size, String... extraArgs) throws IOException {
+    return start(workDir, size, true, extraArgs);
+  }
+
+  /**
+   * {@link #start} without choosing a gRPC port: the daemon takes its default one (or, when that is
+   * taken and the metadata is local, a free one). Only for tests of that default.
+   */
+  public static DaemonProcess startOnDefaultRpcPort(Path workDir, String size, String... extraArgs) throws IOException {
+    return start(workDir, size, false, extraArgs);
+  }
+
+  private static DaemonProcess start(Path workDir, String size, boolean anyRpcPort, String... extraArgs) throws IOException {
     Path socket = workDir.resolve("vineyard.sock");
     Path shmDir = Files.createTempDirectory(Path.of("/dev/shm"), "vineyard-test-");
     Path log = workDir.resolve("vineyardd.log");
     List<String> args = new ArrayList<>(List.of("--socket", socket.toString(), "--size", size, "--shm-dir", shmDir.toString()));
-    if (!List.of(extraArgs).contains("--rpc-port")) {
+    if (anyRpcPort && !List.of(extraArgs).contains("--rpc-port")) {
       args.addAll(List.of("--rpc-port", "0")); // several daemons run at once: any free port each
     }
     args.addAll(List.of(extraArgs));
