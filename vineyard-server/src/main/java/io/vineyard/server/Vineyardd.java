@@ -11,6 +11,7 @@ import io.vineyard.server.cluster.EtcdMetadata;
 import io.vineyard.server.cluster.LocalMetadata;
 import io.vineyard.server.cluster.MetadataBackend;
 import io.vineyard.server.ipc.IpcServer;
+import io.vineyard.server.rpc.RpcSecurity;
 import io.vineyard.server.rpc.RpcServer;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
@@ -133,6 +134,59 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       description = "The gRPC port for remote clients and peer daemons; 0 picks a free one.")
   int rpcPort;
 
+  @Option(names = "--rpc-token-file", paramLabel = "FILE",
+      description = "Bearer tokens the gRPC port accepts, one a line (repeatable; read again when changed, for"
+          + " rotation). Local clients need none: the daemon writes a token of its own next to the socket"
+          + " (<socket>.token), readable by those who may connect to the socket.")
+  java.util.List<Path> rpcTokenFiles = new java.util.ArrayList<>();
+
+  @Option(names = "--cluster-token-file", paramLabel = "FILE",
+      description = "Tokens the daemons of this cluster use with each other for migration: accepted on the gRPC"
+          + " port, and the first one sent to peers. Give every daemon the same file. Without it, only peers on"
+          + " this host whose user can read this daemon's local token file can migrate from it.")
+  Path clusterTokenFile;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "With --tls-key: the gRPC port speaks only TLS, with this certificate chain; also presented to"
+          + " peers that want client certificates.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "The private key (PKCS#8 PEM) of --tls-cert.")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+      description = "Mutual TLS: clients (and peers) must present a certificate signed by a CA in this file.")
+  Path tlsClientCa;
+
+  @Option(names = "--tls-peer-ca", paramLabel = "PEM",
+      description = "With --tls-cert: the CAs peers' certificates are checked against when migrating from them"
+          + " (default: the JDK's trusted CAs).")
+  Path tlsPeerCa;
+
+  @Option(names = "--insecure", defaultValue = "false",
+      description = "Allow the gRPC port on a non-loopback address without TLS (tokens and data then travel in"
+          + " clear).")
+  boolean insecure;
+
+  @Option(names = "--etcd-user", paramLabel = "USER", description = "With --meta etcd: the etcd user (etcd auth enabled).")
+  String etcdUser;
+
+  @Option(names = "--etcd-password-file", paramLabel = "FILE",
+      description = "With --etcd-user: a file whose first line is the user's password.")
+  Path etcdPasswordFile;
+
+  @Option(names = "--etcd-tls-ca", paramLabel = "PEM",
+      description = "With --meta etcd: the CAs etcd's certificate is checked against (https:// endpoints; default:"
+          + " the JDK's trusted CAs).")
+  Path etcdTlsCa;
+
+  @Option(names = "--etcd-tls-cert", paramLabel = "PEM",
+      description = "With --etcd-tls-key: the client certificate presented to etcd (etcd --client-cert-auth).")
+  Path etcdTlsCert;
+
+  @Option(names = "--etcd-tls-key", paramLabel = "PEM", description = "The private key (PKCS#8 PEM) of --etcd-tls-cert.")
+  Path etcdTlsKey;
+
   @Option(names = "--max-frame", paramLabel = "SIZE", defaultValue = "64Mi",
       description = "Largest request a client may send; larger ones close that client's connection.")
   String maxFrame;
@@ -178,6 +232,24 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     if (rpcPort < 0 || rpcPort > 65535) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--rpc-port must be between 0 and 65535");
     }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--tls-cert and --tls-key go together");
+    }
+    if (tlsCert == null && (tlsClientCa != null || tlsPeerCa != null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--tls-client-ca and --tls-peer-ca need --tls-cert and --tls-key");
+    }
+    if (tlsCert == null && !insecure && !isLoopback(rpcHost)) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this),
+          "--rpc-host " + rpcHost + " is reachable from other hosts: give --tls-cert and --tls-key, or --insecure to"
+              + " send tokens and data in clear");
+    }
+    if ((etcdTlsCert == null) != (etcdTlsKey == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-tls-cert and --etcd-tls-key go together");
+    }
+    if ((etcdUser == null) != (etcdPasswordFile == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-user and --etcd-password-file go together");
+    }
     if (etcdLeaseTtl < 2) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-lease-ttl must be at least 2 seconds");
     }
@@ -214,7 +286,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     MetadataBackend backend =
         switch (meta) {
           case local -> new LocalMetadata();
-          case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout));
+          case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout),
+              new EtcdMetadata.Security(etcdUser, etcdPasswordFile, etcdTlsCa, etcdTlsCert, etcdTlsKey));
         };
     try {
       IpcServer.prepareSocketPath(sock); // another daemon on this socket: say so before binding anything
@@ -227,7 +300,9 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
             Math.round(spillLower * 100));
       }
       arena = MemoryArena.create(shmDir, capacity, reserveMemory);
-      rpc = RpcServer.bind(rpcHost, rpcPort);
+      RpcSecurity security = RpcSecurity.create(sock, socketMode, rpcTokenFiles, clusterTokenFile,
+          tlsCert == null ? null : new RpcSecurity.Tls(tlsCert, tlsKey, tlsClientCa, tlsPeerCa));
+      rpc = RpcServer.bind(rpcHost, rpcPort, security);
       if (meta == Meta.etcd && isLoopback(rpcHost)) {
         LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
             + " (give an address they can reach, or 0.0.0.0)", rpcHost);
@@ -235,7 +310,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       ObjectStore.Tiering tiers = tiering;
       String endpoint = new HostPort(advertisedHost(), rpc.port()).toString();
       cluster = new Cluster(backend, template(sock), endpoint, arena, instanceId == null ? -1 : instanceId,
-          id -> new ObjectStore(id, arena, listLimit, tiers));
+          id -> new ObjectStore(id, arena, listLimit, tiers), security.peerClients());
     } catch (RuntimeException e) {
       if (cluster == null) {
         backend.close();
