@@ -268,6 +268,15 @@ public final class EtcdMetadata implements MetadataBackend {
       if (unreachable(cause)) {
         throw failed(what, why);
       }
+      io.grpc.Status.Code status = io.grpc.Status.fromThrowable(cause).getCode();
+      if (status == io.grpc.Status.Code.UNAUTHENTICATED || status == io.grpc.Status.Code.PERMISSION_DENIED
+          || why.contains("authentication failed") || why.contains("permission denied")) {
+        throw new VineyardException(
+            status == io.grpc.Status.Code.PERMISSION_DENIED ? ErrorCode.PERMISSION_DENIED : ErrorCode.UNAUTHENTICATED,
+            "etcd refused " + what + ": " + why + " (etcd auth: check --etcd-user and --etcd-password-file, and that the"
+                + " user's role may read and write the keys under " + prefix + ")",
+            cause);
+      }
       // etcd answered and refused this one request (too large, out of space, ...): etcd is fine.
       throw new VineyardException(ErrorCode.INTERNAL, "etcd refused " + what + ": " + why, cause);
     } catch (InterruptedException e) {
