@@ -3,6 +3,7 @@ package io.vineyard.server.rpc;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
+import io.netty.handler.ssl.OpenSsl;
 import io.grpc.util.MutableHandlerRegistry;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -96,7 +97,7 @@ public final class RpcServer implements AutoCloseable {
               + " (another vineyardd on this host? give each its own --rpc-port, or 0 for any free port)",
           e);
     }
-    LOG.info("gRPC listening on {}:{}{}", host, s.getPort(), security.tls() ? " (TLS)" : "");
+    LOG.info("gRPC listening on {}:{}{}", host, s.getPort(), security.tls() ? " (TLS, " + (OpenSsl.isAvailable() ? "OpenSSL" : "the JDK's") + " engine)" : "");
     return new RpcServer(s, registry, security);
   }
 
