@@ -259,6 +259,16 @@ public final class RpcClient implements MetadataClient {
   }
 
   /**
+   * Whether a connection was made and then dropped or reset before the first HTTP/2 frame: what a
+   * TLS port does to a plaintext client (closing with the JDK's engine, resetting with OpenSSL's).
+   */
+  private static boolean hungUp(VineyardException e) {
+    String m = String.valueOf(e.getMessage());
+    return m.contains("Network closed for unknown reason") || m.contains("Connection reset by peer")
+        || m.contains("First received frame was not SETTINGS");
+  }
+
+  /**
    * Whether the daemon answers a TLS handshake: what a plaintext client that was hung up on before
    * any HTTP/2 frame asks, to tell a TLS port from a daemon that went away. The handshake is
    * abandoned as soon as the server shows its certificate; nothing else is sent.
@@ -392,7 +402,7 @@ public final class RpcClient implements MetadataClient {
             e.getCause());
       }
     }
-    if (!tls && String.valueOf(e.getMessage()).contains("Network closed for unknown reason") && speaksTls()) {
+    if (!tls && hungUp(e) && speaksTls()) {
       return new VineyardException(
           ErrorCode.UNAUTHENTICATED,
           "vineyardd at " + endpoint + " speaks TLS and this client does not (give the CA: --tls-ca, RpcClient.builder().trust)",

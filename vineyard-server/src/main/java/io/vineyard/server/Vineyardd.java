@@ -50,7 +50,8 @@ import picocli.CommandLine.Option;
       "  vineyardd --socket /tmp/vineyard.sock --size 2Gi",
       "  vineyardd --size 8Gi --reserve-memory --shm-dir /dev/shm/vineyard",
       "  vineyardd --size 4Gi --spill-dir /var/lib/vineyard/spill",
-      "  vineyardd --meta etcd --etcd-endpoints http://10.0.0.5:2379 --rpc-host 0.0.0.0",
+      "  vineyardd --meta etcd --etcd-endpoints http://10.0.0.5:2379 --rpc-host 0.0.0.0 \\",
+      "      --tls-cert node.pem --tls-key node.key --tls-peer-ca ca.pem --cluster-token-file cluster.token",
       "",
       "JVM options go in VINEYARDD_JAVA_OPTS (default -Xmx512m).",
       ""
