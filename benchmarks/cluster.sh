@@ -3,9 +3,11 @@
 # with a gRPC port on loopback; measures RpcClient(A).fetchBlob and IpcClient(B).migrate of one
 # object against an in-process memcpy, and writes benchmarks/results/cluster-latest.json.
 #
-# usage: benchmarks/cluster.sh [--quick] [--no-build]
+# usage: benchmarks/cluster.sh [--quick] [--no-build] [--tls]
 #   --quick     a 256 MiB object and 1 GiB daemons, fewer repetitions (default: 1 GiB, 3 GiB daemons)
 #   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests package first)
+#   --tls       then the same again with a second pair whose gRPC ports speak TLS (certificates made
+#               with openssl in the temporary directory), into cluster-tls-latest.json, and the ratios
 #
 # etcd gets free loopback ports and a data directory in a temporary directory; the daemons get their
 # sockets there too and their shared memory under /dev/shm/vineyard-cluster-bench. Everything is
@@ -15,11 +17,13 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quick=0
 build=1
+tls=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tls) tls=1 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cluster.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -170,25 +174,74 @@ echo "[cluster] etcd $etcd_version at $etcd_url, prefix $prefix" >&2
 
 daemon_flags=(--size "$size" --reserve-memory --shm-dir "$shm_dir" --meta etcd --etcd-endpoints "$etcd_url"
   --etcd-prefix "$prefix" --rpc-host 127.0.0.1 --rpc-port 0)
-echo "[cluster] starting vineyardd A and B: ${daemon_flags[*]}, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
-daemon_start cluster.sh "$tmp/a.sock" "$tmp/a.log" "$daemon_java_opts" "${daemon_flags[@]}"
-a_pid=$daemon_pid
-daemon_start cluster.sh "$tmp/b.sock" "$tmp/b.log" "$daemon_java_opts" "${daemon_flags[@]}"
-b_pid=$daemon_pid
-daemon_pid=""
-
 mkdir -p "$root/benchmarks/results"
-cd "$root"
-# In the background and waited for, so that a signal to this script stops the harness too.
-"$JAVA" "${VINEYARD_JVM_FLAGS[@]}" -Xmx1g -XX:MaxDirectMemorySize=4g \
-  -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.ClusterBenchmark \
-  --socket-a "$tmp/a.sock" --socket-b "$tmp/b.sock" --pid-a "$a_pid" --pid-b "$b_pid" \
-  --out "$root/benchmarks/results/cluster-latest.json" ${mode_flag[@]+"${mode_flag[@]}"} \
-  --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir" \
-  --setting "java_opts=$daemon_java_opts" --setting "meta=etcd $etcd_url" --setting "etcd_prefix=$prefix" \
-  --setting "rpc=127.0.0.1:0 (free port)" --setting "etcd=$etcd_version" &
-bench_pid=$!
-bench_rc=0
-wait "$bench_pid" || bench_rc=$?
-bench_pid=""
-exit "$bench_rc"
+
+# run_pair LABEL OUT [DAEMON FLAGS... --] [HARNESS FLAGS...]: starts A and B with daemon_flags and the
+# extra flags, runs the harness into OUT, stops both.
+run_pair() {
+  local label=$1 out=$2 extra=() harness=()
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do extra+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  harness=("$@")
+  echo "[cluster] $label: starting vineyardd A and B: ${daemon_flags[*]} ${extra[*]-}, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
+  daemon_start cluster.sh "$tmp/a.sock" "$tmp/a.log" "$daemon_java_opts" "${daemon_flags[@]}" ${extra[@]+"${extra[@]}"}
+  a_pid=$daemon_pid
+  daemon_start cluster.sh "$tmp/b.sock" "$tmp/b.log" "$daemon_java_opts" "${daemon_flags[@]}" ${extra[@]+"${extra[@]}"}
+  b_pid=$daemon_pid
+  daemon_pid=""
+  (cd "$root" &&
+    exec "$JAVA" "${VINEYARD_JVM_FLAGS[@]}" -Xmx1g -XX:MaxDirectMemorySize=4g \
+      -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.ClusterBenchmark \
+      --socket-a "$tmp/a.sock" --socket-b "$tmp/b.sock" --pid-a "$a_pid" --pid-b "$b_pid" \
+      --out "$out" ${mode_flag[@]+"${mode_flag[@]}"} \
+      --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir" \
+      --setting "java_opts=$daemon_java_opts" --setting "meta=etcd $etcd_url" --setting "etcd_prefix=$prefix" \
+      --setting "rpc=127.0.0.1:0 (free port)" --setting "etcd=$etcd_version" --setting "transport=$label" \
+      ${harness[@]+"${harness[@]}"}) &
+  bench_pid=$!
+  bench_rc=0
+  wait "$bench_pid" || bench_rc=$?
+  bench_pid=""
+  # B, then A: each withdraws from etcd as it stops.
+  daemon_pid=$b_pid; daemon_stop cluster; b_pid=""
+  daemon_pid=$a_pid; daemon_stop cluster; a_pid=""
+  daemon_pid=""
+  for p in "$tmp/a" "$tmp/b"; do
+    if [ "$bench_rc" != 0 ] || grep -q -e ' WARN ' -e ' ERROR ' "$p.log"; then
+      echo "[cluster] $label: daemon $(basename "$p" | tr ab AB) logged:" >&2
+      grep -e ' WARN ' -e ' ERROR ' "$p.log" | head -n 10 >&2 || true
+    fi
+    mv "$p.log" "$tmp/$label-$(basename "$p").log" # the clean-up on exit shows only a pair still running
+  done
+  rm -rf "$shm_dir"/vineyardd-*
+  [ "$bench_rc" = 0 ] || exit "$bench_rc"
+}
+
+plain_out="$root/benchmarks/results/cluster-latest.json"
+run_pair plaintext "$plain_out"
+if [ "$tls" = 1 ]; then
+  command -v openssl >/dev/null 2>&1 || { echo "cluster.sh: --tls needs openssl (to make the certificates)" >&2; exit 3; }
+  pki="$tmp/pki"
+  mkdir -p "$pki"
+  # A CA and one certificate for 127.0.0.1 that both daemons use (EC P-256, valid a day).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$pki/ca.key" \
+    -out "$pki/ca.pem" -days 1 -subj /CN=vineyard-bench-ca 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$pki/d.key" -out "$pki/d.csr" \
+    -subj /CN=vineyard-bench 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$pki/ext"
+  openssl x509 -req -in "$pki/d.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -out "$pki/d.pem" \
+    -days 1 -extfile "$pki/ext" 2>/dev/null
+  head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$pki/cluster.token"
+  echo >>"$pki/cluster.token"
+  tls_out="$root/benchmarks/results/cluster-tls-latest.json"
+  run_pair tls "$tls_out" --tls-cert "$pki/d.pem" --tls-key "$pki/d.key" --tls-client-ca "$pki/ca.pem" \
+    --tls-peer-ca "$pki/ca.pem" --cluster-token-file "$pki/cluster.token" -- --tls-ca "$pki/ca.pem" --tls-cert "$pki/d.pem" --tls-key "$pki/d.key"
+  python3 - "$plain_out" "$tls_out" <<'PY'
+import json, sys
+p, t = (json.load(open(f)) for f in sys.argv[1:3])
+for k in ("fetch_gbps", "migrate_gbps"):
+    print(f"[cluster] {k}: plaintext {p[k]:.3f}, TLS {t[k]:.3f}, TLS/plaintext {t[k] / p[k]:.2f}x (target >= 0.7x)")
+PY
+fi
+exit 0

@@ -34,7 +34,12 @@ public enum ErrorCode {
    * sealed, a client closed with handles still open (a leak in the caller), a blocking call made
    * from the thread that reads the connection's replies. Raised by the client, never by the daemon.
    */
-  ILLEGAL_STATE(13);
+  ILLEGAL_STATE(13),
+  /**
+   * The caller could not be authenticated: no bearer token or a wrong one on the gRPC port, a
+   * certificate the other side does not trust, or one side speaking TLS and the other not.
+   */
+  UNAUTHENTICATED(14);
 
   private final int code;
 

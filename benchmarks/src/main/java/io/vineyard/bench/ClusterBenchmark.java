@@ -100,6 +100,11 @@ public final class ClusterBenchmark {
   private final Map<String, Object> heap = new LinkedHashMap<>();
   private final List<String> errors = new ArrayList<>();
   private final Map<String, Object> cluster = new LinkedHashMap<>();
+  /** With --tls-ca: the CA of A's TLS port. */
+  private static Path tlsCa;
+  /** With --tls-cert and --tls-key: the harness's client certificate (mutual TLS). */
+  private static Path tlsCert;
+  private static Path tlsKey;
   private String verified = "not checked";
   private final String loadavgStart = loadavg();
   private final List<Double> memcpyReps = new ArrayList<>();
@@ -121,6 +126,7 @@ public final class ClusterBenchmark {
     long pidB = -1;
     boolean quick = false;
     Path out = Path.of("benchmarks", "results", "cluster-latest.json");
+    tlsCa = null;
     Map<String, String> settings = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
@@ -131,6 +137,9 @@ public final class ClusterBenchmark {
         case "--pid-a" -> pidA = Long.parseLong(value(args, ++i, arg));
         case "--pid-b" -> pidB = Long.parseLong(value(args, ++i, arg));
         case "--out" -> out = Path.of(value(args, ++i, arg));
+        case "--tls-ca" -> tlsCa = Path.of(value(args, ++i, arg));
+        case "--tls-cert" -> tlsCert = Path.of(value(args, ++i, arg));
+        case "--tls-key" -> tlsKey = Path.of(value(args, ++i, arg));
         case "--setting" -> {
           String kv = value(args, ++i, arg);
           int eq = kv.indexOf('=');
@@ -161,9 +170,20 @@ public final class ClusterBenchmark {
     if (why != null) {
       System.err.println("ClusterBenchmark: " + why);
     }
-    System.err.println("usage: ClusterBenchmark --socket-a PATH --socket-b PATH [--pid-a PID --pid-b PID] [--quick] [--out FILE]"
+    System.err.println("usage: ClusterBenchmark --socket-a PATH --socket-b PATH [--pid-a PID --pid-b PID] [--quick] [--out FILE] [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]"
         + " [--setting KEY=VALUE ...]");
     System.exit(why == null ? 0 : 2);
+  }
+
+  private static RpcClient rpcClient(String endpoint) {
+    if (tlsCa == null) {
+      return RpcClient.connect(endpoint);
+    }
+    RpcClient.Builder b = RpcClient.builder(endpoint).trust(tlsCa);
+    if (tlsCert != null) {
+      b.clientCertificate(tlsCert, tlsKey);
+    }
+    return b.build();
   }
 
   /** An object on A: its id (persisted), its blob's id and size. */
@@ -203,7 +223,8 @@ public final class ClusterBenchmark {
       if (stored.size() == 2) {
         Stored warm = stored.get(0);
         Stored big = stored.get(1);
-        try (RpcClient rpc = RpcClient.connect(endpointA)) {
+        // Over TLS when A's port speaks it; the token is A's local one, read next to its socket.
+        try (RpcClient rpc = rpcClient(endpointA)) {
           phase("fetch_warmup", () -> fetchWarmup(rpc, warm, big, dst));
           phase("fetch", () -> fetches(rpc, big, dst));
         }

@@ -16,6 +16,8 @@ public final class ExitCodes {
   public static final int CANNOT_CONNECT = 4;
   /** The store cannot hold the data. */
   public static final int OUT_OF_MEMORY = 5;
+  /** Not let in: no or a wrong token, an untrusted certificate, TLS on one side only. */
+  public static final int UNAUTHENTICATED = 6;
 
   private ExitCodes() {}
 
@@ -26,6 +28,7 @@ public final class ExitCodes {
       case NOT_FOUND -> NOT_FOUND;
       case UNAVAILABLE -> CANNOT_CONNECT;
       case OUT_OF_MEMORY -> OUT_OF_MEMORY;
+      case UNAUTHENTICATED -> UNAUTHENTICATED;
       // ILLEGAL_STATE (a misuse of the client API, a bug in the tool) and the rest.
       default -> OTHER;
     };

@@ -97,6 +97,35 @@ public final class Vineyardctl implements Runnable {
   String rpc;
 
   @Option(
+      names = "--token-file",
+      scope = ScopeType.INHERIT,
+      paramLabel = "FILE",
+      description = "With --rpc: send the first token in this file. Default: a daemon on this host is asked with"
+          + " the token it wrote next to its socket (<socket>.token), if this user may read it.")
+  Path tokenFile;
+
+  @Option(
+      names = "--tls-ca",
+      scope = ScopeType.INHERIT,
+      paramLabel = "PEM",
+      description = "With --rpc: speak TLS, trusting the CA certificates in this file.")
+  Path tlsCa;
+
+  @Option(
+      names = "--tls-cert",
+      scope = ScopeType.INHERIT,
+      paramLabel = "PEM",
+      description = "With --rpc and --tls-key: present this client certificate (for a daemon with --tls-client-ca).")
+  Path tlsCert;
+
+  @Option(
+      names = "--tls-key",
+      scope = ScopeType.INHERIT,
+      paramLabel = "PEM",
+      description = "The private key (PKCS#8 PEM) of --tls-cert.")
+  Path tlsKey;
+
+  @Option(
       names = "--output",
       scope = ScopeType.INHERIT,
       paramLabel = "FORMAT",
@@ -169,7 +198,23 @@ public final class Vineyardctl implements Runnable {
 
   /** The daemon that read-only commands ask: the one at {@code --rpc} if given, else the local one. */
   MetadataClient connectMetadata() {
-    return rpc != null ? RpcClient.connect(rpc) : connect();
+    if (rpc == null) {
+      return connect();
+    }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
+    }
+    RpcClient.Builder b = RpcClient.builder(rpc);
+    if (tlsCa != null) {
+      b.trust(tlsCa);
+    }
+    if (tlsCert != null) {
+      b.clientCertificate(tlsCert, tlsKey);
+    }
+    if (tokenFile != null) {
+      b.tokenFile(tokenFile);
+    }
+    return b.build();
   }
 
   boolean json() {

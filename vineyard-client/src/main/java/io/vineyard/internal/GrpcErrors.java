@@ -31,6 +31,7 @@ public final class GrpcErrors {
       case OUT_OF_MEMORY -> Status.Code.RESOURCE_EXHAUSTED;
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
       case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
+      case UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
       case IO_ERROR -> Status.Code.DATA_LOSS;
       case PROTOCOL_ERROR, INTERNAL -> Status.Code.INTERNAL;
     };
@@ -84,7 +85,8 @@ public final class GrpcErrors {
       case RESOURCE_EXHAUSTED -> ErrorCode.INTERNAL;
       // A deadline or a dropped connection means the daemon cannot be reached in time.
       case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED -> ErrorCode.UNAVAILABLE;
-      case PERMISSION_DENIED, UNAUTHENTICATED -> ErrorCode.PERMISSION_DENIED;
+      case PERMISSION_DENIED -> ErrorCode.PERMISSION_DENIED;
+      case UNAUTHENTICATED -> ErrorCode.UNAUTHENTICATED;
       case DATA_LOSS -> ErrorCode.IO_ERROR;
       default -> ErrorCode.INTERNAL;
     };

@@ -13,6 +13,7 @@ import io.vineyard.server.cluster.LocalMetadata;
 import io.vineyard.server.cluster.MetadataBackend;
 import io.vineyard.server.ipc.IpcServer;
 import io.vineyard.server.ipc.SocketAccess;
+import io.vineyard.server.rpc.RpcSecurity;
 import io.vineyard.server.rpc.RpcServer;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
@@ -57,7 +58,8 @@ import picocli.CommandLine.Option;
       "  vineyardd --socket /tmp/vineyard.sock --size 2Gi",
       "  vineyardd --size 8Gi --reserve-memory --shm-dir /dev/shm/vineyard",
       "  vineyardd --size 4Gi --spill-dir /var/lib/vineyard/spill",
-      "  vineyardd --meta etcd --etcd-endpoints http://10.0.0.5:2379 --rpc-host 0.0.0.0",
+      "  vineyardd --meta etcd --etcd-endpoints http://10.0.0.5:2379 --rpc-host 0.0.0.0 \\",
+      "      --tls-cert node.pem --tls-key node.key --tls-peer-ca ca.pem --cluster-token-file cluster.token",
       "  vineyardd --config /etc/vineyard/vineyardd.conf --size 4Gi",
       "",
       "A --config file holds the same settings as the flags, one 'key = value' a line, the keys being"
@@ -166,6 +168,59 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
           + " and shown by `vineyardctl stats`.")
   Integer rpcPort;
 
+  @Option(names = "--rpc-token-file", paramLabel = "FILE",
+      description = "Bearer tokens the gRPC port accepts, one a line (repeatable; read again when changed, for"
+          + " rotation). Local clients need none: the daemon writes a token of its own next to the socket"
+          + " (<socket>.token), readable by those who may connect to the socket.")
+  java.util.List<Path> rpcTokenFiles = new java.util.ArrayList<>();
+
+  @Option(names = "--cluster-token-file", paramLabel = "FILE",
+      description = "Tokens the daemons of this cluster use with each other for migration: accepted on the gRPC"
+          + " port, and the first one sent to peers. Give every daemon the same file. Without it, only peers on"
+          + " this host whose user can read this daemon's local token file can migrate from it.")
+  Path clusterTokenFile;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "With --tls-key: the gRPC port speaks only TLS, with this certificate chain; also presented to"
+          + " peers that want client certificates.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "The private key (PKCS#8 PEM) of --tls-cert.")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+      description = "Mutual TLS: clients (and peers) must present a certificate signed by a CA in this file.")
+  Path tlsClientCa;
+
+  @Option(names = "--tls-peer-ca", paramLabel = "PEM",
+      description = "With --tls-cert: the CAs peers' certificates are checked against when migrating from them"
+          + " (default: the JDK's trusted CAs).")
+  Path tlsPeerCa;
+
+  @Option(names = "--insecure", defaultValue = "false",
+      description = "Allow the gRPC port on a non-loopback address without TLS (tokens and data then travel in"
+          + " clear).")
+  boolean insecure;
+
+  @Option(names = "--etcd-user", paramLabel = "USER", description = "With --meta etcd: the etcd user (etcd auth enabled).")
+  String etcdUser;
+
+  @Option(names = "--etcd-password-file", paramLabel = "FILE",
+      description = "With --etcd-user: a file whose first line is the user's password.")
+  Path etcdPasswordFile;
+
+  @Option(names = "--etcd-tls-ca", paramLabel = "PEM",
+      description = "With --meta etcd: the CAs etcd's certificate is checked against (https:// endpoints; default:"
+          + " the JDK's trusted CAs).")
+  Path etcdTlsCa;
+
+  @Option(names = "--etcd-tls-cert", paramLabel = "PEM",
+      description = "With --etcd-tls-key: the client certificate presented to etcd (etcd --client-cert-auth).")
+  Path etcdTlsCert;
+
+  @Option(names = "--etcd-tls-key", paramLabel = "PEM", description = "The private key (PKCS#8 PEM) of --etcd-tls-cert.")
+  Path etcdTlsKey;
+
   @Option(names = "--max-frame", paramLabel = "SIZE", defaultValue = "64Mi",
       description = "Largest request a client may send; larger ones close that client's connection.")
   String maxFrame;
@@ -238,6 +293,24 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     } catch (UnknownHostException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--rpc-host " + rpcHost + " does not resolve");
     }
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--tls-cert and --tls-key go together");
+    }
+    if (tlsCert == null && (tlsClientCa != null || tlsPeerCa != null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--tls-client-ca and --tls-peer-ca need --tls-cert and --tls-key");
+    }
+    if (tlsCert == null && !insecure && !isLoopback(rpcHost)) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this),
+          "--rpc-host " + rpcHost + " is reachable from other hosts: give --tls-cert and --tls-key, or --insecure to"
+              + " send tokens and data in clear");
+    }
+    if ((etcdTlsCert == null) != (etcdTlsKey == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-tls-cert and --etcd-tls-key go together");
+    }
+    if ((etcdUser == null) != (etcdPasswordFile == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-user and --etcd-password-file go together");
+    }
     if (etcdLeaseTtl < 2) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--etcd-lease-ttl must be at least 2 seconds");
     }
@@ -275,7 +348,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     MetadataBackend backend =
         switch (meta) {
           case local -> new LocalMetadata();
-          case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout));
+          case etcd -> EtcdMetadata.connect(etcdEndpoints, etcdPrefix, etcdLeaseTtl, Duration.ofSeconds(etcdTimeout),
+              new EtcdMetadata.Security(etcdUser, etcdPasswordFile, etcdTlsCa, etcdTlsCert, etcdTlsKey));
         };
     try {
       IpcServer.prepareSocketPath(sock); // another daemon on this socket: say so before binding anything
@@ -288,7 +362,9 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
             Math.round(spillLower * 100));
       }
       arena = MemoryArena.create(shmDir, capacity, reserveMemory);
-      rpc = bindRpc();
+      RpcSecurity security = RpcSecurity.create(sock, socketMode, rpcTokenFiles, clusterTokenFile,
+          tlsCert == null ? null : new RpcSecurity.Tls(tlsCert, tlsKey, tlsClientCa, tlsPeerCa));
+      rpc = bindRpc(security);
       if (meta == Meta.etcd && isLoopback(rpcHost)) {
         LOG.warn("--rpc-host {} is a loopback address: daemons on other hosts cannot fetch from this one"
             + " (give an address they can reach, or 0.0.0.0)", rpcHost);
@@ -296,7 +372,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       ObjectStore.Tiering tiers = tiering;
       String endpoint = new HostPort(advertisedHost(), rpc.port()).toString();
       cluster = new Cluster(backend, template(sock), endpoint, arena, instanceId == null ? -1 : instanceId,
-          id -> new ObjectStore(id, arena, listLimit, tiers));
+          id -> new ObjectStore(id, arena, listLimit, tiers), security.peerClients());
     } catch (RuntimeException e) {
       if (cluster == null) {
         backend.close();
@@ -326,14 +402,14 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
    * but firewalls are set up for it) must be had; with local metadata and no --rpc-port, a second
    * daemon on the host takes a free port rather than fail to start.
    */
-  private RpcServer bindRpc() {
+  private RpcServer bindRpc(RpcSecurity security) {
     if (rpcPort != null || meta == Meta.etcd) {
-      return RpcServer.bind(rpcHost, rpcPort != null ? rpcPort : DEFAULT_RPC_PORT);
+      return RpcServer.bind(rpcHost, rpcPort != null ? rpcPort : DEFAULT_RPC_PORT, security);
     }
     if (isFree(rpcHost, DEFAULT_RPC_PORT)) {
-      return RpcServer.bind(rpcHost, DEFAULT_RPC_PORT);
+      return RpcServer.bind(rpcHost, DEFAULT_RPC_PORT, security);
     }
-    RpcServer any = RpcServer.bind(rpcHost, 0);
+    RpcServer any = RpcServer.bind(rpcHost, 0, security);
     LOG.warn("gRPC port {} is taken (another vineyardd on this host?): serving gRPC on {}:{} instead;"
         + " give --rpc-port to choose one", DEFAULT_RPC_PORT, rpcHost, any.port());
     return any;

@@ -2,11 +2,13 @@ package io.vineyard.testing;
 
 import java.io.IOException;
 import java.net.HttpURLConnection;
+import javax.net.ssl.HttpsURLConnection;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -24,9 +26,17 @@ public final class EtcdProcess implements AutoCloseable {
   private final Path log;
   private final int clientPort;
   private final int peerPort;
+  private final Tls tls;
   private Process process;
 
-  private EtcdProcess(Path binary, Path dataDir, Path log, int clientPort, int peerPort) {
+  /**
+   * TLS on etcd's client port: its certificate and key (PEM), and, if not null, the CA whose
+   * certificates clients must present ({@code --client-cert-auth}).
+   */
+  public record Tls(Path certificate, Path key, Path clientCa) {}
+
+  private EtcdProcess(Path binary, Path dataDir, Path log, int clientPort, int peerPort, Tls tls) {
+    this.tls = tls;
     this.binary = binary;
     this.dataDir = dataDir;
     this.log = log;
@@ -36,7 +46,12 @@ public final class EtcdProcess implements AutoCloseable {
 
   /** Starts etcd with its data and log under {@code workDir}, and waits until it is healthy. */
   public static EtcdProcess start(Path workDir) throws IOException {
-    EtcdProcess e = new EtcdProcess(binary(), workDir.resolve("etcd-data"), workDir.resolve("etcd.log"), freePort(), freePort());
+    return start(workDir, null);
+  }
+
+  /** As {@link #start(Path)}, serving clients over TLS (https) when {@code tls} is not null. */
+  public static EtcdProcess start(Path workDir, Tls tls) throws IOException {
+    EtcdProcess e = new EtcdProcess(binary(), workDir.resolve("etcd-data"), workDir.resolve("etcd.log"), freePort(), freePort(), tls);
     e.startProcess();
     return e;
   }
@@ -64,24 +79,30 @@ public final class EtcdProcess implements AutoCloseable {
     }
   }
 
-  /** The client URL, e.g. {@code http://127.0.0.1:41234}. */
+  /** The client URL, e.g. {@code http://127.0.0.1:41234} ({@code https} with TLS). */
   public String endpoint() {
-    return "http://127.0.0.1:" + clientPort;
+    return (tls != null ? "https" : "http") + "://127.0.0.1:" + clientPort;
   }
 
   private void startProcess() throws IOException {
     Files.createDirectories(dataDir);
     String peer = "http://127.0.0.1:" + peerPort;
-    ProcessBuilder pb =
-        new ProcessBuilder(List.of(
-            binary.toString(),
-            "--name", "test",
-            "--data-dir", dataDir.toString(),
-            "--listen-client-urls", endpoint(),
-            "--advertise-client-urls", endpoint(),
-            "--listen-peer-urls", peer,
-            "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", "test=" + peer));
+    List<String> args = new ArrayList<>(List.of(
+        binary.toString(),
+        "--name", "test",
+        "--data-dir", dataDir.toString(),
+        "--listen-client-urls", endpoint(),
+        "--advertise-client-urls", endpoint(),
+        "--listen-peer-urls", peer,
+        "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", "test=" + peer));
+    if (tls != null) {
+      args.addAll(List.of("--cert-file", tls.certificate().toString(), "--key-file", tls.key().toString()));
+      if (tls.clientCa() != null) {
+        args.addAll(List.of("--client-cert-auth", "--trusted-ca-file", tls.clientCa().toString()));
+      }
+    }
+    ProcessBuilder pb = new ProcessBuilder(args);
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     process = pb.start();
@@ -95,6 +116,13 @@ public final class EtcdProcess implements AutoCloseable {
           throw new AssertionError("etcd exited with " + process.exitValue() + ":\n" + Files.readString(log));
         }
         HttpURLConnection c = (HttpURLConnection) URI.create(endpoint() + "/health").toURL().openConnection();
+        if (c instanceof HttpsURLConnection https) {
+          // The health check only asks whether etcd answers: it trusts etcd's own certificate.
+          https.setSSLSocketFactory(trustingOnly(tls.certificate()).getSocketFactory());
+          if (tls.clientCa() != null) {
+            return c.getURL() != null && probeTls();
+          }
+        }
         c.setConnectTimeout(500);
         c.setReadTimeout(500);
         return c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true");
@@ -104,6 +132,17 @@ public final class EtcdProcess implements AutoCloseable {
         throw e;
       }
       throw new AssertionError(e.getMessage() + ":\n" + Files.readString(log), e);
+    }
+  }
+
+  private static javax.net.ssl.SSLContext trustingOnly(Path certificate) throws IOException {
+    return TestCertificates.trusting(certificate);
+  }
+
+  /** With client certificates required, a health check over https cannot get in: a TLS port answering will do. */
+  private boolean probeTls() throws IOException {
+    try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), clientPort)) {
+      return s.isConnected();
     }
   }
 

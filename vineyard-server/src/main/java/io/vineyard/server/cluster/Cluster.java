@@ -31,6 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,6 +73,7 @@ public final class Cluster implements AutoCloseable {
   private final Map<String, Long> pendingNameDrops = new LinkedHashMap<>();
 
   private final Map<String, RpcClient> peers = new ConcurrentHashMap<>();
+  private final Function<String, RpcClient> peerClient;
   /** Persists in progress, by the id of the object being published. */
   private final Map<Long, CompletableFuture<Void>> persisting = new ConcurrentHashMap<>();
   /** Migrations in progress, by the id of the object being copied. */
@@ -98,6 +100,22 @@ public final class Cluster implements AutoCloseable {
       MemoryArena arena,
       long requestedId,
       LongFunction<ObjectStore> newStore) {
+    this(backend, template, rpcEndpoint, arena, requestedId, newStore, RpcClient::connect);
+  }
+
+  /**
+   * As above, with the clients of peers' gRPC ports (for migration) made by {@code peerClient}:
+   * with this cluster's TLS settings and token.
+   */
+  public Cluster(
+      MetadataBackend backend,
+      InstanceInfo template,
+      String rpcEndpoint,
+      MemoryArena arena,
+      long requestedId,
+      LongFunction<ObjectStore> newStore,
+      Function<String, RpcClient> peerClient) {
+    this.peerClient = peerClient;
     this.backend = backend;
     this.template = template;
     this.rpcEndpoint = rpcEndpoint;
@@ -679,7 +697,7 @@ public final class Cluster implements AutoCloseable {
   }
 
   private RpcClient peer(String endpoint) {
-    return peers.computeIfAbsent(endpoint, RpcClient::connect);
+    return peers.computeIfAbsent(endpoint, peerClient);
   }
 
   private static VineyardException notFound(long id) {

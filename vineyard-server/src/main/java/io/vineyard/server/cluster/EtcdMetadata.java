@@ -2,6 +2,15 @@ package io.vineyard.server.cluster;
 
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
+import io.etcd.jetcd.ClientBuilder;
+import io.grpc.netty.GrpcSslContexts;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.vineyard.internal.GrpcErrors;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.net.ssl.SSLException;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Txn;
 import io.etcd.jetcd.common.exception.EtcdException;
@@ -123,13 +132,36 @@ public final class EtcdMetadata implements MetadataBackend {
    * @param timeout how long one etcd call may take
    */
   public static EtcdMetadata connect(String endpoints, String prefix, long ttlSeconds, Duration timeout) {
+    return connect(endpoints, prefix, ttlSeconds, timeout, Security.NONE);
+  }
+
+  /**
+   * How to be let into etcd: a user and the file holding its password (etcd auth enabled), and TLS
+   * (the CAs to trust, a client certificate and key in PEM). Any field may be null; TLS is used when
+   * an endpoint is {@code https://} or a TLS file is given.
+   */
+  public record Security(String user, Path passwordFile, Path ca, Path certificate, Path key) {
+    public static final Security NONE = new Security(null, null, null, null, null);
+
+    boolean tls() {
+      return ca != null || certificate != null;
+    }
+  }
+
+  /**
+   * As {@link #connect(String, String, long, Duration)}, with etcd's auth and TLS.
+   *
+   * @throws VineyardException {@link ErrorCode#INVALID_ARGUMENT} when the password or a TLS file
+   *     cannot be read or used
+   */
+  public static EtcdMetadata connect(String endpoints, String prefix, long ttlSeconds, Duration timeout, Security security) {
     List<String> urls = new ArrayList<>();
     for (String e : endpoints.split(",")) {
       String u = e.strip();
       if (u.isEmpty()) {
         continue;
       }
-      urls.add(u.contains("://") ? u : "http://" + u);
+      urls.add(u.contains("://") ? u : (security.tls() ? "https://" : "http://") + u);
     }
     if (urls.isEmpty()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "no etcd endpoints given");
@@ -144,11 +176,49 @@ public final class EtcdMetadata implements MetadataBackend {
     Client c;
     try {
       // Not waitForReady: while etcd is down a call fails at once instead of queueing until it is back.
-      c = Client.builder().endpoints(urls.toArray(String[]::new)).connectTimeout(timeout).waitForReady(false).build();
+      ClientBuilder b = Client.builder().endpoints(urls.toArray(String[]::new)).connectTimeout(timeout).waitForReady(false);
+      if (security.tls() || urls.stream().anyMatch(u -> u.startsWith("https://"))) {
+        b.sslContext(etcdTls(security));
+      }
+      if (security.user() != null) {
+        b.user(ByteSequence.from(security.user(), StandardCharsets.UTF_8)).password(password(security.passwordFile()));
+      }
+      c = b.build();
+    } catch (VineyardException e) {
+      throw e;
     } catch (RuntimeException e) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "bad etcd endpoints '" + endpoints + "': " + e.getMessage(), e);
     }
     return new EtcdMetadata(c, String.join(",", urls), p, ttlSeconds, timeout);
+  }
+
+  private static SslContext etcdTls(Security s) {
+    try {
+      SslContextBuilder b = GrpcSslContexts.forClient();
+      if (s.ca() != null) {
+        b.trustManager(s.ca().toFile());
+      }
+      if (s.certificate() != null) {
+        b.keyManager(s.certificate().toFile(), s.key().toFile());
+      }
+      return b.build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot use the etcd TLS files given: " + GrpcErrors.rootCause(e), e);
+    }
+  }
+
+  private static ByteSequence password(Path file) {
+    try {
+      String text = Files.readString(file, StandardCharsets.UTF_8);
+      int nl = text.indexOf('\n');
+      String pw = (nl < 0 ? text : text.substring(0, nl)).strip();
+      if (pw.isEmpty()) {
+        throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "the etcd password file " + file + " is empty");
+      }
+      return ByteSequence.from(pw, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "cannot read the etcd password file " + file + ": " + e, e);
+    }
   }
 
   // ---------------------------------------------------------------- keys
@@ -197,6 +267,15 @@ public final class EtcdMetadata implements MetadataBackend {
       String why = cause.getMessage() != null ? cause.getMessage() : cause.toString();
       if (unreachable(cause)) {
         throw failed(what, why);
+      }
+      io.grpc.Status.Code status = io.grpc.Status.fromThrowable(cause).getCode();
+      if (status == io.grpc.Status.Code.UNAUTHENTICATED || status == io.grpc.Status.Code.PERMISSION_DENIED
+          || why.contains("authentication failed") || why.contains("permission denied")) {
+        throw new VineyardException(
+            status == io.grpc.Status.Code.PERMISSION_DENIED ? ErrorCode.PERMISSION_DENIED : ErrorCode.UNAUTHENTICATED,
+            "etcd refused " + what + ": " + why + " (etcd auth: check --etcd-user and --etcd-password-file, and that the"
+                + " user's role may read and write the keys under " + prefix + ")",
+            cause);
       }
       // etcd answered and refused this one request (too large, out of space, ...): etcd is fine.
       throw new VineyardException(ErrorCode.INTERNAL, "etcd refused " + what + ": " + why, cause);

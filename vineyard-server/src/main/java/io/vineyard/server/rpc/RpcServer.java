@@ -3,6 +3,7 @@ package io.vineyard.server.rpc;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
+import io.netty.handler.ssl.OpenSsl;
 import io.grpc.util.MutableHandlerRegistry;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -60,24 +61,35 @@ public final class RpcServer implements AutoCloseable {
 
   private final Server server;
   private final MutableHandlerRegistry registry;
+  private final RpcSecurity security;
 
-  private RpcServer(Server server, MutableHandlerRegistry registry) {
+  private RpcServer(Server server, MutableHandlerRegistry registry, RpcSecurity security) {
     this.server = server;
     this.registry = registry;
+    this.security = security;
   }
 
   /**
    * Binds {@code host:port} (port 0: any free port), serving nothing yet.
    *
+   * Every call must pass {@code security} (a bearer token); the port speaks TLS if it says so. The
+   * server owns {@code security} and closes it.
+   *
    * @throws VineyardException {@link ErrorCode#IO_ERROR} when the address cannot be bound
    */
-  public static RpcServer bind(String host, int port) {
+  public static RpcServer bind(String host, int port, RpcSecurity security) {
     MutableHandlerRegistry registry = new MutableHandlerRegistry();
-    Server s = NettyServerBuilder.forAddress(new InetSocketAddress(host, port)).fallbackHandlerRegistry(registry).build();
+    NettyServerBuilder b =
+        NettyServerBuilder.forAddress(new InetSocketAddress(host, port)).fallbackHandlerRegistry(registry).intercept(security);
+    if (security.tls()) {
+      b.sslContext(security.serverContext());
+    }
+    Server s = b.build();
     try {
       s.start();
     } catch (IOException e) {
       s.shutdownNow();
+      security.close();
       String why = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
       throw new VineyardException(
           ErrorCode.IO_ERROR,
@@ -85,8 +97,8 @@ public final class RpcServer implements AutoCloseable {
               + " (another vineyardd on this host? give each its own --rpc-port, or 0 for any free port)",
           e);
     }
-    LOG.info("gRPC listening on {}:{}", host, s.getPort());
-    return new RpcServer(s, registry);
+    LOG.info("gRPC listening on {}:{}{}", host, s.getPort(), security.tls() ? " (TLS, " + (OpenSsl.isAvailable() ? "OpenSSL" : "the JDK's") + " engine)" : "");
+    return new RpcServer(s, registry, security);
   }
 
   /** Starts answering calls with {@code service}. */
@@ -109,6 +121,8 @@ public final class RpcServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       server.shutdownNow();
+    } finally {
+      security.close();
     }
   }
 
