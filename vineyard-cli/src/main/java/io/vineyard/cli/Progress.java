@@ -23,6 +23,8 @@ final class Progress implements AutoCloseable {
   private long done;
   /** Ends the drawn line at exit; registered once something is drawn. */
   private Thread endLineAtExit;
+  /** Set once the line was ended at exit (Ctrl-C): nothing is drawn after that. */
+  private boolean ended;
 
   /**
    * @param total bytes expected, or -1 when unknown
@@ -51,7 +53,7 @@ final class Progress implements AutoCloseable {
 
   synchronized void advance(long bytes) {
     done += bytes;
-    if (!enabled) {
+    if (!enabled || ended) {
       return;
     }
     if (total < 0 && done < MIN_BYTES) {
@@ -83,7 +85,8 @@ final class Progress implements AutoCloseable {
     err.flush();
   }
 
-  private synchronized void endLine() {
+  synchronized void endLine() {
+    ended = true; // the command goes on until the JVM halts: it must not draw over the ended line
     if (lastDraw != 0) {
       err.println();
       err.flush();
@@ -93,7 +96,7 @@ final class Progress implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    if (enabled && lastDraw != 0) {
+    if (enabled && !ended && lastDraw != 0) {
       draw(System.nanoTime());
       err.println();
       lastDraw = 0;

@@ -72,7 +72,8 @@ import picocli.CommandLine.Spec;
       "  vineyardctl gc --older-than 1h --dry-run",
       "",
       "Exit status: 0 ok, 1 other error, 2 invalid argument, 3 not found,",
-      "4 cannot connect (to the daemon, or it to etcd or a peer), 5 out of memory.",
+      "4 cannot connect (to the daemon, or it to etcd or a peer), 5 out of memory,",
+      "6 not authenticated (a token or certificate the gRPC port refused).",
       ""
     })
 public final class Vineyardctl implements Runnable {
@@ -128,7 +129,7 @@ public final class Vineyardctl implements Runnable {
   @Option(
       names = "--output",
       scope = ScopeType.INHERIT,
-      paramLabel = "FORMAT",
+      paramLabel = "STYLE", // not FORMAT: the completion script names its value lists by label, and --format has its own
       defaultValue = "table",
       description = "table or json. Default: ${DEFAULT-VALUE}.")
   Output output;

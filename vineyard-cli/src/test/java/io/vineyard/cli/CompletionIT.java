@@ -64,6 +64,10 @@ class CompletionIT {
     List<String> formats = complete("vineyardctl --output ");
     assertEquals(List.of("table", "json"), formats);
 
+    // --format of put and get completes its own values, not --output's.
+    assertEquals(List.of("blob", "csv", "arrow"), complete("vineyardctl put --format "));
+    assertEquals(List.of("blob", "csv", "arrow"), complete("vineyardctl get --format "));
+
     List<String> shells = complete("vineyardctl completion ");
     assertTrue(shells.contains("bash"), shells::toString);
   }

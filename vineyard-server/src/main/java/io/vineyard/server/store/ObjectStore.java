@@ -933,7 +933,7 @@ public final class ObjectStore {
           if (!requested.contains(parent)) {
             throw new VineyardException(
                 ErrorCode.OBJECT_IN_USE,
-                new ObjectId(id) + " is a member of " + new ObjectId(parent) + "; delete that first, or use force");
+                new ObjectId(id) + " is a member of " + new ObjectId(parent) + "; delete that first, or force the delete (vineyardctl rm --force)");
           }
         }
       }

@@ -71,6 +71,12 @@ class LogInjectionIT {
   }
 
   @Test
+  void theLoggingSetUpItselfPrintsNothing() throws Exception {
+    // A deprecated attribute in logback.xml made logback print its whole status (about 30 lines) at every start.
+    assertFalse(daemon.log().contains("ch.qos.logback"), daemon.log());
+  }
+
+  @Test
   void namesWithControlCharactersAreRefused() {
     try (IpcClient c = daemon.connect()) {
       ObjectId id = c.putBlob(new byte[] {1});
