@@ -3,6 +3,7 @@ package io.vineyard.cli;
 import io.vineyard.MemorySize;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
+import io.vineyard.client.IpcClient;
 import io.vineyard.client.Listing;
 import io.vineyard.client.MetadataClient;
 import io.vineyard.client.ObjectInfo;
@@ -56,6 +57,11 @@ final class LsCommand extends MetadataCommand {
     boolean truncated;
     if (all) {
       Listing listing = client.listObjects(typename, limit, global);
+      objects = listing.objects();
+      truncated = listing.truncated();
+    } else if (!global && client instanceof IpcClient ipc) {
+      // The daemon leaves the members out before its limit, so a cut listing stays top-level.
+      Listing listing = ipc.listTopLevel(typename, limit);
       objects = listing.objects();
       truncated = listing.truncated();
     } else {

@@ -36,9 +36,21 @@ class VineyardctlMembersIT {
   private DaemonProcess daemon;
   private IpcClient client;
 
-  private void start() throws IOException {
-    daemon = DaemonProcess.start(Files.createDirectory(work.resolve("d")), "128Mi");
+  private void start(String... daemonFlags) throws IOException {
+    daemon = DaemonProcess.start(Files.createDirectory(work.resolve("d")), "128Mi", daemonFlags);
     client = daemon.connect();
+  }
+
+  @Test
+  void aListingCutByTheDaemonsLimitStillShowsTopLevelObjectsOnly() throws Exception {
+    start("--list-limit", "3");
+    String table = putTable(); // 1 table, 5 data frames and their blobs: members are created first
+    ObjectId blob = client.putBlob(new byte[] {1});
+    CtlRun ls = ctl("ls", "--output", "json").ok();
+    JsonNode rows = JSON.readTree(ls.stdout());
+    List<String> ids = new ArrayList<>();
+    rows.forEach(r -> ids.add(r.get("id").asText()));
+    assertEquals(List.of(table, blob.toString()), ids, ls.stdout());
   }
 
   @AfterEach

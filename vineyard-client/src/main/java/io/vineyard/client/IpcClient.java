@@ -813,6 +813,18 @@ public final class IpcClient implements MetadataClient {
     return Protos.fromProto(call(Request.newBuilder().setList(req)).getList());
   }
 
+  /**
+   * This daemon's top-level objects: those that are no member of another of its objects, the limit
+   * applied after leaving the members out (so a table's blobs never push the table out of a listing).
+   */
+  public Listing listTopLevel(String typenamePattern, int limit) {
+    ListRequest.Builder req = ListRequest.newBuilder().setLimit(limit).setTopLevel(true);
+    if (typenamePattern != null) {
+      req.setTypenamePattern(typenamePattern);
+    }
+    return Protos.fromProto(call(Request.newBuilder().setList(req)).getList());
+  }
+
   // ---------------------------------------------------------------- cluster
 
   /**

@@ -194,7 +194,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           (r, m) -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(Protos.toProto(m))));
       case LIST -> {
         ListRequest l = req.getList();
-        answer(ctx, rid, service.list(l.getTypenamePattern(), l.getLimit(), l.getGlobal()), (r, listing) -> r.setList(Protos.toProto(listing)));
+        answer(ctx, rid, service.list(l.getTypenamePattern(), l.getLimit(), l.getGlobal(), l.getTopLevel()), (r, listing) -> r.setList(Protos.toProto(listing)));
       }
       case PUT_NAME -> answer(ctx, rid, service.putName(req.getPutName().getName(), req.getPutName().getId()),
           (r, v) -> r.setPutName(EMPTY));

@@ -261,10 +261,15 @@ public final class DaemonService implements AutoCloseable {
 
   /** This daemon's objects, or with {@code global} the persisted objects of every instance. */
   public CompletableFuture<Listing> list(String typenamePattern, int limit, boolean global) {
+    return list(typenamePattern, limit, global, false);
+  }
+
+  /** As above; with {@code topLevel} (local listings only), members of other objects are left out. */
+  public CompletableFuture<Listing> list(String typenamePattern, int limit, boolean global, boolean topLevel) {
     if (global) {
       return offLoop(() -> cluster.listGlobal(typenamePattern, limit <= 0 ? defaultListLimit : limit));
     }
-    return now(() -> store.list(typenamePattern, limit));
+    return now(() -> store.list(typenamePattern, limit, topLevel));
   }
 
   /**

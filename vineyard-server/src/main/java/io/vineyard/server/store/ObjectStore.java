@@ -896,13 +896,21 @@ public final class ObjectStore {
   }
 
   /** Lists visible objects whose typename matches the glob, oldest first, members as references. */
-  public synchronized Listing list(String typenameGlob, int limit) {
+  public Listing list(String typenameGlob, int limit) {
+    return list(typenameGlob, limit, false);
+  }
+
+  /** As {@link #list(String, int)}; with {@code topLevel}, leaves out members of other objects before the limit. */
+  public synchronized Listing list(String typenameGlob, int limit, boolean topLevel) {
     Glob p = typenameGlob == null || typenameGlob.isEmpty() ? null : new Glob(typenameGlob);
     int max = limit <= 0 ? defaultListLimit : limit;
     List<ObjectInfo> out = new ArrayList<>();
     boolean truncated = false;
     for (long id : creationOrder) {
       MetaEntry e = objects.get(id);
+      if (topLevel && !parentsOf(id).isEmpty()) {
+        continue;
+      }
       ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
       if (p != null && !p.matches(m.typename())) {
         continue;
