@@ -1105,18 +1105,18 @@ public final class IpcClient implements MetadataClient {
     // the future without any method of ClientFuture's, and runs, with the caller's stages after it,
     // on the thread that completes the future.
     AtomicBoolean claimed = new AtomicBoolean();
-    ReplyDemux.Pending[] pending = new ReplyDemux.Pending[1];
-    Runnable completeOnce = () -> {
+    Consumer<ReplyDemux.Pending> completeOnce = done -> {
       if (claimed.compareAndSet(false, true)) {
-        complete(pending[0], out, convert, discardLater);
+        complete(done, out, convert, discardLater);
       }
     };
-    ReplyDemux.Pending p = demux.register(rid, what(request), deferred(onAbandoned), done -> completions.add(completeOnce));
-    pending[0] = p;
+    // register may finish the request at once (the connection already failed): the hook gets it.
+    ReplyDemux.Pending p =
+        demux.register(rid, what(request), deferred(onAbandoned), done -> completions.add(() -> completeOnce.accept(done)));
     out.joinHook(() -> {
       demux.awaitAsync(p);
       if (p.isDone()) {
-        completeOnce.run();
+        completeOnce.accept(p);
       }
     });
     try {

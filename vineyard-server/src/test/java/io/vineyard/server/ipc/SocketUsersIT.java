@@ -9,18 +9,17 @@ import io.vineyard.proto.ipc.RegisterRequest;
 import io.vineyard.proto.ipc.Request;
 import io.vineyard.proto.ipc.Response;
 import io.vineyard.testing.DaemonProcess;
+import io.vineyard.server.testing.OtherUsers;
 import io.vineyard.testing.Poll;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -39,12 +38,9 @@ class SocketUsersIT {
 
   @BeforeAll
   static void needsRoot() throws IOException {
-    int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-    Assumptions.assumeTrue(uid == 0, "runs clients as other users with setpriv, which needs root: skipped");
-    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs /usr/bin/setpriv: skipped");
+    OtherUsers.assumeRootWithSetpriv();
     // A directory every user may traverse: the socket's own mode decides.
-    dir = Files.createTempDirectory(Path.of("/tmp"), "vy-users-");
-    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    dir = OtherUsers.traversableDirectory(null, "vy-users-");
     Files.writeString(dir.resolve("OtherUser.java"), """
         import java.nio.ByteBuffer;
         import java.nio.channels.SocketChannel;
@@ -67,11 +63,7 @@ class SocketUsersIT {
 
   @AfterAll
   static void cleanUp() throws IOException {
-    if (dir != null) {
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
-    }
+    OtherUsers.delete(dir);
   }
 
   /** Registers on {@code socket} as {@code uid} from a JVM of that user; returns what it printed. */
@@ -97,8 +89,7 @@ class SocketUsersIT {
 
   @Test
   void anotherUserIsRefusedByTheSocketsMode() throws Exception {
-    Path work = Files.createDirectory(dir.resolve("mode"));
-    Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path work = OtherUsers.traversableDirectory(dir, "mode");
     try (DaemonProcess d = DaemonProcess.start(work, "16Mi")) { // --socket-mode rw-rw---- by default
       String out = registerAs(STRANGER, d.socket());
       assertTrue(out.startsWith("IOERROR") && out.contains("Permission denied"), out);
@@ -107,8 +98,7 @@ class SocketUsersIT {
 
   @Test
   void withAllowUidsOnlyListedUsersAndTheDaemonsOwnRegister() throws Exception {
-    Path work = Files.createDirectory(dir.resolve("allow"));
-    Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path work = OtherUsers.traversableDirectory(dir, "allow");
     try (DaemonProcess d = DaemonProcess.start(work, "16Mi", "--socket-mode", "rw-rw-rw-", "--allow-uids", String.valueOf(FRIEND))) {
       Response refused = frame(registerAs(STRANGER, d.socket()));
       assertEquals(ErrorCode.PERMISSION_DENIED.code(), refused.getError().getCode(), refused.toString());
