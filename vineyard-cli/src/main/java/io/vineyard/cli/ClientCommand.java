@@ -18,9 +18,17 @@ abstract non-sealed class ClientCommand extends DaemonCommand {
           spec.name() + " needs the local daemon's socket and cannot use --rpc (which only ls, inspect, instances,"
               + " locate and stats accept)");
     }
-    try (IpcClient client = root.connect()) {
+    try (IpcClient client = root.connect(!needsBlobs())) {
       return run(client);
     }
+  }
+
+  /**
+   * Whether the command creates or reads blobs' bytes; the others connect for metadata only, which
+   * opens faster (see {@link IpcClient.Builder#metadataOnly()}).
+   */
+  protected boolean needsBlobs() {
+    return true;
   }
 
   protected abstract int run(IpcClient client) throws Exception;

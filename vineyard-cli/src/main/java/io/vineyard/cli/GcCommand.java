@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -37,16 +38,21 @@ final class GcCommand extends ClientCommand {
 
   private static final Pattern AGE = Pattern.compile("(\\d+)(s|m|h|d)");
 
-  @Option(names = "--older-than", paramLabel = "AGE", required = true,
+  @Option(names = "--older-than", paramLabel = "AGE", required = true, converter = Age.class,
       description = "Only objects created longer ago than this: a number and s, m, h or d (30s, 10m, 1h, 2d; 0s for any).")
-  String olderThan;
+  Duration olderThan;
 
   @Option(names = "--dry-run", description = "Print what would be deleted, and delete nothing.")
   boolean dryRun;
 
   @Override
+  protected boolean needsBlobs() {
+    return false;
+  }
+
+  @Override
   protected int run(IpcClient client) {
-    Instant cutoff = Instant.now().minus(parseAge(olderThan));
+    Instant cutoff = Instant.now().minus(olderThan);
     Listing listing = client.listObjects(null, 0, false);
     if (listing.truncated()) {
       // Parents beyond the listing could make listed objects look unreferenced.
@@ -74,19 +80,22 @@ final class GcCommand extends ClientCommand {
     return ExitCodes.OK;
   }
 
-  /** {@code 30s}, {@code 10m}, {@code 1h}, {@code 2d}. */
-  static Duration parseAge(String text) {
-    Matcher m = AGE.matcher(text.strip().toLowerCase(Locale.ROOT));
-    if (!m.matches()) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT,
-          "--older-than takes a number and a unit, s, m, h or d (such as 30s, 10m, 1h, 2d); got '" + text + "'");
+  /** {@code 30s}, {@code 10m}, {@code 1h}, {@code 2d}: read while parsing, so a bad one is a usage error. */
+  static final class Age implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String text) {
+      Matcher m = AGE.matcher(text.strip().toLowerCase(Locale.ROOT));
+      if (!m.matches()) {
+        throw new CommandLine.TypeConversionException(
+            "'" + text + "' is not an age: give a number and a unit, s, m, h or d (such as 30s, 10m, 1h, 2d)");
+      }
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofDays(n);
+      };
     }
-    long n = Long.parseLong(m.group(1));
-    return switch (m.group(2)) {
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      default -> Duration.ofDays(n);
-    };
   }
 }

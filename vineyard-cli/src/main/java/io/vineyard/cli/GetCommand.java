@@ -120,7 +120,7 @@ final class GetCommand extends ClientCommand {
           id + " is a " + meta.typename() + "; --format " + format + " writes a " + Table.TYPENAME + " or " + DataFrame.TYPENAME);
     }
     try (VineyardObject table = ObjectTypes.defaults().open(client, meta, VineyardObject.class, ObjectTypes.defaultAllocator());
-        Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal)) {
+        Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal())) {
       LongConsumer advance = progress::reached;
       TmpWriter body = format == TableFormat.arrow
           ? out -> TableFiles.exportArrow(table, out, advance)
@@ -243,7 +243,7 @@ final class GetCommand extends ClientCommand {
    */
   private boolean send(Blob blob, int fd) {
     long size = blob.size();
-    try (Progress progress = new Progress(root.err, "get", size, root.stderrIsTerminal)) {
+    try (Progress progress = new Progress(root.err, "get", size, root.stderrIsTerminal())) {
       for (long off = 0; off < size; ) {
         long n = Math.min(PutCommand.CHUNK, size - off);
         try {
@@ -267,7 +267,7 @@ final class GetCommand extends ClientCommand {
     MemorySegment bytes = blob.segment();
     blob.prefault(); // one batch of page-table work instead of a fault per page inside write(2)
     long size = bytes.byteSize();
-    try (Progress progress = new Progress(root.err, "get", size, root.stderrIsTerminal)) {
+    try (Progress progress = new Progress(root.err, "get", size, root.stderrIsTerminal())) {
       for (long off = 0; off < size; ) {
         int n = (int) Math.min(PutCommand.CHUNK, size - off);
         ByteBuffer buf = bytes.asSlice(off, n).asByteBuffer();

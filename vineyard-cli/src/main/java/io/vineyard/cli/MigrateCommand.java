@@ -28,6 +28,11 @@ final class MigrateCommand extends ClientCommand {
   String ref;
 
   @Override
+  protected boolean needsBlobs() {
+    return false;
+  }
+
+  @Override
   protected int run(IpcClient client) {
     long start = System.nanoTime();
     ObjectId source = resolve(client, ref);

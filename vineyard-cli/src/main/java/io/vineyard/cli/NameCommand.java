@@ -31,6 +31,11 @@ final class NameCommand extends ClientCommand {
   String drop;
 
   @Override
+  protected boolean needsBlobs() {
+    return false;
+  }
+
+  @Override
   protected int run(IpcClient client) {
     if (drop != null) {
       if (ref != null) {

@@ -26,6 +26,11 @@ final class PersistCommand extends ClientCommand {
   String ref;
 
   @Override
+  protected boolean needsBlobs() {
+    return false;
+  }
+
+  @Override
   protected int run(IpcClient client) {
     long start = System.nanoTime();
     ObjectId id = resolve(client, ref);

@@ -38,8 +38,17 @@ final class Progress implements AutoCloseable {
     // With no total, a bar appears only once the transfer has become long.
   }
 
-  /** Starts another stage (a second pass over the input): its own label and total, from 0. */
+  /**
+   * Starts another stage (a second pass over the input): its own label and total, from 0. A stage
+   * whose bar was drawn is drawn complete and keeps its line.
+   */
   synchronized void stage(String newLabel, long newTotal) {
+    if (enabled && !ended && lastDraw != 0) {
+      done = Math.max(done, total);
+      draw(System.nanoTime());
+      err.println();
+      lastDraw = 0;
+    }
     label = newLabel;
     total = newTotal;
     done = 0;
@@ -60,7 +69,8 @@ final class Progress implements AutoCloseable {
       return;
     }
     long now = System.nanoTime();
-    if (lastDraw == 0 || now - lastDraw >= REDRAW_NANOS) {
+    // The first bar waits one redraw interval: a rate over the first few bytes means nothing.
+    if (now - (lastDraw == 0 ? start : lastDraw) >= REDRAW_NANOS) {
       lastDraw = now;
       draw(now);
     }

@@ -154,7 +154,7 @@ final class PutCommand extends ClientCommand {
         java.io.BufferedInputStream in = new java.io.BufferedInputStream(source, 1 << 20);
         if (format == TableFormat.arrow && !TableFiles.isArrowFileFormat(in)) {
           // An Arrow IPC stream is read as it comes.
-          try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
+          try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal())) {
             table = TableFiles.importArrowStream(client, in, what, progress::reached);
           }
         } else {
@@ -198,12 +198,12 @@ final class PutCommand extends ClientCommand {
    */
   private TableFiles.Imported importFile(IpcClient client, Path path) throws IOException {
     if (format == TableFormat.arrow) {
-      try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal)) {
+      try (Progress progress = new Progress(root.err, "put", -1, root.stderrIsTerminal())) {
         return TableFiles.importArrow(client, path, progress::reached);
       }
     }
     long size = Files.size(path);
-    try (Progress progress = new Progress(root.err, "put: reading types", size, root.stderrIsTerminal)) {
+    try (Progress progress = new Progress(root.err, "put: reading types", size, root.stderrIsTerminal())) {
       int[] pass = {1};
       return TableFiles.importCsv(client, path, new CsvOptions(Delimiter.parse(delimiter), batchRows), (p, read) -> {
         if (p != pass[0]) {
@@ -237,7 +237,7 @@ final class PutCommand extends ClientCommand {
 
   /** Reads the file straight into the blob's shared memory: one copy, from the page cache. */
   private ObjectId putFile(IpcClient client, FileChannel ch, long size) throws IOException {
-    try (BlobWriter w = client.createBlob(size); Progress progress = new Progress(root.err, "put", size, root.stderrIsTerminal)) {
+    try (BlobWriter w = client.createBlob(size); Progress progress = new Progress(root.err, "put", size, root.stderrIsTerminal())) {
       MemorySegment target = w.segment();
       for (long off = 0; off < size; ) {
         int n = (int) Math.min(CHUNK, size - off);
@@ -257,7 +257,7 @@ final class PutCommand extends ClientCommand {
   /** A stream has no size up front: it is staged off-heap, then copied into one blob. */
   private List<MemorySegment> readAll(ReadableByteChannel in, Arena staging, String label) throws IOException {
     List<MemorySegment> chunks = new ArrayList<>();
-    try (Progress progress = new Progress(root.err, label, -1, root.stderrIsTerminal)) {
+    try (Progress progress = new Progress(root.err, label, -1, root.stderrIsTerminal())) {
       while (true) {
         MemorySegment chunk = staging.allocate(CHUNK, 64);
         ByteBuffer buf = chunk.asByteBuffer();

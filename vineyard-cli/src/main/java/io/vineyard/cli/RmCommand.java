@@ -40,6 +40,11 @@ final class RmCommand extends ClientCommand {
   boolean force;
 
   @Override
+  protected boolean needsBlobs() {
+    return false;
+  }
+
+  @Override
   protected int run(IpcClient client) {
     List<ObjectId> ids = new ArrayList<>();
     for (String ref : refs) {

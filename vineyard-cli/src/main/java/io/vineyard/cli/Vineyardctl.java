@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -149,16 +150,22 @@ public final class Vineyardctl implements Runnable {
   final WritableByteChannel rawOut;
   /** Standard output's descriptor when it is the process's own (for in-kernel copies), else -1. */
   final int stdoutFd;
-  final boolean stderrIsTerminal;
+  /** Asked only by commands that show progress: the answer costs a native call at start-up. */
+  private final BooleanSupplier stderrTerminal;
 
   Vineyardctl(
-      InputStream in, PrintStream out, PrintStream err, WritableByteChannel rawOut, int stdoutFd, boolean stderrIsTerminal) {
+      InputStream in, PrintStream out, PrintStream err, WritableByteChannel rawOut, int stdoutFd, BooleanSupplier stderrTerminal) {
     this.in = in;
     this.out = out;
     this.err = err;
     this.rawOut = rawOut;
     this.stdoutFd = stdoutFd;
-    this.stderrIsTerminal = stderrIsTerminal;
+    this.stderrTerminal = stderrTerminal;
+  }
+
+  /** Whether standard error is a terminal (progress is drawn there only then). */
+  boolean stderrIsTerminal() {
+    return stderrTerminal.getAsBoolean();
   }
 
   @Override
@@ -168,9 +175,15 @@ public final class Vineyardctl implements Runnable {
 
   /** The local daemon, over its socket. */
   IpcClient connect() {
+    return connect(false);
+  }
+
+  /** The local daemon, over its socket; with {@code metadataOnly}, a client that cannot map blobs. */
+  IpcClient connect(boolean metadataOnly) {
     Path path = socket != null ? socket : IpcClient.defaultSocket();
     try {
-      return IpcClient.connect(path);
+      IpcClient.Builder b = IpcClient.builder().socket(path);
+      return (metadataOnly ? b.metadataOnly() : b).connect();
     } catch (VineyardException e) {
       String kind = e.code() == ErrorCode.UNAVAILABLE ? notASocket(path) : null;
       if (kind != null) {
@@ -200,7 +213,7 @@ public final class Vineyardctl implements Runnable {
   /** The daemon that read-only commands ask: the one at {@code --rpc} if given, else the local one. */
   MetadataClient connectMetadata() {
     if (rpc == null) {
-      return connect();
+      return connect(true);
     }
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
@@ -239,6 +252,17 @@ public final class Vineyardctl implements Runnable {
       WritableByteChannel rawOut,
       int stdoutFd,
       boolean terminal,
+      String... args) {
+    return run(in, out, err, rawOut, stdoutFd, () -> terminal, args);
+  }
+
+  private static int run(
+      InputStream in,
+      PrintStream out,
+      PrintStream err,
+      WritableByteChannel rawOut,
+      int stdoutFd,
+      BooleanSupplier terminal,
       String... args) {
     Vineyardctl root = new Vineyardctl(in, out, err, rawOut, stdoutFd, terminal);
     CommandLine cl = new CommandLine(root);
@@ -340,14 +364,19 @@ public final class Vineyardctl implements Runnable {
    */
   private static final Logger GRPC_LOG = Logger.getLogger("io.grpc");
 
-  @SuppressWarnings("resource") // the standard streams stay open for the life of the process
   public static void main(String[] args) {
+    System.exit(runOnStandardStreams(args));
+  }
+
+  /** Runs one command on the process's standard streams, as {@link #main} does, and returns its status. */
+  @SuppressWarnings("resource") // the standard streams stay open for the life of the process
+  static int runOnStandardStreams(String... args) {
     GRPC_LOG.setLevel(Level.SEVERE);
     FileOutputStream stdout = new FileOutputStream(FileDescriptor.out);
     // Text is UTF-8 whatever the locale, so names and metadata print as they are.
     PrintStream out = new PrintStream(stdout, false, StandardCharsets.UTF_8);
     PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
-    System.exit(run(System.in, out, err, stdout.getChannel(), 1, Libc.isatty(2), args));
+    return run(System.in, out, err, stdout.getChannel(), 1, () -> Libc.isatty(2), args);
   }
 
   /** The tool's version, from the jar manifest when built. */

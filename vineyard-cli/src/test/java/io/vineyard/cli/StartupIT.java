@@ -1,6 +1,7 @@
 package io.vineyard.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vineyard.testing.DaemonProcess;
@@ -83,6 +84,13 @@ class StartupIT {
     String log = Files.readString(classes);
     assertTrue(log.contains("io.vineyard.cli.Vineyardctl source: shared objects file"), "not from the cache:\n"
         + log.lines().filter(l -> l.contains("io.vineyard")).limit(5).toList());
+    // The training ran whole commands against a daemon: what comes after the connection is cached too.
+    assertTrue(log.contains("io.vineyard.internal.ReplyDemux source: shared objects file"), "reply handling not cached");
+    // picocli's class files are rewritten by the build so that the cache can hold them linked.
+    assertTrue(log.contains("picocli.CommandLine source: shared objects file"), "picocli not from the cache:\n"
+        + log.lines().filter(l -> l.contains("picocli")).limit(5).toList());
+    // ls connects for metadata only: no foreign function is linked (each costs milliseconds).
+    assertFalse(log.contains("jdk.internal.foreign.abi.DowncallStub"), "ls linked a native downcall");
   }
 
   @Test

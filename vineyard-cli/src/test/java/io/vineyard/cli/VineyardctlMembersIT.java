@@ -157,8 +157,12 @@ class VineyardctlMembersIT {
     assertEquals(List.of(young.toString()), ctl("gc", "--older-than", "0s").ok().lines());
     assertEquals(Set.of(named, persisted.toString()), ids(ctl("ls")));
 
-    CtlRun bad = ctl("gc", "--older-than", "12x").fails(ExitCodes.INVALID_ARGUMENT);
-    assertTrue(bad.stderr().contains("s, m, h or d"), bad::toString);
+    // A usage error, as the others: what is wrong, then where to look; nothing deleted, nothing on stdout.
+    CtlRun bad = ctl("gc", "--older-than", "12x");
+    assertEquals(ExitCodes.INVALID_ARGUMENT, bad.code(), bad::toString);
+    assertEquals(0, bad.stdoutBytes().length, bad::toString);
+    assertEquals(List.of("vineyardctl: Invalid value for option '--older-than': '12x' is not an age: give a number and a"
+        + " unit, s, m, h or d (such as 30s, 10m, 1h, 2d)", "Try 'vineyardctl gc --help' for more."), bad.stderr().lines().toList());
     assertFalse(ctl("gc").code() == 0, "--older-than is required");
   }
 }

@@ -165,8 +165,21 @@ public final class IpcClient implements MetadataClient {
     private Path socket;
     private Duration timeout = DEFAULT_TIMEOUT;
     private String clientName = "java-client";
+    private boolean metadataOnly;
 
     private Builder() {}
+
+    /**
+     * A client for metadata only: metadata, names, listing, stats, deletes, persist, locate and
+     * migrate, but no blobs' bytes (creating or getting a blob fails with {@link
+     * ErrorCode#ILLEGAL_STATE}). It connects through the JDK's own UNIX-domain channel instead of the
+     * foreign-function layer, so it opens faster (no native linking; for short-lived tools such as
+     * {@code vineyardctl ls}, and monitors).
+     */
+    public Builder metadataOnly() {
+      this.metadataOnly = true;
+      return this;
+    }
 
     /** The daemon's socket; by default {@link IpcClient#defaultSocket()}. */
     public Builder socket(Path socket) {
@@ -199,7 +212,8 @@ public final class IpcClient implements MetadataClient {
      */
     public IpcClient connect() {
       Path s = socket != null ? socket : defaultSocket();
-      UnixSocketConnection conn = UnixSocketConnection.connect(s, timeout);
+      UnixSocketConnection conn =
+          metadataOnly ? UnixSocketConnection.connectWithoutDescriptors(s, timeout) : UnixSocketConnection.connect(s, timeout);
       try {
         return new IpcClient(conn, timeout, clientName);
       } catch (RuntimeException e) {
@@ -286,6 +300,7 @@ public final class IpcClient implements MetadataClient {
    * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when the store cannot hold it
    */
   public BlobWriter createBlob(long size) {
+    requireSharedMemory();
     checkSize(size);
     checkOpen();
     BlobWriter w;
@@ -307,6 +322,7 @@ public final class IpcClient implements MetadataClient {
    * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when they do not all fit
    */
   public List<BlobWriter> createBlobs(List<Long> sizes) {
+    requireSharedMemory();
     checkOpen();
     CreateBlobsRequest.Builder req = CreateBlobsRequest.newBuilder();
     for (long size : sizes) {
@@ -415,6 +431,7 @@ public final class IpcClient implements MetadataClient {
 
   /** Creates a blob holding a copy of {@code bytes}, seals it and returns its id. */
   public ObjectId putBlob(byte[] bytes) {
+    requireSharedMemory();
     if (staged(bytes.length)) {
       // Straight from the array into the request: no staging copy.
       return createSealed(UnsafeByteOperations.unsafeWrap(bytes));
@@ -435,6 +452,7 @@ public final class IpcClient implements MetadataClient {
    * @throws VineyardException {@link ErrorCode#OUT_OF_MEMORY} when they do not all fit
    */
   public List<ObjectId> putBlobs(List<byte[]> blobs) {
+    requireSharedMemory();
     checkOpen();
     CreateBlobsRequest.Builder req = CreateBlobsRequest.newBuilder();
     boolean[] inline = new boolean[blobs.size()];
@@ -620,6 +638,7 @@ public final class IpcClient implements MetadataClient {
 
   /** Gets several sealed blobs in one round trip; all or none are pinned. */
   public List<Blob> getBlobs(Collection<ObjectId> ids) {
+    requireSharedMemory();
     return blobsOf(call(getBlobsRequest(ids), this::releaseGot));
   }
 
@@ -697,6 +716,7 @@ public final class IpcClient implements MetadataClient {
    * (on the client's executor) and sealed, and aborted if any step fails.
    */
   public CompletableFuture<ObjectId> putBlobAsync(byte[] bytes) {
+    requireSharedMemory();
     if (staged(bytes.length)) {
       return callAsync(createSealedRequest(UnsafeByteOperations.unsafeWrap(bytes)), null,
           r -> new ObjectId(r.getCreateBlob().getBlob().getId()), null);
@@ -706,6 +726,7 @@ public final class IpcClient implements MetadataClient {
 
   /** Like {@link #putBlobAsync(byte[])}, from any memory segment (which must not change until done). */
   public CompletableFuture<ObjectId> putBlobAsync(MemorySegment bytes) {
+    requireSharedMemory();
     long n = bytes.byteSize();
     if (staged(n)) {
       ByteString data =
@@ -751,6 +772,7 @@ public final class IpcClient implements MetadataClient {
    * blobs it would have held are released.
    */
   public CompletableFuture<List<Blob>> getBlobsAsync(Collection<ObjectId> ids) {
+    requireSharedMemory();
     return callAsync(getBlobsRequest(ids), this::releaseGot, this::blobsOf, blobs -> blobs.forEach(Blob::close));
   }
 
@@ -1044,6 +1066,16 @@ public final class IpcClient implements MetadataClient {
           "daemon referred to region " + loc.getRegion() + " it never sent " + (writable ? "writable" : "read-only"));
     }
     return region;
+  }
+
+  /** Blobs' bytes live in shared memory, which a metadata-only client cannot map. */
+  private void requireSharedMemory() {
+    if (!conn.passesDescriptors()) {
+      throw new VineyardException(
+          ErrorCode.ILLEGAL_STATE,
+          "this client was opened for metadata only (IpcClient.Builder.metadataOnly()): it cannot create or read"
+              + " blobs; open one without that option");
+    }
   }
 
   private void checkOpen() {

@@ -99,43 +99,79 @@ public final class Libc {
       CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
   private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-  private static final MethodHandle SOCKET =
-      downcall("socket", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-  private static final MethodHandle CONNECT =
-      downcall("connect", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-  private static final MethodHandle SEND =
-      downcall("send", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-  private static final MethodHandle RECVMSG =
-      downcall("recvmsg", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-  private static final MethodHandle SETSOCKOPT =
-      downcall("setsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-  private static final MethodHandle SHUTDOWN =
-      downcall("shutdown", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-  private static final MethodHandle CLOSE =
-      downcall("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-  private static final MethodHandle OPEN =
-      downcall("open", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-  private static final MethodHandle FTRUNCATE =
-      downcall("ftruncate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-  private static final MethodHandle FALLOCATE =
-      downcall("fallocate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-  private static final MethodHandle MMAP =
-      downcall("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-  private static final MethodHandle SENDFILE =
-      downcall("sendfile", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-  private static final MethodHandle WRITE =
-      downcall("write", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-  private static final MethodHandle MADVISE =
-      downcall("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-  private static final MethodHandle MUNMAP =
-      downcall("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-  private static final MethodHandle ISATTY =
-      LINKER.downcallHandle(
+  // Each function is linked on first use, through a holder class of its own: linking a downcall costs
+  // milliseconds at start-up, and a short-lived command (vineyardctl) uses few of them.
+  private static final class Socket {
+    static final MethodHandle H =
+        downcall("socket", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  }
+  private static final class Connect {
+    static final MethodHandle H =
+        downcall("connect", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  }
+  private static final class Send {
+    static final MethodHandle H =
+        downcall("send", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+  }
+  private static final class Recvmsg {
+    static final MethodHandle H =
+        downcall("recvmsg", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  }
+  private static final class Setsockopt {
+    static final MethodHandle H =
+        downcall("setsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  }
+  private static final class Shutdown {
+    static final MethodHandle H =
+        downcall("shutdown", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  }
+  private static final class Close {
+    static final MethodHandle H =
+        downcall("close", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  }
+  private static final class Open {
+    static final MethodHandle H =
+        downcall("open", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  }
+  private static final class Ftruncate {
+    static final MethodHandle H =
+        downcall("ftruncate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+  }
+  private static final class Fallocate {
+    static final MethodHandle H =
+        downcall("fallocate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  }
+  private static final class Mmap {
+    static final MethodHandle H =
+        downcall("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+  }
+  private static final class Sendfile {
+    static final MethodHandle H =
+        downcall("sendfile", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  }
+  private static final class Write {
+    static final MethodHandle H =
+        downcall("write", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  }
+  private static final class Madvise {
+    static final MethodHandle H =
+        downcall("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+  }
+  private static final class Munmap {
+    static final MethodHandle H =
+        downcall("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+  }
+  private static final class Isatty {
+    static final MethodHandle H =
+        LINKER.downcallHandle(
           LIBC.find("isatty").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-  private static final MethodHandle STRERROR =
-      LINKER.downcallHandle(
+  }
+  private static final class Strerror {
+    static final MethodHandle H =
+        LINKER.downcallHandle(
           LIBC.find("strerror").orElseThrow(),
           FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  }
 
   private Libc() {}
 
@@ -162,7 +198,7 @@ public final class Libc {
   /** Whether the descriptor is a terminal (e.g. {@code isatty(2)} for stderr). */
   public static boolean isatty(int fd) {
     try {
-      return (int) ISATTY.invokeExact(fd) == 1;
+      return (int) Isatty.H.invokeExact(fd) == 1;
     } catch (Throwable t) {
       return false;
     }
@@ -171,7 +207,7 @@ public final class Libc {
   /** The text of an errno value. */
   public static String strerror(int errno) {
     try {
-      MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+      MemorySegment s = (MemorySegment) Strerror.H.invokeExact(errno);
       return s.reinterpret(256).getString(0);
     } catch (Throwable t) {
       return "errno " + errno;
@@ -190,7 +226,7 @@ public final class Libc {
 
   public static int socket(int domain, int type, int protocol) {
     try {
-      return (int) SOCKET.invokeExact(state(), domain, type, protocol);
+      return (int) Socket.H.invokeExact(state(), domain, type, protocol);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -198,7 +234,7 @@ public final class Libc {
 
   public static int connect(int fd, MemorySegment addr, int len) {
     try {
-      return (int) CONNECT.invokeExact(state(), fd, addr, len);
+      return (int) Connect.H.invokeExact(state(), fd, addr, len);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -206,7 +242,7 @@ public final class Libc {
 
   public static long send(int fd, MemorySegment buf, long len, int flags) {
     try {
-      return (long) SEND.invokeExact(state(), fd, buf, len, flags);
+      return (long) Send.H.invokeExact(state(), fd, buf, len, flags);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -214,7 +250,7 @@ public final class Libc {
 
   public static long recvmsg(int fd, MemorySegment msghdr, int flags) {
     try {
-      return (long) RECVMSG.invokeExact(state(), fd, msghdr, flags);
+      return (long) Recvmsg.H.invokeExact(state(), fd, msghdr, flags);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -222,7 +258,7 @@ public final class Libc {
 
   public static int setsockopt(int fd, int level, int name, MemorySegment value, int len) {
     try {
-      return (int) SETSOCKOPT.invokeExact(state(), fd, level, name, value, len);
+      return (int) Setsockopt.H.invokeExact(state(), fd, level, name, value, len);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -235,7 +271,7 @@ public final class Libc {
    */
   public static int shutdown(int fd, int how) {
     try {
-      return (int) SHUTDOWN.invokeExact(state(), fd, how);
+      return (int) Shutdown.H.invokeExact(state(), fd, how);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -243,7 +279,7 @@ public final class Libc {
 
   public static int close(int fd) {
     try {
-      return (int) CLOSE.invokeExact(state(), fd);
+      return (int) Close.H.invokeExact(state(), fd);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -251,7 +287,7 @@ public final class Libc {
 
   public static int open(MemorySegment path, int flags, int mode) {
     try {
-      return (int) OPEN.invokeExact(state(), path, flags, mode);
+      return (int) Open.H.invokeExact(state(), path, flags, mode);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -259,7 +295,7 @@ public final class Libc {
 
   public static int ftruncate(int fd, long length) {
     try {
-      return (int) FTRUNCATE.invokeExact(state(), fd, length);
+      return (int) Ftruncate.H.invokeExact(state(), fd, length);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -267,7 +303,7 @@ public final class Libc {
 
   public static int fallocate(int fd, int mode, long offset, long length) {
     try {
-      return (int) FALLOCATE.invokeExact(state(), fd, mode, offset, length);
+      return (int) Fallocate.H.invokeExact(state(), fd, mode, offset, length);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -276,7 +312,7 @@ public final class Libc {
   /** Returns the mapped address, or {@code -1} (MAP_FAILED) with errno set. */
   public static long mmap(long length, int prot, int flags, int fd, long offset) {
     try {
-      MemorySegment r = (MemorySegment) MMAP.invokeExact(state(), MemorySegment.NULL, length, prot, flags, fd, offset);
+      MemorySegment r = (MemorySegment) Mmap.H.invokeExact(state(), MemorySegment.NULL, length, prot, flags, fd, offset);
       return r.address();
     } catch (Throwable t) {
       throw rethrow(t);
@@ -292,7 +328,7 @@ public final class Libc {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment off = a.allocate(ValueLayout.JAVA_LONG);
       off.set(ValueLayout.JAVA_LONG, 0, offset);
-      return (long) SENDFILE.invokeExact(state(), outFd, inFd, off, count);
+      return (long) Sendfile.H.invokeExact(state(), outFd, inFd, off, count);
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -305,7 +341,7 @@ public final class Libc {
    */
   public static long write(int fd, MemorySegment seg) {
     try {
-      return (long) WRITE.invokeExact(state(), fd, seg, seg.byteSize());
+      return (long) Write.H.invokeExact(state(), fd, seg, seg.byteSize());
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -323,7 +359,7 @@ public final class Libc {
     long start = seg.address() & -PAGE_SIZE;
     long end = seg.address() + seg.byteSize();
     try {
-      return (int) MADVISE.invokeExact(state(), MemorySegment.ofAddress(start), end - start, MADV_POPULATE_READ) == 0;
+      return (int) Madvise.H.invokeExact(state(), MemorySegment.ofAddress(start), end - start, MADV_POPULATE_READ) == 0;
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -331,7 +367,7 @@ public final class Libc {
 
   public static int munmap(long address, long length) {
     try {
-      return (int) MUNMAP.invokeExact(state(), MemorySegment.ofAddress(address), length);
+      return (int) Munmap.H.invokeExact(state(), MemorySegment.ofAddress(address), length);
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -36,7 +36,6 @@ public final class UnixSocketConnection implements AutoCloseable {
 
   private static final ValueLayout.OfInt INT_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
   private static final int INITIAL_BUFFER = 64 * 1024;
-  private static final int MAX_FDS_PER_READ = 16;
   /** Longest a deferrable frame waits in the queue for another frame to take it along. */
   static final Duration DEFERRED_FLUSH = Duration.ofMillis(1);
 
@@ -75,12 +74,9 @@ public final class UnixSocketConnection implements AutoCloseable {
   /** Bytes queued for the sending thread beyond which a writer waits for them to be taken. */
   private static final long MAX_QUEUED = 8L << 20;
 
-  private final int fd;
+  private final SocketIo io;
   private final Path path;
   private final Arena arena = Arena.ofShared();
-  private final MemorySegment msghdr;
-  private final MemorySegment iov;
-  private final MemorySegment control;
   private final ArrayDeque<Integer> receivedFds = new ArrayDeque<>();
   /** Held while a {@code send} runs, so that {@link #close()} waits for it before freeing the descriptor. */
   private final ReentrantLock sendLock = new ReentrantLock();
@@ -107,13 +103,10 @@ public final class UnixSocketConnection implements AutoCloseable {
   /** Set once the connection failed (end of stream, an error, a bad frame); the socket is shut down. */
   private volatile String broken;
 
-  private UnixSocketConnection(int fd, Path path, Duration timeout) {
-    this.fd = fd;
+  private UnixSocketConnection(SocketIo io, Path path, Duration timeout) {
+    this.io = io;
     this.path = path;
     this.timeoutNanos = timeout.toNanos();
-    this.msghdr = arena.allocate(Libc.MSGHDR);
-    this.iov = arena.allocate(Libc.IOVEC);
-    this.control = arena.allocate(Libc.CMSGHDR_SIZE + 4L * MAX_FDS_PER_READ, 8);
     this.recvBuf = arena.allocate(INITIAL_BUFFER, 8);
     this.queue = sendBuffer(INITIAL_BUFFER);
     this.outgoing = sendBuffer(INITIAL_BUFFER);
@@ -123,52 +116,49 @@ public final class UnixSocketConnection implements AutoCloseable {
   static final Duration RECEIVE_TICK = Duration.ofMillis(100);
 
   /**
-   * Connects to the socket at {@code path}.
+   * Connects to the socket at {@code path}, through the native layer: descriptors (shared memory)
+   * can be received.
    *
    * @param timeout how long a send may block, and {@link #readFrame(int)} may wait, before the
    *     connection is declared broken
    * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when nothing listens there
    */
   public static UnixSocketConnection connect(Path path, Duration timeout) {
+    checkPath(path);
+    return new UnixSocketConnection(NativeSocketIo.connect(path, timeout, RECEIVE_TICK), path, timeout);
+  }
+
+  /**
+   * Connects to the socket at {@code path} through the JDK's channels, without the native layer:
+   * quicker to open, but descriptors cannot be received ({@link #passesDescriptors()} is false), so
+   * only for requests whose answers carry none.
+   *
+   * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when nothing listens there
+   */
+  public static UnixSocketConnection connectWithoutDescriptors(Path path, Duration timeout) {
+    checkPath(path);
+    return new UnixSocketConnection(ChannelSocketIo.connect(path, timeout, RECEIVE_TICK), path, timeout);
+  }
+
+  private static void checkPath(Path path) {
     String p = path.toString();
-    byte[] bytes = p.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    if (bytes.length >= Libc.SUN_PATH_MAX) {
+    if (p.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= Libc.SUN_PATH_MAX) {
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT,
           "socket path is longer than " + (Libc.SUN_PATH_MAX - 1) + " bytes: " + p);
     }
-    int fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      throw new VineyardException(ErrorCode.IO_ERROR, "socket(): " + Libc.strerror(Libc.lastErrno()));
-    }
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment addr = a.allocate(Libc.SOCKADDR_UN_SIZE, 8);
-      addr.set(ValueLayout.JAVA_SHORT, 0, (short) Libc.AF_UNIX);
-      MemorySegment.copy(bytes, 0, addr, ValueLayout.JAVA_BYTE, 2, bytes.length);
-      int r;
-      do {
-        r = Libc.connect(fd, addr, Libc.SOCKADDR_UN_SIZE);
-      } while (r < 0 && Libc.lastErrno() == Libc.EINTR);
-      if (r < 0) {
-        int errno = Libc.lastErrno();
-        Libc.closeQuietly(fd);
-        throw new VineyardException(
-            ErrorCode.UNAVAILABLE,
-            "cannot connect to vineyardd at " + p + ": " + Libc.strerror(errno)
-                + (errno == Libc.ENOENT || errno == Libc.ECONNREFUSED ? " (is the daemon running?)" : ""));
-      }
-      setTimeout(a, fd, Libc.SO_SNDTIMEO, timeout);
-      setTimeout(a, fd, Libc.SO_RCVTIMEO, timeout.compareTo(RECEIVE_TICK) < 0 ? timeout : RECEIVE_TICK);
-    }
-    return new UnixSocketConnection(fd, path, timeout);
   }
 
-  private static void setTimeout(Arena a, int fd, int option, Duration timeout) {
-    MemorySegment tv = a.allocate(16, 8);
-    long millis = Math.max(1, timeout.toMillis());
-    tv.set(ValueLayout.JAVA_LONG, 0, millis / 1000);
-    tv.set(ValueLayout.JAVA_LONG, 8, (millis % 1000) * 1000);
-    Libc.setsockopt(fd, Libc.SOL_SOCKET, option, tv, 16);
+  /** The error of a connect that failed for {@code reason}; {@code absent}: nothing listens there. */
+  static VineyardException cannotConnect(String path, String reason, boolean absent) {
+    return new VineyardException(
+        ErrorCode.UNAVAILABLE,
+        "cannot connect to vineyardd at " + path + ": " + reason + (absent ? " (is the daemon running?)" : ""));
+  }
+
+  /** Whether descriptors can arrive on this connection (see {@link #connectWithoutDescriptors}). */
+  public boolean passesDescriptors() {
+    return io.passesDescriptors();
   }
 
   public Path path() {
@@ -356,15 +346,11 @@ public final class UnixSocketConnection implements AutoCloseable {
       ensureOpen();
       long sent = 0;
       while (sent < total) {
-        long n = Libc.send(fd, buf.asSlice(sent), total - sent, Libc.MSG_NOSIGNAL);
-        if (n < 0) {
-          int errno = Libc.lastErrno();
-          if (errno == Libc.EINTR) {
-            continue;
-          }
-          throw broken(errno == Libc.EAGAIN ? "send timed out" : "send failed: " + Libc.strerror(errno));
+        try {
+          sent += io.send(buf.asSlice(sent, total - sent));
+        } catch (IOException e) {
+          throw broken(e.getMessage());
         }
-        sent += n;
       }
     } finally {
       sendLock.unlock();
@@ -462,63 +448,22 @@ public final class UnixSocketConnection implements AutoCloseable {
     return true;
   }
 
-  /** One {@code recvmsg}; false when nothing arrived within the receive tick. */
+  /** One receive; false when nothing arrived within the receive tick. */
   private boolean receiveOnce() {
-    long room = recvBuf.byteSize() - writePos;
-    Libc.IOV_BASE.set(iov, 0L, recvBuf.asSlice(writePos));
-    Libc.IOV_LEN.set(iov, 0L, room);
-    msghdr.fill((byte) 0);
-    Libc.MSG_IOV.set(msghdr, 0L, iov);
-    Libc.MSG_IOVLEN.set(msghdr, 0L, 1L);
-    Libc.MSG_CONTROL.set(msghdr, 0L, control);
-    Libc.MSG_CONTROLLEN.set(msghdr, 0L, control.byteSize());
     long n;
-    while (true) {
-      n = Libc.recvmsg(fd, msghdr, Libc.MSG_CMSG_CLOEXEC);
-      if (n >= 0) {
-        break;
-      }
-      int errno = Libc.lastErrno();
-      if (errno == Libc.EAGAIN) {
-        return false;
-      }
-      if (errno != Libc.EINTR) {
-        throw broken("receive failed: " + Libc.strerror(errno));
-      }
+    try {
+      n = io.receive(recvBuf.asSlice(writePos, recvBuf.byteSize() - writePos), receivedFds);
+    } catch (IOException e) {
+      throw broken(e.getMessage());
     }
-    if (n == 0) {
+    if (n == SocketIo.TIMEOUT) {
+      return false;
+    }
+    if (n == SocketIo.END) {
       throw broken(closed ? "the connection was closed" : "the daemon closed the connection");
     }
-    int fds = collectFds();
-    if (((int) Libc.MSG_FLAGS.get(msghdr, 0L) & Libc.MSG_CTRUNC) != 0) {
-      throw broken("received more descriptors than expected (control data truncated)");
-    }
-    // One filler byte travels with each descriptor message; it ends this read.
-    writePos += fds > 0 ? n - 1 : n;
+    writePos += n;
     return true;
-  }
-
-  private int collectFds() {
-    long controlLen = (long) Libc.MSG_CONTROLLEN.get(msghdr, 0L);
-    int count = 0;
-    long pos = 0;
-    while (pos + Libc.CMSGHDR_SIZE <= controlLen) {
-      long cmsgLen = control.get(ValueLayout.JAVA_LONG, pos);
-      int level = control.get(ValueLayout.JAVA_INT, pos + 8);
-      int type = control.get(ValueLayout.JAVA_INT, pos + 12);
-      if (cmsgLen < Libc.CMSGHDR_SIZE) {
-        break;
-      }
-      if (level == Libc.SOL_SOCKET && type == Libc.SCM_RIGHTS) {
-        int n = (int) ((cmsgLen - Libc.CMSGHDR_SIZE) / 4);
-        for (int i = 0; i < n; i++) {
-          receivedFds.add(control.get(ValueLayout.JAVA_INT, pos + Libc.CMSGHDR_SIZE + 4L * i));
-          count++;
-        }
-      }
-      pos += (cmsgLen + 7) & ~7L;
-    }
-    return count;
   }
 
   /**
@@ -530,7 +475,7 @@ public final class UnixSocketConnection implements AutoCloseable {
       if (broken == null) {
         broken = why;
         if (!closed) {
-          Libc.shutdown(fd, Libc.SHUT_RDWR);
+          io.shutdown();
         }
       }
     }
@@ -564,13 +509,13 @@ public final class UnixSocketConnection implements AutoCloseable {
       }
       closed = true;
       if (broken == null) {
-        Libc.shutdown(fd, Libc.SHUT_RDWR);
+        io.shutdown();
       }
     }
     recvLock.lock();
     sendLock.lock();
     try {
-      Libc.closeQuietly(fd);
+      io.close();
       Integer f;
       while ((f = receivedFds.poll()) != null) {
         Libc.closeQuietly(f);

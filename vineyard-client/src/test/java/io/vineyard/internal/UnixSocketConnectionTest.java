@@ -37,10 +37,15 @@ class UnixSocketConnectionTest {
 
   @TempDir Path dir;
 
-  private Path socketPath;
+  Path socketPath;
   private ServerSocketChannel server;
   private Thread peerThread;
   private final AtomicReference<Throwable> peerFailure = new AtomicReference<>();
+
+  /** Opens the connection under test: the native one here, the JDK-channel one in a subclass. */
+  UnixSocketConnection open(Path path, Duration timeout) {
+    return UnixSocketConnection.connect(path, timeout);
+  }
 
   /** What the fake daemon does with one accepted connection. */
   private interface PeerScript {
@@ -127,7 +132,7 @@ class UnixSocketConnectionTest {
   }
 
   private UnixSocketConnection connect() {
-    return UnixSocketConnection.connect(socketPath, TIMEOUT);
+    return open(socketPath, TIMEOUT);
   }
 
   private static void assertUnavailable(Runnable r) {
@@ -279,7 +284,7 @@ class UnixSocketConnectionTest {
   void aSilentPeerTimesOut() throws Exception {
     CountDownLatch done = new CountDownLatch(1);
     peer(ch -> done.await(10, TimeUnit.SECONDS));
-    try (UnixSocketConnection c = UnixSocketConnection.connect(socketPath, Duration.ofMillis(200))) {
+    try (UnixSocketConnection c = open(socketPath, Duration.ofMillis(200))) {
       long start = System.nanoTime();
       VineyardException e = assertThrows(VineyardException.class, () -> c.readFrame(1 << 20));
       long millis = (System.nanoTime() - start) / 1_000_000;
@@ -438,7 +443,7 @@ class UnixSocketConnectionTest {
   void aDeferredFrameIsNotHeldUpByAnotherConnectionsBlockedSend() throws Exception {
     // Connection A's peer never reads, so whoever sends A's queue blocks (up to A's timeout); a
     // deferred frame on connection B must still leave within about DEFERRED_FLUSH.
-    try (UnixSocketConnection a = UnixSocketConnection.connect(socketPath, Duration.ofSeconds(4));
+    try (UnixSocketConnection a = open(socketPath, Duration.ofSeconds(4));
         SocketChannel peerA = server.accept();
         UnixSocketConnection b = connect();
         SocketChannel peerB = server.accept()) {
@@ -539,7 +544,7 @@ class UnixSocketConnectionTest {
   @Test
   void connectingToANonexistentPathIsUnavailable() {
     VineyardException e =
-        assertThrows(VineyardException.class, () -> UnixSocketConnection.connect(dir.resolve("none.sock"), TIMEOUT));
+        assertThrows(VineyardException.class, () -> open(dir.resolve("none.sock"), TIMEOUT));
     assertEquals(ErrorCode.UNAVAILABLE, e.code());
     assertTrue(e.getMessage().contains("none.sock"), e.getMessage());
   }
@@ -556,11 +561,11 @@ class UnixSocketConnectionTest {
     // sun_path holds 108 bytes including the terminating NUL: 107 bytes fit, 108 do not.
     Path fits = Path.of("/" + "a".repeat(Libc.SUN_PATH_MAX - 2));
     assertEquals(Libc.SUN_PATH_MAX - 1, fits.toString().length());
-    VineyardException e1 = assertThrows(VineyardException.class, () -> UnixSocketConnection.connect(fits, TIMEOUT));
+    VineyardException e1 = assertThrows(VineyardException.class, () -> open(fits, TIMEOUT));
     assertEquals(ErrorCode.UNAVAILABLE, e1.code(), "a 107-byte path is legal; it just does not exist");
 
     Path tooLong = Path.of("/" + "a".repeat(Libc.SUN_PATH_MAX - 1));
-    VineyardException e2 = assertThrows(VineyardException.class, () -> UnixSocketConnection.connect(tooLong, TIMEOUT));
+    VineyardException e2 = assertThrows(VineyardException.class, () -> open(tooLong, TIMEOUT));
     assertEquals(ErrorCode.INVALID_ARGUMENT, e2.code());
   }
 

@@ -441,7 +441,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     try {
       String type = Files.getFileStore(existing).type();
       if (!MEMORY_FILESYSTEMS.contains(type)) {
-        LOG.warn("--shm-dir {} is on a {} filesystem, not tmpfs: the kernel writes shared memory there back to the"
+        LOG.warn("--shm-dir {} is on a filesystem of type {}, not tmpfs: the kernel writes shared memory there back to the"
             + " disk, which slows every write and takes disk space; use a tmpfs directory such as /dev/shm/vineyard",
             dir, type);
       }

@@ -120,7 +120,7 @@ class VineyarddOptionsIT {
     try {
       awaitReady(socket, p, log);
       String out = Files.readString(log);
-      assertTrue(out.contains("--shm-dir " + onDisk + " is on a " + type + " filesystem, not tmpfs"), out);
+      assertTrue(out.contains("--shm-dir " + onDisk + " is on a filesystem of type " + type + ", not tmpfs"), out);
     } finally {
       p.destroy();
       p.waitFor(30, TimeUnit.SECONDS);

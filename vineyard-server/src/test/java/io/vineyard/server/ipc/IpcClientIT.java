@@ -293,6 +293,46 @@ class IpcClientIT {
   }
 
   @Test
+  void aMetadataOnlyClientReadsAndChangesMetadataButRefusesBlobs() {
+    byte[] data = randomBytes(300_000, 7); // over the inline limit: created in place
+    try (IpcClient full = daemon.connect();
+        IpcClient meta = IpcClient.builder().socket(daemon.socket()).metadataOnly().connect()) {
+      ObjectId blob = full.putBlob(data);
+      ObjectId root = meta.putMeta(ObjectMeta.builder("test::MetaOnly").member("data", blob).field("k", "v").build());
+      meta.putName("meta-only-root", root);
+      assertEquals(root, meta.getName("meta-only-root"));
+      assertEquals("v", meta.getMeta(root).getString("k"));
+      assertEquals(data.length, meta.getMeta(blob).nbytes());
+      assertTrue(meta.list("test::MetaOnly", 100).stream().anyMatch(o -> o.meta().id().equals(root)));
+      assertTrue(meta.stats().capacityBytes() > 0);
+
+      for (org.junit.jupiter.api.function.Executable refused :
+          List.<org.junit.jupiter.api.function.Executable>of(
+              () -> meta.getBlob(blob),
+              () -> meta.getBlobsAsync(List.of(blob)),
+              () -> meta.createBlob(16),
+              () -> meta.createBlobs(List.of(16L)),
+              () -> meta.putBlob(new byte[8]),
+              () -> meta.putBlobs(List.of(new byte[8])),
+              () -> meta.putBlobAsync(new byte[8]))) {
+        VineyardException e = assertThrows(VineyardException.class, refused);
+        assertEquals(ErrorCode.ILLEGAL_STATE, e.code());
+        assertTrue(e.getMessage().contains("metadata only"), e.getMessage());
+      }
+      // Refused before anything was sent: the connection still serves, and the full client still reads.
+      assertTrue(meta.exists(blob));
+      try (Blob b = full.getBlob(blob)) {
+        assertArrayEquals(data, b.segment().toArray(ValueLayout.JAVA_BYTE));
+      }
+      meta.dropName("meta-only-root");
+      meta.delete(root);
+      meta.delete(blob);
+      assertFalse(full.exists(root));
+      assertFalse(full.exists(blob));
+    }
+  }
+
+  @Test
   void putMetaRejectsUnknownMembers() {
     try (IpcClient c = daemon.connect()) {
       ObjectMeta bad = ObjectMeta.builder("test::Bad").member("x", ObjectId.of(true, 0, 1)).build();
