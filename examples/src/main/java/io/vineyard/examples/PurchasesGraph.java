@@ -6,7 +6,6 @@ import io.vineyard.objects.DataFrame;
 import io.vineyard.objects.Graph;
 import io.vineyard.objects.GraphBuilder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -28,7 +27,7 @@ public final class PurchasesGraph {
   private PurchasesGraph() {}
 
   public static void main(String[] args) {
-    try (IpcClient client = IpcClient.connect(Path.of(args[0]));
+    try (IpcClient client = IpcClient.connect(Args.socket(args, 1, "PurchasesGraph SOCKET"));
         BufferAllocator allocator = new RootAllocator();
         VectorSchemaRoot purchases = purchases(allocator)) {
       // README: dataframe

@@ -18,7 +18,7 @@ public final class ReadTensor {
   private ReadTensor() {}
 
   public static void main(String[] args) {
-    Path socket = Path.of(args[0]);
+    Path socket = Args.socket(args, 1, "ReadTensor SOCKET");
     // README: read
     try (IpcClient client = IpcClient.connect(socket)) {
       ObjectMeta meta = client.getMeta(client.getName("features"));

@@ -19,8 +19,9 @@ public final class WriteTensor {
   private WriteTensor() {}
 
   public static void main(String[] args) {
-    Path socket = Path.of(args[0]);
-    long n = args.length > 1 ? Long.parseLong(args[1]) : 1_000_000;
+    String usage = "WriteTensor SOCKET [N]";
+    Path socket = Args.socket(args, 2, usage);
+    long n = Args.count(args, 1, 1_000_000, usage);
     // README: write
     try (IpcClient client = IpcClient.connect(socket)) {
       ObjectId blobId;

@@ -70,4 +70,16 @@ class ExamplesIT {
         r.output());
     assertEquals("4 vertices, 3 edges", lines.get(1));
   }
+
+  @Test
+  void aMissingOrBadArgumentGetsTheUsageLine() throws Exception {
+    for (List<String> args : List.of(List.<String>of(), List.of("/tmp/x.sock", "ten"), List.of("/tmp/x.sock", "1", "2"))) {
+      ChildJvm.Result r = ChildJvm.run(work.resolve("usage.log"), 60, WriteTensor.class, args.toArray(String[]::new));
+      assertEquals(2, r.exitCode(), r.output());
+      assertEquals("usage: WriteTensor SOCKET [N]", r.output().strip(), r.output());
+    }
+    ChildJvm.Result r = ChildJvm.run(work.resolve("usage.log"), 60, ReadTensor.class);
+    assertEquals(2, r.exitCode(), r.output());
+    assertEquals("usage: ReadTensor SOCKET", r.output().strip(), r.output());
+  }
 }

@@ -163,6 +163,34 @@ class VineyarddOptionsIT {
   }
 
   @Test
+  void directoriesThatDoNotExistAreCreatedAndSaidSo() throws Exception {
+    Path shm = shm();
+    Path shmDir = shm.resolve("new/shm");
+    Path socket = work.resolve("new-dir/sub/v.sock");
+    Path log = work.resolve("created.log");
+    Process p = ChildJvm.start(log, List.of("-Xmx256m"), Vineyardd.class, "--socket", socket.toString(), "--size", "16Mi",
+        "--shm-dir", shmDir.toString(), "--rpc-port", "0");
+    try {
+      awaitReady(socket, p, log);
+      String out = Files.readString(log);
+      assertTrue(out.contains("created " + socket.getParent() + " for the socket (it did not exist)"), out);
+      assertTrue(out.contains("created " + shmDir + " (it did not exist)"), out);
+    } finally {
+      p.destroy();
+      p.waitFor(30, TimeUnit.SECONDS);
+      deleteTree(shm);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path f : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
+    }
+  }
+
+  @Test
   void aConfigFileWithAnUnknownKeyOrNoFileIsAUsageError() throws Exception {
     Path config = Files.writeString(work.resolve("typo.conf"), "sise = 1Gi\nsize = 1Gi\n");
     ChildJvm.Result typo = vineyardd("--config", config.toString(), "--socket", work.resolve("v.sock").toString());

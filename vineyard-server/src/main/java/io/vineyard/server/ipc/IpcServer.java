@@ -115,8 +115,9 @@ public final class IpcServer implements AutoCloseable {
   public static void prepareSocketPath(Path socket) {
     try {
       Path parent = socket.toAbsolutePath().getParent();
-      if (parent != null) {
+      if (parent != null && !Files.isDirectory(parent)) {
         Files.createDirectories(parent);
+        LOG.info("created {} for the socket (it did not exist)", parent);
       }
       if (Files.exists(socket)) {
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {

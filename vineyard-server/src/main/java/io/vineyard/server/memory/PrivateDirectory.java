@@ -25,7 +25,10 @@ final class PrivateDirectory {
 
   /** Creates this process's directory under {@code parent} (emptied if it existed). */
   static Path create(Path parent) throws IOException {
-    Files.createDirectories(parent);
+    if (!Files.isDirectory(parent)) {
+      Files.createDirectories(parent);
+      LOG.info("created {} (it did not exist)", parent);
+    }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(parent, PREFIX + "*")) {
       for (Path p : ds) {
         try {
