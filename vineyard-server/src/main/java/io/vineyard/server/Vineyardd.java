@@ -362,7 +362,8 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
             Math.round(spillLower * 100));
       }
       arena = MemoryArena.create(shmDir, capacity, reserveMemory);
-      RpcSecurity security = RpcSecurity.create(sock, socketMode, rpcTokenFiles, clusterTokenFile,
+      RpcSecurity security = RpcSecurity.create(sock, socketMode, !allowUids.isEmpty() || !allowGids.isEmpty(),
+          rpcTokenFiles, clusterTokenFile,
           tlsCert == null ? null : new RpcSecurity.Tls(tlsCert, tlsKey, tlsClientCa, tlsPeerCa));
       rpc = bindRpc(security);
       if (meta == Meta.etcd && isLoopback(rpcHost)) {

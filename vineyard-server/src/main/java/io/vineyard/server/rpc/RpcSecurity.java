@@ -78,6 +78,8 @@ public final class RpcSecurity implements ServerInterceptor, AutoCloseable {
    *
    * @param socket the daemon's socket; its token goes to {@code <socket>.token}
    * @param socketMode the socket's permissions: who may connect may read the token
+   * @param ownerOnly the socket admits only listed users (--allow-uids/--allow-gids), which a file
+   *     mode cannot say: the token is readable by the daemon's user only
    * @param tokenFiles further files of accepted tokens
    * @param clusterTokenFile the tokens daemons of this cluster use with each other (the first is
    *     sent), or null
@@ -85,7 +87,8 @@ public final class RpcSecurity implements ServerInterceptor, AutoCloseable {
    * @throws VineyardException {@link ErrorCode#INVALID_ARGUMENT} for a bad token or TLS file, {@link
    *     ErrorCode#IO_ERROR} when the token cannot be written
    */
-  public static RpcSecurity create(Path socket, String socketMode, List<Path> tokenFiles, Path clusterTokenFile, Tls tls) {
+  public static RpcSecurity create(
+      Path socket, String socketMode, boolean ownerOnly, List<Path> tokenFiles, Path clusterTokenFile, Tls tls) {
     List<TokenFile> files = new ArrayList<>();
     for (Path p : tokenFiles) {
       files.add(TokenFile.open(p));
@@ -96,7 +99,7 @@ public final class RpcSecurity implements ServerInterceptor, AutoCloseable {
     }
     Path file = socket.resolveSibling(socket.getFileName() + ".token");
     String token = newToken();
-    writeToken(file, token, socketMode);
+    writeToken(file, token, socketMode, ownerOnly);
     return new RpcSecurity(file, token, List.copyOf(files), cluster, tls);
   }
 
@@ -107,13 +110,13 @@ public final class RpcSecurity implements ServerInterceptor, AutoCloseable {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
-  private static void writeToken(Path file, String token, String socketMode) {
+  private static void writeToken(Path file, String token, String socketMode, boolean ownerOnly) {
     Set<PosixFilePermission> sock = PosixFilePermissions.fromString(socketMode);
     Set<PosixFilePermission> mode = EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
-    if (sock.contains(PosixFilePermission.GROUP_WRITE)) {
+    if (sock.contains(PosixFilePermission.GROUP_WRITE) && !ownerOnly) {
       mode.add(PosixFilePermission.GROUP_READ); // connecting to a socket takes write permission
     }
-    if (sock.contains(PosixFilePermission.OTHERS_WRITE)) {
+    if (sock.contains(PosixFilePermission.OTHERS_WRITE) && !ownerOnly) {
       mode.add(PosixFilePermission.OTHERS_READ);
     }
     try {
@@ -125,7 +128,12 @@ public final class RpcSecurity implements ServerInterceptor, AutoCloseable {
     } catch (IOException e) {
       throw new VineyardException(ErrorCode.IO_ERROR, "cannot write the gRPC token file " + file + ": " + e.getMessage(), e);
     }
-    LOG.info("gRPC token for local clients in {} ({})", file, PosixFilePermissions.toString(mode));
+    if (ownerOnly) {
+      LOG.info("gRPC token for local clients in {} ({}: the socket admits listed users only, which a file mode cannot"
+          + " say; give them tokens with --rpc-token-file)", file, PosixFilePermissions.toString(mode));
+    } else {
+      LOG.info("gRPC token for local clients in {} ({})", file, PosixFilePermissions.toString(mode));
+    }
   }
 
   /** The file local clients read their token from. */

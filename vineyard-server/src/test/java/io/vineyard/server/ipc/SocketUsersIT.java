@@ -8,14 +8,17 @@ import io.vineyard.proto.ipc.ProtocolVersion;
 import io.vineyard.proto.ipc.RegisterRequest;
 import io.vineyard.proto.ipc.Request;
 import io.vineyard.proto.ipc.Response;
-import io.vineyard.testing.DaemonProcess;
 import io.vineyard.server.testing.OtherUsers;
+import io.vineyard.server.testing.RpcProbe;
+import io.vineyard.testing.ChildJvm;
+import io.vineyard.testing.DaemonProcess;
 import io.vineyard.testing.Poll;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -111,6 +114,77 @@ class SocketUsersIT {
       d.connect().close();
       List<String> refusals = d.log().lines().filter(l -> l.contains("refused connection")).toList();
       assertEquals(1, refusals.size(), String.join("\n", refusals));
+
+      // The lists decide on the gRPC port too: the local token is the daemon's user's alone, so a user
+      // the lists refuse cannot take it, even one in the daemon's group (root's group here).
+      Path token = d.socket().resolveSibling(d.socket().getFileName() + ".token");
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(token)));
+      String endpoint = d.info().rpcEndpoint();
+      String inGroup = runAs(STRANGER, 0, work, RpcProbe.class, endpoint);
+      assertTrue(inGroup.startsWith("REFUSED " + ErrorCode.UNAUTHENTICATED), "a refused user in the group got in: " + inGroup);
     }
+  }
+
+  /**
+   * The gRPC port does not bypass the socket's mode: a user who may not use the socket cannot read
+   * the daemon's local token file either, so a gRPC client run by that user (a real RpcClient, in a
+   * JVM of that user) is refused; the daemon's own user, with the file, is let in.
+   */
+  @Test
+  void anotherUserIsRefusedOnTheGrpcPortToo() throws Exception {
+    Path work = OtherUsers.traversableDirectory(dir, "grpc");
+    try (DaemonProcess d = DaemonProcess.start(work, "16Mi")) {
+      Path token = d.socket().resolveSibling(d.socket().getFileName() + ".token");
+      assertTrue(Files.exists(token), "the daemon writes its local token next to the socket");
+      String endpoint = d.info().rpcEndpoint();
+      Process cat = new ProcessBuilder("/usr/bin/setpriv", "--reuid=" + STRANGER, "--regid=" + STRANGER, "--clear-groups",
+          "/bin/cat", token.toString()).redirectErrorStream(true).start();
+      assertTrue(cat.waitFor(30, TimeUnit.SECONDS));
+      String catOut = new String(cat.getInputStream().readAllBytes()).trim();
+      assertTrue(cat.exitValue() != 0 && catOut.contains("Permission denied"), "the stranger read the token: " + catOut);
+
+      String out = runAs(STRANGER, STRANGER, work, RpcProbe.class, endpoint);
+      assertTrue(out.startsWith("REFUSED " + ErrorCode.UNAUTHENTICATED), "expected a refusal, got: " + out);
+      assertTrue(out.contains(token.toString()), "the refusal names the token file the user may not read: " + out);
+
+      String own = runAs(0, 0, work, RpcProbe.class, endpoint);
+      assertTrue(own.startsWith("LISTED "), "the daemon's own user, who may read the token, is let in: " + own);
+    }
+  }
+
+  /**
+   * Runs {@code main} in a JVM of {@code uid} with this JVM's class path; jars the user may not read
+   * (the Maven repository under /root) are copied into a directory of {@code work} first.
+   */
+  private static String runAs(int uid, int gid, Path work, Class<?> main, String... args) throws Exception {
+    Path jars = work.resolve("jars");
+    if (!Files.isDirectory(jars)) {
+      OtherUsers.traversableDirectory(work, "jars");
+    }
+    List<String> cp = new ArrayList<>();
+    for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+      Path p = Path.of(entry);
+      if (entry.startsWith("/root/") && Files.isRegularFile(p)) {
+        Path copy = jars.resolve(cp.size() + "-" + p.getFileName());
+        if (!Files.exists(copy)) {
+          Files.copy(p, copy);
+          Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        }
+        cp.add(copy.toString());
+      } else {
+        cp.add(entry);
+      }
+    }
+    List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups"));
+    cmd.add(ChildJvm.javaBinary());
+    cmd.addAll(ChildJvm.JVM_FLAGS);
+    cmd.addAll(List.of("-Xmx128m", "-cp", String.join(java.io.File.pathSeparator, cp), main.getName()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true);
+    pb.environment().put("HOME", work.toString());
+    Process p = pb.start();
+    assertTrue(p.waitFor(90, TimeUnit.SECONDS), "the other user's client did not finish");
+    String out = new String(p.getInputStream().readAllBytes()).trim();
+    return out.lines().filter(l -> l.startsWith("LISTED ") || l.startsWith("REFUSED ")).findFirst().orElse(out);
   }
 }
