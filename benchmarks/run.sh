@@ -8,6 +8,7 @@
 #
 # The daemon gets its own socket in a temporary directory and its shared memory under
 # /dev/shm/vineyard-bench; both are removed on exit, whatever happens.
+# The daemon's JVM options: VINEYARDD_JAVA_OPTS (default -Xmx256m), e.g. to add profiling flags.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,7 +47,7 @@ else
   size=4Gi
   mode_flag=()
 fi
-daemon_java_opts="-Xmx256m"
+daemon_java_opts="${VINEYARDD_JAVA_OPTS:--Xmx256m}"
 shm_dir=/dev/shm/vineyard-bench
 io_flag=()
 io_setting="2 (default)"
