@@ -1026,8 +1026,8 @@ public final class IpcClient implements MetadataClient {
   // ---------------------------------------------------------------- plumbing
 
   /** The frame source of the demultiplexer: runs on whichever thread reads replies now. */
-  private Response nextResponse() {
-    ByteBuffer frame = conn.pollFrame(MAX_FRAME);
+  private Response nextResponse(boolean wait) {
+    ByteBuffer frame = wait ? conn.pollFrame(MAX_FRAME) : conn.bufferedFrame(MAX_FRAME);
     if (frame == null) {
       return null;
     }

@@ -53,11 +53,12 @@ public final class ReplyDemux {
   public interface FrameSource {
     /**
      * The next response, or null when none arrived within a short tick (so the leader can check its
-     * deadline). Runs on the leader's thread only, one call at a time.
+     * deadline); with {@code wait} false, only one already received (no system call, no waiting).
+     * Runs on the leader's thread only, one call at a time.
      *
      * @throws VineyardException when the connection broke (every waiter is then failed with it)
      */
-    Response next();
+    Response next(boolean wait);
   }
 
   private static final int WAITING = 0;
@@ -262,7 +263,11 @@ public final class ReplyDemux {
     }
   }
 
-  /** Reads frames until {@code p} is done or its deadline passes; called holding the leader lock. */
+  /**
+   * Reads frames until {@code p} is done or its deadline passes, then hands out the replies that
+   * came in the same reads (they are in the buffer already: a next leader would only find them after
+   * its wake-up); called holding the leader lock.
+   */
   private void lead(Pending p, long deadlineNanos, Duration timeout) {
     while (!p.isDone()) {
       if (System.nanoTime() - deadlineNanos >= 0) {
@@ -273,6 +278,27 @@ public final class ReplyDemux {
         return;
       }
     }
+    drainReceived();
+  }
+
+  /** Dispatches every response already received, without reading more. */
+  private void drainReceived() {
+    while (failed == null) {
+      Response r;
+      try {
+        r = source.next(false);
+      } catch (VineyardException e) {
+        failAll(e);
+        return;
+      } catch (RuntimeException e) {
+        failAll(new VineyardException(ErrorCode.INTERNAL, "reading a response failed: " + e, e));
+        return;
+      }
+      if (r == null) {
+        return;
+      }
+      dispatch(r);
+    }
   }
 
   /** Reads and dispatches one frame (or one tick of nothing); false once the connection failed. */
@@ -282,7 +308,7 @@ public final class ReplyDemux {
     }
     Response r;
     try {
-      r = source.next();
+      r = source.next(true);
     } catch (VineyardException e) {
       failAll(e);
       return false;

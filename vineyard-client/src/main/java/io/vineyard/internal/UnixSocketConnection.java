@@ -406,6 +406,36 @@ public final class UnixSocketConnection implements AutoCloseable {
   }
 
   /**
+   * The next frame if it has been received whole already, else null: no system call. The payload is
+   * valid until the next read.
+   *
+   * @param maxFrame frames longer than this break the connection
+   * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when the connection is broken or closed
+   */
+  public ByteBuffer bufferedFrame(int maxFrame) {
+    recvLock.lock();
+    try {
+      ensureOpen();
+      long buffered = writePos - readPos;
+      if (buffered < 4) {
+        return null;
+      }
+      long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
+      if (len > maxFrame) {
+        throw broken("daemon sent a frame of " + len + " bytes, over the limit of " + maxFrame);
+      }
+      if (buffered < 4 + len) {
+        return null;
+      }
+      ByteBuffer payload = recvBuf.asSlice(readPos + 4, len).asByteBuffer();
+      readPos += 4 + len;
+      return payload;
+    } finally {
+      recvLock.unlock();
+    }
+  }
+
+  /**
    * Takes the oldest received descriptor not yet taken. The caller owns it and must close it.
    *
    * @throws VineyardException {@link ErrorCode#PROTOCOL_ERROR} when none was received

@@ -36,11 +36,16 @@ class ReplyDemuxTest {
   /** A frame source over a queue; a response with request id -1 breaks the "connection". */
   private final BlockingQueue<Response> wire = new LinkedBlockingQueue<>();
   private final AtomicInteger reads = new AtomicInteger();
+  /** Responses taken without waiting: those already "received" when the leader's own came. */
+  private final AtomicInteger drained = new AtomicInteger();
   private final ReplyDemux demux =
       new ReplyDemux(
-          () -> {
+          wait -> {
             try {
-              Response r = wire.poll(20, TimeUnit.MILLISECONDS);
+              Response r = wait ? wire.poll(20, TimeUnit.MILLISECONDS) : wire.poll();
+              if (r != null && !wait) {
+                drained.incrementAndGet();
+              }
               if (r != null && r.getRequestId() == -1L) {
                 throw new VineyardException(ErrorCode.UNAVAILABLE, "the daemon closed the connection");
               }
@@ -74,6 +79,21 @@ class ReplyDemuxTest {
     wire.add(reply(1));
     Response r = demux.await(p, deadline(LONG), LONG);
     assertEquals(1, r.getRequestId());
+    assertEquals(0, demux.inFlight());
+  }
+
+  @Test
+  void theLeaderHandsOutRepliesThatCameWithItsOwnBeforeSteppingDown() throws Exception {
+    ReplyDemux.Pending mine = demux.register(1, "exists", null, null);
+    ReplyDemux.Pending other = demux.register(2, "exists", null, null);
+    // Both replies are already "received" when the leader reads its own (one read, two frames).
+    wire.add(reply(1));
+    wire.add(reply(2));
+    Response r = demux.await(mine, deadline(LONG), LONG);
+    assertEquals(1, r.getRequestId());
+    assertTrue(other.isDone(), "the other caller's reply waited for a leader to wake up");
+    assertEquals(1, drained.get());
+    assertEquals(2, demux.await(other, deadline(LONG), LONG).getRequestId());
     assertEquals(0, demux.inFlight());
   }
 

@@ -203,6 +203,36 @@ class UnixSocketConnectionTest {
   }
 
   @Test
+  void aBufferedFrameIsOnlyOneReceivedWholeAlready() throws Exception {
+    byte[] a = randomPayload(new Random(8), 100);
+    byte[] b = randomPayload(new Random(9), 200);
+    byte[] c2 = randomPayload(new Random(10), 300);
+    byte[] partial = frame(c2);
+    CountDownLatch rest = new CountDownLatch(1);
+    peer(ch -> {
+      ByteArrayOutputStream first = new ByteArrayOutputStream();
+      first.writeBytes(frame(a));
+      first.writeBytes(frame(b));
+      first.write(partial, 0, 10); // the third frame's start only
+      writeFully(ch, ByteBuffer.wrap(first.toByteArray()));
+      rest.await(10, TimeUnit.SECONDS);
+      writeFully(ch, ByteBuffer.wrap(partial, 10, partial.length - 10));
+    });
+    try (UnixSocketConnection c = connect()) {
+      assertArrayEquals(a, bytes(c.readFrame(1 << 20)));
+      // b came in the same read: one small write of the peer arrives whole on a UNIX stream socket.
+      ByteBuffer got = c.bufferedFrame(1 << 20);
+      assertTrue(got != null, "the second frame was received with the first");
+      assertArrayEquals(b, bytes(got));
+      assertEquals(null, c.bufferedFrame(1 << 20), "the third frame is not whole yet: nothing, and no waiting");
+      rest.countDown();
+      assertArrayEquals(c2, bytes(c.readFrame(1 << 20)));
+      assertEquals(null, c.bufferedFrame(1 << 20));
+    }
+    awaitPeer();
+  }
+
+  @Test
   void aFrameOfExactlyMaxFrameIsAccepted() throws Exception {
     byte[] p = randomPayload(new Random(3), 1000);
     peer(ch -> writeFully(ch, ByteBuffer.wrap(frame(p))));
