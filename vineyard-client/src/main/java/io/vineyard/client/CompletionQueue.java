@@ -23,12 +23,7 @@ final class CompletionQueue implements AutoCloseable {
   static final long STUCK_MILLIS = 20;
 
   private static final ScheduledExecutorService WATCHDOG =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "vineyard-completion-watchdog");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("vineyard-completion-watchdog").factory());
 
   private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger drainers = new AtomicInteger();

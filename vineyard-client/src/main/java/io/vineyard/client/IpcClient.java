@@ -61,7 +61,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -1001,7 +1000,7 @@ public final class IpcClient implements MetadataClient {
     try {
       // While other requests are in flight, the next of their frames (or a flush within a
       // millisecond) takes the release along: one send fewer per blob, nothing reordered.
-      conn.writeFrame(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addAllIds(ids)).build(), demux.inFlight() > 0);
+      conn.writeFrame(Request.newBuilder().setRelease(ReleaseRequest.newBuilder().addAllIds(ids)).build(), demux.anyAwaited());
     } catch (VineyardException e) {
       LOG.warn("could not release {} blob(s): {}", ids.size(), e.getMessage());
     }
@@ -1211,14 +1210,7 @@ public final class IpcClient implements MetadataClient {
       synchronized (this) {
         ex = callbacks;
         if (ex == null) {
-          AtomicInteger n = new AtomicInteger();
-          ex =
-              Executors.newCachedThreadPool(
-                  r -> {
-                    Thread t = new Thread(r, "vineyard-callbacks-" + clientId + "-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                  });
+          ex = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("vineyard-callbacks-" + clientId + "-", 1).factory());
           callbacks = ex;
         }
       }

@@ -464,6 +464,19 @@ public final class ReplyDemux {
     return pending.size();
   }
 
+  /**
+   * Whether a request in flight is still awaited (not abandoned: an abandoned one keeps its entry
+   * until its late reply, which may never come). Stops at the first such request.
+   */
+  public boolean anyAwaited() {
+    for (Pending p : pending.values()) {
+      if (p.state.get() == WAITING) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Whether {@link #failAll} was called. */
   public boolean hasFailed() {
     return failed != null;
@@ -493,8 +506,7 @@ public final class ReplyDemux {
   private Thread startBackground() {
     synchronized (backgroundStart) {
       if (background == null) {
-        Thread t = new Thread(this::backgroundLoop, "vineyard-ipc-reader " + name);
-        t.setDaemon(true);
+        Thread t = Thread.ofPlatform().daemon().name("vineyard-ipc-reader " + name).unstarted(this::backgroundLoop);
         background = t;
         t.start();
       }

@@ -45,11 +45,7 @@ public final class UnixSocketConnection implements AutoCloseable {
    */
   private static final java.util.concurrent.ScheduledExecutorService FLUSHER =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "vineyard-ipc-flusher");
-            t.setDaemon(true);
-            return t;
-          });
+          Thread.ofPlatform().daemon().name("vineyard-ipc-flusher").factory());
 
   /**
    * Sends queues that no caller sends: deferred frames nothing took along, and the rest of a queue
@@ -57,12 +53,7 @@ public final class UnixSocketConnection implements AutoCloseable {
    * connection at a time, since only the thread that set {@code sending} sends).
    */
   private static final java.util.concurrent.ExecutorService SENDERS =
-      java.util.concurrent.Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "vineyard-ipc-sender");
-            t.setDaemon(true);
-            return t;
-          });
+      java.util.concurrent.Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("vineyard-ipc-sender").factory());
 
   /**
    * How long a caller's thread that took the sender role goes on sending frames other threads

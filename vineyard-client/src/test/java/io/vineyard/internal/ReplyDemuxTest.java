@@ -161,9 +161,11 @@ class ReplyDemuxTest {
     assertTrue(e.getMessage().contains("persist") && e.getMessage().contains("abandoned"), e.getMessage());
     assertTrue(ms >= 150 && ms < 5_000, "gave up after " + ms + " ms");
     assertEquals(1, demux.inFlight(), "kept until its reply comes");
+    assertFalse(demux.anyAwaited(), "but no one waits for it: releases need not wait for it either");
 
     // The next caller reads the late reply on its way to its own, hands it to the hook and goes on.
     ReplyDemux.Pending q = demux.register(8, "stats", null, null);
+    assertTrue(demux.anyAwaited());
     wire.add(reply(7));
     wire.add(reply(8));
     assertEquals(8, demux.await(q, deadline(LONG), LONG).getRequestId());
