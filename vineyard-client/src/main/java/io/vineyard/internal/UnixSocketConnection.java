@@ -62,6 +62,9 @@ public final class UnixSocketConnection implements AutoCloseable {
    */
   static final Duration SEND_BUDGET = Duration.ofMillis(1);
 
+  /** Send buffers larger than this shrink back to {@link #INITIAL_BUFFER} when the frames are small again. */
+  private static final long SHRINK_ABOVE = 1L << 20;
+
   /** Bytes queued for the sending thread beyond which a writer waits for them to be taken. */
   private static final long MAX_QUEUED = 8L << 20;
 
@@ -150,6 +153,16 @@ public final class UnixSocketConnection implements AutoCloseable {
   /** Whether descriptors can arrive on this connection (see {@link #connectWithoutDescriptors}). */
   public boolean passesDescriptors() {
     return io.passesDescriptors();
+  }
+
+  /** Bytes of the two send buffers (for tests). */
+  long sendBufferBytes() {
+    queueLock.lock();
+    try {
+      return queue.byteSize() + outgoing.byteSize();
+    } finally {
+      queueLock.unlock();
+    }
   }
 
   public Path path() {
@@ -308,7 +321,11 @@ public final class UnixSocketConnection implements AutoCloseable {
           }
           first = false;
           MemorySegment full = queue;
-          queue = outgoing;
+          // The emptied buffer becomes the queue; one grown by a burst of big frames is given back
+          // (to the GC) once the frames are small again, so a connection does not keep megabytes.
+          queue = outgoing.byteSize() > SHRINK_ABOVE && queuedBytes < outgoing.byteSize() / 8
+              ? sendBuffer(INITIAL_BUFFER)
+              : outgoing;
           outgoing = full;
           length = queuedBytes;
           queuedBytes = 0;

@@ -233,6 +233,35 @@ class UnixSocketConnectionTest {
   }
 
   @Test
+  void sendBuffersGrownByABigFrameShrinkBackWhenFramesAreSmallAgain() throws Exception {
+    byte[] big = randomPayload(new Random(12), 3 << 20);
+    int small = 20;
+    long expected = 4L + big.length + small * (4L + 100);
+    peer(ch -> {
+      ByteBuffer sink = ByteBuffer.allocate(1 << 16);
+      long got = 0;
+      while (got < expected) {
+        sink.clear();
+        int n = ch.read(sink);
+        if (n < 0) {
+          throw new IOException("EOF after " + got + " bytes");
+        }
+        got += n;
+      }
+    });
+    try (UnixSocketConnection c = connect()) {
+      long initial = c.sendBufferBytes();
+      c.writeFrame(big);
+      assertTrue(c.sendBufferBytes() >= big.length, "grown for the big frame: " + c.sendBufferBytes());
+      for (int i = 0; i < small; i++) {
+        c.writeFrame(randomPayload(new Random(i), 100));
+      }
+      assertEquals(initial, c.sendBufferBytes(), "both buffers back to their first size");
+    }
+    awaitPeer();
+  }
+
+  @Test
   void aFrameOfExactlyMaxFrameIsAccepted() throws Exception {
     byte[] p = randomPayload(new Random(3), 1000);
     peer(ch -> writeFully(ch, ByteBuffer.wrap(frame(p))));
