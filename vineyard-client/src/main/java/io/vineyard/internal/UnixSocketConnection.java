@@ -392,25 +392,7 @@ public final class UnixSocketConnection implements AutoCloseable {
    * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when the connection is broken or closed
    */
   public ByteBuffer pollFrame(int maxFrame) {
-    recvLock.lock();
-    try {
-      ensureOpen();
-      if (!fillAtLeast(4)) {
-        return null;
-      }
-      long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
-      if (len > maxFrame) {
-        throw broken("daemon sent a frame of " + len + " bytes, over the limit of " + maxFrame);
-      }
-      if (!fillAtLeast(4 + len)) {
-        return null;
-      }
-      ByteBuffer payload = recvBuf.asSlice(readPos + 4, len).asByteBuffer();
-      readPos += 4 + len;
-      return payload;
-    } finally {
-      recvLock.unlock();
-    }
+    return frame(maxFrame, true);
   }
 
   /**
@@ -421,18 +403,22 @@ public final class UnixSocketConnection implements AutoCloseable {
    * @throws VineyardException {@link ErrorCode#UNAVAILABLE} when the connection is broken or closed
    */
   public ByteBuffer bufferedFrame(int maxFrame) {
+    return frame(maxFrame, false);
+  }
+
+  /** The next frame; with {@code receive}, reading from the socket for up to a tick, else only what is buffered. */
+  private ByteBuffer frame(int maxFrame, boolean receive) {
     recvLock.lock();
     try {
       ensureOpen();
-      long buffered = writePos - readPos;
-      if (buffered < 4) {
+      if (!(receive ? fillAtLeast(4) : writePos - readPos >= 4)) {
         return null;
       }
       long len = Integer.toUnsignedLong(recvBuf.get(INT_BE, readPos));
       if (len > maxFrame) {
         throw broken("daemon sent a frame of " + len + " bytes, over the limit of " + maxFrame);
       }
-      if (buffered < 4 + len) {
+      if (!(receive ? fillAtLeast(4 + len) : writePos - readPos >= 4 + len)) {
         return null;
       }
       ByteBuffer payload = recvBuf.asSlice(readPos + 4, len).asByteBuffer();
