@@ -58,6 +58,8 @@ public final class RpcServer implements AutoCloseable {
   static final int DEFAULT_CHUNK = 1 << 20;
   static final int MIN_CHUNK = 64 << 10;
   static final int MAX_CHUNK = 8 << 20;
+  /** The largest answer a {@code RpcClient} accepts. */
+  static final int MAX_REPLY = 64 << 20;
 
   private final Server server;
   private final MutableHandlerRegistry registry;
@@ -134,8 +136,14 @@ public final class RpcServer implements AutoCloseable {
       this.service = service;
     }
 
+    /** Bytes an answer may take: the daemon's limit, and no more than a {@code RpcClient} accepts. */
+    private int maxReply() {
+      return Math.min(service.maxReply(), MAX_REPLY);
+    }
+
     /** Answers a unary call when {@code result} completes. */
-    private static <T, R> void unary(StreamObserver<R> obs, CompletableFuture<T> result, Function<T, R> encode) {
+    private <T, R extends com.google.protobuf.MessageLite> void unary(
+        StreamObserver<R> obs, CompletableFuture<T> result, Function<T, R> encode) {
       result.whenComplete((v, e) -> {
         if (e != null) {
           obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(e)));
@@ -144,7 +152,12 @@ public final class RpcServer implements AutoCloseable {
         R r;
         try {
           r = encode.apply(v);
-        } catch (RuntimeException ex) {
+          int size = r.getSerializedSize();
+          if (size > maxReply()) {
+            // The client would refuse it (RESOURCE_EXHAUSTED, no word of why): say so instead.
+            throw service.replyTooLarge(r.getClass().getSimpleName(), size);
+          }
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError ex) {
           obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(ex)));
           return;
         }
@@ -165,7 +178,8 @@ public final class RpcServer implements AutoCloseable {
 
     @Override
     public void list(ListRequest req, StreamObserver<ListResponse> obs) {
-      unary(obs, service.list(req.getTypenamePattern(), req.getLimit(), req.getGlobal()), Protos::toProto);
+      unary(obs, service.list(req.getTypenamePattern(), req.getLimit(), req.getGlobal()),
+          l -> Protos.toProto(l, maxReply() - 1024));
     }
 
     @Override
