@@ -1,7 +1,17 @@
 package io.vineyard.server.rpc;
 
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.StatusException;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.handler.ssl.OpenSsl;
 import io.grpc.util.MutableHandlerRegistry;
@@ -105,7 +115,74 @@ public final class RpcServer implements AutoCloseable {
 
   /** Starts answering calls with {@code service}. */
   public void serve(DaemonService service) {
-    registry.addService(new Service(service));
+    registry.addService(ServerInterceptors.intercept(tolerant(new Service(service).bindService()), new MalformedRequests()));
+  }
+
+  /**
+   * The service with request parsers that do not throw: grpc-java turns a request that does not
+   * parse into UNKNOWN ("Application error processing RPC") and logs a stack trace at SEVERE for
+   * each, so one client sending junk would flood the log. A request that does not parse becomes
+   * {@code null}, which {@link MalformedRequests} answers with INVALID_ARGUMENT.
+   */
+  private static ServerServiceDefinition tolerant(ServerServiceDefinition def) {
+    ServerServiceDefinition.Builder b = ServerServiceDefinition.builder(def.getServiceDescriptor().getName());
+    for (ServerMethodDefinition<?, ?> m : def.getMethods()) {
+      b.addMethod(tolerant(m));
+    }
+    return b.build();
+  }
+
+  private static <Q, R> ServerMethodDefinition<Q, R> tolerant(ServerMethodDefinition<Q, R> m) {
+    MethodDescriptor.Marshaller<Q> parser = m.getMethodDescriptor().getRequestMarshaller();
+    MethodDescriptor<Q, R> md = m.getMethodDescriptor().toBuilder().setRequestMarshaller(new MethodDescriptor.Marshaller<Q>() {
+      @Override
+      public java.io.InputStream stream(Q value) {
+        return parser.stream(value);
+      }
+
+      @Override
+      public Q parse(java.io.InputStream in) {
+        try {
+          return parser.parse(in);
+        } catch (RuntimeException malformed) {
+          return null;
+        }
+      }
+    }).build();
+    return ServerMethodDefinition.create(md, m.getServerCallHandler());
+  }
+
+  /** Ends a call whose request did not parse (see {@link #tolerant}) with INVALID_ARGUMENT. */
+  private static final class MalformedRequests implements ServerInterceptor {
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(call, headers)) {
+        private boolean refused;
+
+        @Override
+        public void onMessage(Q message) {
+          if (refused) {
+            return;
+          }
+          if (message == null) {
+            refused = true;
+            LOG.debug("refused {}: the request does not parse", call.getMethodDescriptor().getFullMethodName());
+            StatusException s = GrpcErrors.toStatus(new VineyardException(ErrorCode.INVALID_ARGUMENT,
+                "the request does not parse as a " + call.getMethodDescriptor().getBareMethodName() + " request"));
+            call.close(s.getStatus(), s.getTrailers());
+            return;
+          }
+          super.onMessage(message);
+        }
+
+        @Override
+        public void onHalfClose() {
+          if (!refused) {
+            super.onHalfClose();
+          }
+        }
+      };
+    }
   }
 
   /** The bound port. */
