@@ -338,7 +338,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     }
     int size = r.build().getSerializedSize();
     if (size > service.maxReply() - REPLY_SLACK) {
-      // Answers that hand out pins or blobs are small: only metadata grows, and it holds nothing.
+      undo(r.getBodyCase(), value); // what the answer would have handed out is given back
       write(ctx, rid, null, service.replyTooLarge(r.getBodyCase().name().toLowerCase(java.util.Locale.ROOT), size));
       return;
     }
@@ -346,6 +346,24 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       announceRegions(ctx, r, regions);
     }
     write(ctx, rid, r, null);
+  }
+
+  /** Gives back what an answer that is not sent would have handed out: the pins of a get, the blobs of a create. */
+  private void undo(Response.BodyCase kind, Object value) {
+    if (!(value instanceof List<?> list)) {
+      return;
+    }
+    List<Location> locs = new ArrayList<>();
+    list.forEach(v -> {
+      if (v instanceof Location l) {
+        locs.add(l);
+      }
+    });
+    switch (kind) {
+      case GET_BLOBS -> service.release(session, locs.stream().map(Location::id).toList());
+      case CREATE_BLOBS -> service.discard(session, locs);
+      default -> { }
+    }
   }
 
   /** Writes an answer, or an error; a protocol error (the client broke the protocol) closes the connection. */

@@ -201,7 +201,8 @@ public final class DaemonService implements AutoCloseable {
     return made;
   }
 
-  private void discard(Session s, List<Location> made) {
+  /** Aborts the unsealed blobs of {@code made} and deletes the sealed ones: a create undone. */
+  public void discard(Session s, List<Location> made) {
     for (Location l : made) {
       store.discard(s, l.id());
     }

@@ -74,7 +74,7 @@ public record RequestLimits(
 
   /**
    * Refuses metadata that is over a limit or that could not be stored, listed and read back: a
-   * blank typename, an empty or non-printable name, a field without a value of a supported type, a
+   * blank typename, an empty name, a field without a value of a supported type, a
    * JSON field that is not JSON, a member without an id, a negative nbytes.
    *
    * @return the bytes the object's metadata counts for ({@link #metaBytes})
@@ -136,11 +136,7 @@ public record RequestLimits(
     if (what.equals("typename") && s.isBlank()) {
       throw invalid("an object needs a typename");
     }
-    int bad = Escapes.firstUnsafe(s);
-    if (bad >= 0) {
-      throw invalid("a " + what + " must not contain control characters, line separators or bidirectional overrides: "
-          + echo(s) + " has " + Escapes.printable(String.valueOf(s.charAt(bad))) + " at index " + bad);
-    }
+    // Control characters are allowed: whatever shows other clients' text escapes it (logs, the CLI).
     if (utf8Length(s) > maxNameBytes) {
       throw invalid("a " + what + " may take at most " + maxNameBytes + " bytes (--max-name-size), got " + echo(s));
     }

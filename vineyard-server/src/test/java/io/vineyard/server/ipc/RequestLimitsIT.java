@@ -116,7 +116,7 @@ class RequestLimitsIT {
           ErrorCode.INVALID_ARGUMENT);
       refused(ch, putMeta(5, meta("test::Bad").putMembers("", io.vineyard.proto.ipc.ObjectMeta.newBuilder().setId(blob).build())),
           ErrorCode.INVALID_ARGUMENT);
-      refused(ch, putMeta(6, meta("test::Bad\r\nforged log line")), ErrorCode.INVALID_ARGUMENT);
+      refused(ch, putMeta(6, meta("test::Bad" + "x".repeat(5000))), ErrorCode.INVALID_ARGUMENT); // over --max-name-size
       refused(ch, putMeta(7, meta("   ")), ErrorCode.INVALID_ARGUMENT);
       refused(ch, putMeta(8, meta("test::Bad").setNbytes(-5)), ErrorCode.INVALID_ARGUMENT);
       // A member given whole: only its id is used, whatever it carries.
@@ -276,6 +276,35 @@ class RequestLimitsIT {
         "--socket", work.resolve("bad.sock").toString(), "--max-depth", "257");
     assertEquals(2, r.exitCode(), r.output());
     assertTrue(r.output().contains("--max-depth"), r.output());
+  }
+
+  /**
+   * An answer over the frame limit is an error that hands out nothing: a get_blobs whose answer
+   * would not fit leaves no pin behind, and a listing is cut to what fits.
+   */
+  @Test
+  void anAnswerOverTheFrameLimitIsAnErrorAndHandsOutNothing() throws Exception {
+    try (DaemonProcess small = DaemonProcess.start(Files.createDirectory(work.resolve("frame")), "16Mi", "--max-frame", "64Ki");
+        IpcClient c = small.connect()) {
+      long blob = c.putBlob(new byte[] {1, 2, 3}).value();
+      try (SocketChannel ch = RawIpc.connect(small.socket())) {
+        RawIpc.send(ch, RawIpc.register());
+        assertTrue(RawIpc.read(ch).hasRegister());
+        GetBlobsRequest.Builder g = GetBlobsRequest.newBuilder();
+        for (int i = 0; i < 5000; i++) {
+          g.addIds(blob); // 50 KB of request, 125 KB of answer
+        }
+        String m = refused(ch, Request.newBuilder().setRequestId(1).setGetBlobs(g).build(), ErrorCode.INVALID_ARGUMENT);
+        assertTrue(m.contains("--max-frame"), m);
+        assertEquals(0, c.stats().pinnedBlobCount(), "the pins the answer would have carried are dropped");
+        stillAnswers(ch);
+      }
+      for (int i = 0; i < 60; i++) {
+        c.putMeta(ObjectMeta.builder("test::Wordy").field("text", "w".repeat(2000)).build());
+      }
+      Listing l = c.listObjects("test::Wordy", 0);
+      assertTrue(l.truncated() && l.objects().size() < 60 && l.objects().size() > 10, l.objects().size() + " listed");
+    }
   }
 
   /** A table of thousands of columns is far from every limit. */

@@ -147,13 +147,13 @@ class StoreLimitsTest {
     long b = blob(s);
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(ObjectMeta.builder("t::X").jsonField("j", "{not json").build()));
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(ObjectMeta.builder("t::X").jsonField("j", "[1] [2]").build()));
-    assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(ObjectMeta.builder("t::\nforged").build()));
-    assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(ObjectMeta.builder("t::X").field("a\u001b[31m", 1L).build()));
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(ObjectMeta.builder("t::X").nbytes(-1).build()));
     assertCode(ErrorCode.INVALID_ARGUMENT,
         () -> s.putMeta(ObjectMeta.of(null, "t::X", 0, 0, false, Map.of(), Map.of("", ObjectMeta.reference(new ObjectId(b))))));
     assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(ObjectMeta.builder("t::" + "x".repeat(5000)).build()));
     assertEquals(1, s.stats().objectCount(), "only the blob");
+    // Control characters are allowed in typenames and field names: they are escaped wherever shown.
+    s.putMeta(ObjectMeta.builder("t::\nodd").field("a\u001b[31m", 1L).build());
     s.putMeta(ObjectMeta.builder("t::X").jsonField("j", "{\"ok\": [1, 2.5, null]}").field("ünïcödé", "ok").build());
   }
 
