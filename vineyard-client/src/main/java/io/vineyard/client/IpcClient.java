@@ -1032,7 +1032,7 @@ public final class IpcClient implements MetadataClient {
     }
     Response r;
     try {
-      r = Response.parseFrom(frame);
+      r = Protos.parseResponse(frame);
     } catch (InvalidProtocolBufferException e) {
       conn.close();
       throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "malformed response from the daemon", e);

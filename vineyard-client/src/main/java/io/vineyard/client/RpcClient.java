@@ -80,6 +80,17 @@ public final class RpcClient implements MetadataClient {
   /** The largest reply accepted, as the daemon's default IPC frame limit. */
   static final int MAX_MESSAGE = 64 << 20;
 
+  /**
+   * GetMeta with a parser that reads trees as deep as a daemon stores ({@link Protos#MAX_NESTING}:
+   * protobuf's default limit of 100 nested messages stops at about 49 levels).
+   */
+  private static final io.grpc.MethodDescriptor<GetMetaRequest, io.vineyard.proto.ipc.GetMetaResponse> GET_META =
+      VineyardGrpc.getGetMetaMethod().toBuilder(
+              io.grpc.protobuf.ProtoUtils.marshaller(GetMetaRequest.getDefaultInstance()),
+              io.grpc.protobuf.ProtoUtils.marshallerWithRecursionLimit(
+                  io.vineyard.proto.ipc.GetMetaResponse.getDefaultInstance(), Protos.MAX_NESTING))
+          .build();
+
   private final String endpoint;
   private final ManagedChannel channel;
   private final Channel calls;
@@ -417,7 +428,9 @@ public final class RpcClient implements MetadataClient {
 
   @Override
   public ObjectMeta getMeta(ObjectId id) {
-    return Protos.fromProto(call(() -> stub().getMeta(GetMetaRequest.newBuilder().setId(id.value()).build())).getMeta());
+    GetMetaRequest req = GetMetaRequest.newBuilder().setId(id.value()).build();
+    return Protos.fromProto(call(() -> ClientCalls.blockingUnaryCall(
+        calls, GET_META, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS), req)).getMeta());
   }
 
   @Override

@@ -37,11 +37,44 @@ public final class GrpcErrors {
     };
   }
 
+  /**
+   * Most bytes a status description takes on the wire: a status travels in HTTP/2 headers,
+   * percent-encoded (a non-ASCII character takes up to 12 bytes), and a client refuses headers
+   * over 8 KiB (grpc-java's default).
+   */
+  public static final int MAX_DESCRIPTION_BYTES = 2048;
+
   /** A status exception for the server to end a call with. */
   public static StatusException toStatus(VineyardException e) {
     Metadata trailers = new Metadata();
     trailers.put(CODE_KEY, Integer.toString(e.code().code()));
-    return Status.fromCode(statusCode(e.code())).withDescription(e.reason()).asException(trailers);
+    return Status.fromCode(statusCode(e.code())).withDescription(shorten(e.reason(), MAX_DESCRIPTION_BYTES)).asException(trailers);
+  }
+
+  /**
+   * {@code text} cut so that it takes at most {@code maxBytes} once percent-encoded as a status
+   * description (never inside a surrogate pair), saying how long it was when cut.
+   */
+  public static String shorten(String text, int maxBytes) {
+    if (text == null) {
+      return null;
+    }
+    int budget = maxBytes - 40; // room for the note
+    long used = 0;
+    int i = 0;
+    while (i < text.length()) {
+      int c = text.codePointAt(i);
+      int cost = c >= 0x20 && c < 0x7f && c != '%' ? 1 : 3 * (c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4);
+      if (used + cost > budget) {
+        break;
+      }
+      used += cost;
+      i += Character.charCount(c);
+    }
+    if (i == text.length() && used <= maxBytes) {
+      return text;
+    }
+    return text.substring(0, i) + "... (" + text.length() + " characters)";
   }
 
   /** The Vineyard error a failed call stands for: from the trailer if present, else from the status. */

@@ -24,6 +24,34 @@ public final class Protos {
 
   private Protos() {}
 
+  /**
+   * The deepest object tree a client reads (a blob is one level); a daemon refuses to store deeper
+   * ones ({@code --max-depth} is at most this).
+   */
+  public static final int MAX_TREE_DEPTH = 256;
+
+  /**
+   * Nesting of messages a reply may have: each level of a tree is two messages (the member map's
+   * entry and the member), plus the envelope. Protobuf's default of 100 stops at about 49 levels.
+   */
+  public static final int MAX_NESTING = 2 * MAX_TREE_DEPTH + 16;
+
+  /** Parses a reply whose object trees may be as deep as {@link #MAX_TREE_DEPTH}. */
+  public static io.vineyard.proto.ipc.Response parseResponse(java.nio.ByteBuffer frame)
+      throws com.google.protobuf.InvalidProtocolBufferException {
+    com.google.protobuf.CodedInputStream in = com.google.protobuf.CodedInputStream.newInstance(frame);
+    in.setRecursionLimit(MAX_NESTING);
+    try {
+      io.vineyard.proto.ipc.Response r = io.vineyard.proto.ipc.Response.parseFrom(in);
+      in.checkLastTagWas(0);
+      return r;
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw e;
+    } catch (java.io.IOException e) {
+      throw new com.google.protobuf.InvalidProtocolBufferException(e);
+    }
+  }
+
   public static io.vineyard.proto.ipc.ObjectMeta toProto(ObjectMeta meta) {
     io.vineyard.proto.ipc.ObjectMeta.Builder b =
         io.vineyard.proto.ipc.ObjectMeta.newBuilder()
@@ -143,9 +171,27 @@ public final class Protos {
   }
 
   public static ListResponse toProto(Listing listing) {
+    return toProto(listing, Long.MAX_VALUE);
+  }
+
+  /** Bytes of a listing's answer beside its entries: the envelope, the request id, the flag. */
+  private static final int LISTING_ENVELOPE = 64;
+
+  /**
+   * A listing as a message of at most {@code maxBytes}: the entries that fit, in order, and marked
+   * truncated when some did not (an answer the daemon could not send would reach no one).
+   */
+  public static ListResponse toProto(Listing listing, long maxBytes) {
     ListResponse.Builder b = ListResponse.newBuilder().setTruncated(listing.truncated());
+    long size = LISTING_ENVELOPE;
     for (ObjectInfo o : listing.objects()) {
-      b.addEntries(ListEntry.newBuilder().setMeta(toProto(o.meta())).addAllNames(o.names()));
+      ListEntry e = ListEntry.newBuilder().setMeta(toProto(o.meta())).addAllNames(o.names()).build();
+      int n = e.getSerializedSize();
+      size += n + 1 + com.google.protobuf.CodedOutputStream.computeUInt32SizeNoTag(n);
+      if (size > maxBytes) {
+        return b.setTruncated(true).build();
+      }
+      b.addEntries(e);
     }
     return b.build();
   }

@@ -15,6 +15,7 @@ import io.vineyard.server.ipc.IpcServer;
 import io.vineyard.server.ipc.SocketAccess;
 import io.vineyard.server.rpc.RpcSecurity;
 import io.vineyard.server.rpc.RpcServer;
+import io.vineyard.server.store.RequestLimits;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
 import io.vineyard.server.memory.SpillFiles;
@@ -233,6 +234,56 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       description = "Objects returned by a listing that does not set its own limit.")
   int listLimit;
 
+  // ---- Request limits (what one request may cost; docs/operations.md, "Request limits") ----
+
+  @Option(names = "--max-request-ids", paramLabel = "N", defaultValue = "100000",
+      description = "Ids (or blobs) one request may name: a get, delete, seal or create of several.")
+  int maxRequestIds;
+
+  @Option(names = "--max-depth", paramLabel = "N", defaultValue = "64",
+      description = "Levels an object tree may have (a blob is one level); at most " + RequestLimits.DEPTH_CEILING + ".")
+  int maxDepth;
+
+  @Option(names = "--max-fields", paramLabel = "N", defaultValue = "100000",
+      description = "Fields one object may have, and members one object may have.")
+  int maxFields;
+
+  @Option(names = "--max-field-size", paramLabel = "SIZE", defaultValue = "16Mi",
+      description = "Bytes one field value (string or JSON) may take.")
+  String maxFieldSize;
+
+  @Option(names = "--max-name-size", paramLabel = "SIZE", defaultValue = "4Ki",
+      description = "Bytes a typename, a field or member name, or an object's name may take.")
+  String maxNameSize;
+
+  @Option(names = "--max-meta-size", paramLabel = "SIZE", defaultValue = "32Mi",
+      description = "Bytes one object's fields and members may take together.")
+  String maxMetaSize;
+
+  @Option(names = "--meta-memory", paramLabel = "SIZE",
+      description = "Heap the metadata of all stored objects may take (default: half the JVM's maximum heap);"
+          + " a put beyond it fails with an out-of-memory error.")
+  String metaMemory;
+
+  /** The request limits the flags say; a bad value is a usage error. */
+  private RequestLimits requestLimits() {
+    long field = parseSize("--max-field-size", maxFieldSize);
+    long name = parseSize("--max-name-size", maxNameSize);
+    long meta = parseSize("--max-meta-size", maxMetaSize);
+    long budget = metaMemory == null ? RequestLimits.defaultMetaMemory() : parseSize("--meta-memory", metaMemory);
+    if (maxDepth < 2 || maxDepth > RequestLimits.DEPTH_CEILING) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--max-depth must be between 2 and " + RequestLimits.DEPTH_CEILING);
+    }
+    if (maxRequestIds < 1 || maxFields < 1 || field < 1 || name < 1 || name > Integer.MAX_VALUE || meta < 1 || budget < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--max-request-ids, --max-fields, --max-field-size, --max-name-size, --max-meta-size and --meta-memory must be positive");
+    }
+    return new RequestLimits(maxRequestIds, maxDepth, maxFields, field, (int) name, meta, budget);
+  }
+
+  // ---- end of request limits ----
+
   /** Read by {@link #main} before parsing (see {@link ConfigFile}); declared so that it parses and shows in --help. */
   @Option(names = "--config", paramLabel = "FILE",
       description = "Settings from a file, keys as the flags without '--' (see below); flags given here win.")
@@ -321,10 +372,11 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--spill-lower and --spill-upper must satisfy 0 < lower < upper <= 1");
     }
+    RequestLimits limits = requestLimits();
     warnUnlessInMemory(shmDir);
     long started = System.nanoTime();
     try {
-      startServing(sock, capacity, (int) frame);
+      startServing(sock, capacity, (int) frame, limits);
     } catch (RuntimeException e) {
       close(); // leave no shared memory, spill directory or socket behind
       throw e;
@@ -344,7 +396,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
    * carries its real endpoint), the daemon registers and gets the instance id its store is built
    * with, the service is made over both, and the transports start.
    */
-  private void startServing(Path sock, long capacity, int frame) {
+  private void startServing(Path sock, long capacity, int frame, RequestLimits limits) {
     MetadataBackend backend =
         switch (meta) {
           case local -> new LocalMetadata();
@@ -373,7 +425,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       ObjectStore.Tiering tiers = tiering;
       String endpoint = new HostPort(advertisedHost(), rpc.port()).toString();
       cluster = new Cluster(backend, template(sock), endpoint, arena, instanceId == null ? -1 : instanceId,
-          id -> new ObjectStore(id, arena, listLimit, tiers), security.peerClients());
+          id -> new ObjectStore(id, arena, listLimit, tiers, limits), security.peerClients());
     } catch (RuntimeException e) {
       if (cluster == null) {
         backend.close();
@@ -381,7 +433,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw e;
     }
     store = cluster.store();
-    service = new DaemonService(store, cluster, Version.VERSION, listLimit);
+    service = new DaemonService(store, cluster, Version.VERSION, listLimit, frame);
     rpc.serve(service);
     server = IpcServer.start(sock, socketMode,
         new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),

@@ -54,7 +54,18 @@ public final class DaemonProcess implements AutoCloseable {
     return start(workDir, size, false, extraArgs);
   }
 
+  /** {@link #start} with JVM options of the daemon's own (after the default {@code -Xmx256m}, so they win). */
+  public static DaemonProcess startWithJvmOptions(Path workDir, List<String> jvmOptions, String size, String... extraArgs)
+      throws IOException {
+    return start(workDir, size, true, jvmOptions, extraArgs);
+  }
+
   private static DaemonProcess start(Path workDir, String size, boolean anyRpcPort, String... extraArgs) throws IOException {
+    return start(workDir, size, anyRpcPort, List.of(), extraArgs);
+  }
+
+  private static DaemonProcess start(Path workDir, String size, boolean anyRpcPort, List<String> jvmOptions, String... extraArgs)
+      throws IOException {
     Path socket = workDir.resolve("vineyard.sock");
     Path shmDir = Files.createTempDirectory(Path.of("/dev/shm"), "vineyard-test-");
     Path log = workDir.resolve("vineyardd.log");
@@ -63,7 +74,9 @@ public final class DaemonProcess implements AutoCloseable {
       args.addAll(List.of("--rpc-port", "0")); // several daemons run at once: any free port each
     }
     args.addAll(List.of(extraArgs));
-    Process p = ChildJvm.start(log, List.of("-Xmx256m"), MAIN_CLASS, args.toArray(String[]::new));
+    List<String> jvm = new ArrayList<>(List.of("-Xmx256m"));
+    jvm.addAll(jvmOptions);
+    Process p = ChildJvm.start(log, jvm, MAIN_CLASS, args.toArray(String[]::new));
     DaemonProcess d = new DaemonProcess(p, socket, shmDir, log);
     d.awaitReady(Duration.ofSeconds(60));
     return d;

@@ -12,6 +12,7 @@ import io.vineyard.client.Listing;
 import io.vineyard.client.ObjectInfo;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.store.Glob;
+import io.vineyard.server.store.RequestLimits;
 import io.vineyard.server.store.ObjectStore;
 import io.vineyard.server.store.Session;
 import java.lang.foreign.MemorySegment;
@@ -204,8 +205,10 @@ public final class Cluster implements AutoCloseable {
     ObjectMeta tree = s.getMeta(id);
     Map<Long, ObjectMeta> nodes = new LinkedHashMap<>();
     collectPublishable(tree, nodes, true);
+    // The names of every object under the root, blobs included (blobs themselves are not published:
+    // their ids say which instance holds them).
     Map<String, Long> names = new TreeMap<>();
-    for (long nid : nodes.keySet()) {
+    for (long nid : treeIds(tree)) {
       s.namesOf(nid).forEach(n -> names.put(n, nid));
     }
     List<ObjectMeta> fresh;
@@ -244,6 +247,19 @@ public final class Cluster implements AutoCloseable {
       withdrawPending();
     }
     LOG.debug("persisted {} ({} objects)", new ObjectId(id), fresh.size());
+  }
+
+  /** The ids of every object of the tree, blobs included, each once. */
+  private static Set<Long> treeIds(ObjectMeta root) {
+    Set<Long> ids = new LinkedHashSet<>();
+    List<ObjectMeta> stack = new ArrayList<>(List.of(root));
+    while (!stack.isEmpty()) {
+      ObjectMeta m = stack.removeLast();
+      if (ids.add(m.id().value())) {
+        stack.addAll(m.members().values());
+      }
+    }
+    return ids;
   }
 
   /** Every non-blob object of the tree (and the root even if it is a blob), by id. */
@@ -334,7 +350,7 @@ public final class Cluster implements AutoCloseable {
   public long getRemoteName(String name) {
     Optional<ObjectId> id = backend.getName(name);
     if (id.isEmpty()) {
-      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
+      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + RequestLimits.echo(name) + "'");
     }
     return id.get().value();
   }
@@ -359,7 +375,7 @@ public final class Cluster implements AutoCloseable {
    * daemon too when the object is local.
    */
   public void putClusterName(String name, long id) {
-    ObjectStore.checkName(name);
+    store.limits().checkName(name);
     ObjectStore s = store;
     boolean local = s.exists(id);
     if (persistedTree(id) == null) {
@@ -386,7 +402,7 @@ public final class Cluster implements AutoCloseable {
     }
     boolean local = dropLocalName(name);
     if (!local && !remote) {
-      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
+      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + RequestLimits.echo(name) + "'");
     }
   }
 

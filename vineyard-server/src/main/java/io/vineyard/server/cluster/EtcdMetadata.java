@@ -29,6 +29,7 @@ import io.vineyard.InstanceInfo;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
+import io.vineyard.server.store.RequestLimits;
 import io.vineyard.server.records.RecordCodec;
 import io.vineyard.server.records.StoredRecord;
 import io.vineyard.server.records.UnreadableRecordException;
@@ -800,7 +801,7 @@ public final class EtcdMetadata implements MetadataBackend {
   @Override
   public Optional<ObjectId> getName(String name) {
     checkAvailable();
-    GetResponse r = await("resolving name '" + name + "'", client.getKVClient().get(nameKey(name)));
+    GetResponse r = await("resolving name '" + RequestLimits.echo(name) + "'", client.getKVClient().get(nameKey(name)));
     if (r.getKvs().isEmpty()) {
       return Optional.empty();
     }
@@ -809,20 +810,20 @@ public final class EtcdMetadata implements MetadataBackend {
       return Optional.of(RecordCodec.decodeName(kv.getValue().getBytes()).id());
     } catch (UnreadableRecordException e) {
       throw new VineyardException(
-          e.code(), "name '" + name + "' is bound, but this daemon cannot read the binding (etcd key " + keyText(kv)
+          e.code(), "name '" + RequestLimits.echo(name) + "' is bound, but this daemon cannot read the binding (etcd key " + keyText(kv)
               + "): " + e.reason(), e);
     }
   }
 
   @Override
   public boolean dropName(String name) {
-    return write("dropping a name", () -> await("dropping name '" + name + "'", client.getKVClient().delete(nameKey(name))).getDeleted() > 0);
+    return write("dropping a name", () -> await("dropping name '" + RequestLimits.echo(name) + "'", client.getKVClient().delete(nameKey(name))).getDeleted() > 0);
   }
 
   @Override
   public boolean dropName(String name, ObjectId id) {
     ByteSequence k = nameKey(name);
-    return write("dropping a name", () -> await("dropping name '" + name + "'", client.getKVClient().txn()
+    return write("dropping a name", () -> await("dropping name '" + RequestLimits.echo(name) + "'", client.getKVClient().txn()
         .If(new Cmp(k, Cmp.Op.EQUAL, CmpTarget.value(nameValue(name, id))))
         .Then(Op.delete(k, DeleteOption.DEFAULT))
         .commit()).isSucceeded());

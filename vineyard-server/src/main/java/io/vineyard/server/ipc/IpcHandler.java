@@ -10,7 +10,11 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.vineyard.ErrorCode;
 import io.vineyard.VineyardException;
+import io.vineyard.ObjectId;
+import io.vineyard.ObjectMeta;
+import io.vineyard.internal.GrpcErrors;
 import io.vineyard.internal.Protos;
+import io.vineyard.proto.ipc.FieldValue;
 import io.vineyard.proto.ipc.BlobLocation;
 import io.vineyard.proto.ipc.CreateBlobRequest;
 import io.vineyard.proto.ipc.CreateBlobResponse;
@@ -36,9 +40,12 @@ import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
 import io.vineyard.server.service.DaemonService.BlobSpec;
 import io.vineyard.server.store.ObjectStore.Location;
+import io.vineyard.server.store.RequestLimits;
 import io.vineyard.server.store.Session;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
@@ -62,6 +69,10 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   private static final Empty EMPTY = Empty.getDefaultInstance();
   /** Waiting requests one connection may have; beyond it the daemon stops reading that connection until some finish. */
   static final int MAX_WAITING = 1024;
+  /** Room in an answer's frame for what is added after its size is checked: request id, regions. */
+  static final int REPLY_SLACK = 4096;
+  /** Longest error message sent, in bytes (client input in it is cut shorter still). */
+  static final int MAX_ERROR_MESSAGE = 8192;
 
   private final DaemonService service;
   private final int maxFrame;
@@ -146,6 +157,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         }
       }
       case CREATE_BLOBS -> {
+        service.limits().checkIds(req.getCreateBlobs().getBlobsCount(), "create_blobs");
         List<BlobSpec> specs = new ArrayList<>();
         req.getCreateBlobs().getBlobsList().forEach(c -> specs.add(spec(c)));
         answer(ctx, rid, service.createBlobs(session, specs), (r, locs) -> {
@@ -188,13 +200,13 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       }
       case EXISTS -> write(ctx, rid,
           Response.newBuilder().setExists(ExistsResponse.newBuilder().setExists(service.exists(req.getExists().getId()))), null);
-      case PUT_META -> answer(ctx, rid, service.putMeta(Protos.fromProto(req.getPutMeta().getMeta())),
+      case PUT_META -> answer(ctx, rid, service.putMeta(metaToStore(req.getPutMeta().getMeta(), service.limits())),
           (r, id) -> r.setPutMeta(PutMetaResponse.newBuilder().setId(id.value())));
       case GET_META -> answer(ctx, rid, service.getMeta(req.getGetMeta().getId()),
           (r, m) -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(Protos.toProto(m))));
       case LIST -> {
         ListRequest l = req.getList();
-        answer(ctx, rid, service.list(l.getTypenamePattern(), l.getLimit(), l.getGlobal(), l.getTopLevel()), (r, listing) -> r.setList(Protos.toProto(listing)));
+        answer(ctx, rid, service.list(l.getTypenamePattern(), l.getLimit(), l.getGlobal(), l.getTopLevel()), (r, listing) -> r.setList(Protos.toProto(listing, service.maxReply() - REPLY_SLACK)));
       }
       case PUT_NAME -> answer(ctx, rid, service.putName(req.getPutName().getName(), req.getPutName().getId()),
           (r, v) -> r.setPutName(EMPTY));
@@ -217,6 +229,39 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           (r, m) -> r.setMigrate(MigrateResponse.newBuilder().setId(m.id().value()).setBytesCopied(m.bytesCopied())));
       case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");
     }
+  }
+
+  /**
+   * The metadata of a put_meta as the store takes it, members as references (what a member carries
+   * beyond its id is not used). What could not be stored and read back is refused here with
+   * INVALID_ARGUMENT, before anything is built from it: more fields or members than allowed, a field
+   * without a value, a member without an id. The store checks the rest ({@code RequestLimits#checkMeta}).
+   */
+  static ObjectMeta metaToStore(io.vineyard.proto.ipc.ObjectMeta p, RequestLimits limits) {
+    if (p.getFieldsCount() > limits.maxFields() || p.getMembersCount() > limits.maxFields()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object may have at most " + limits.maxFields()
+          + " fields and as many members (--max-fields), this one has " + p.getFieldsCount() + " and " + p.getMembersCount());
+    }
+    if (p.getTypename().isBlank()) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object needs a typename");
+    }
+    Map<String, Object> fields = new LinkedHashMap<>();
+    for (Map.Entry<String, FieldValue> f : p.getFieldsMap().entrySet()) {
+      if (f.getValue().getValueCase() == FieldValue.ValueCase.VALUE_NOT_SET) {
+        throw new VineyardException(
+            ErrorCode.INVALID_ARGUMENT, "field '" + RequestLimits.echo(f.getKey()) + "' has no value (none of its value cases is set)");
+      }
+      fields.put(f.getKey(), Protos.fromProto(f.getValue()));
+    }
+    Map<String, ObjectMeta> members = new LinkedHashMap<>();
+    for (Map.Entry<String, io.vineyard.proto.ipc.ObjectMeta> m : p.getMembersMap().entrySet()) {
+      if (m.getValue().getId() == 0) {
+        throw new VineyardException(
+            ErrorCode.INVALID_ARGUMENT, "member '" + RequestLimits.echo(m.getKey()) + "' names no object (id 0)");
+      }
+      members.put(m.getKey(), ObjectMeta.reference(new ObjectId(m.getValue().getId())));
+    }
+    return ObjectMeta.of(null, p.getTypename(), p.getNbytes(), 0, p.getGlobal(), fields, members);
   }
 
   private static BlobSpec spec(CreateBlobRequest c) {
@@ -287,14 +332,38 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     try {
       fill.accept(r, value);
       regions = needs == null ? null : needs.apply(value);
-    } catch (RuntimeException e) {
-      write(ctx, rid, null, e);
+    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+      write(ctx, rid, null, e); // one answer that cannot be built fails that request, not the connection
+      return;
+    }
+    int size = r.build().getSerializedSize();
+    if (size > service.maxReply() - REPLY_SLACK) {
+      undo(r.getBodyCase(), value); // what the answer would have handed out is given back
+      write(ctx, rid, null, service.replyTooLarge(r.getBodyCase().name().toLowerCase(java.util.Locale.ROOT), size));
       return;
     }
     if (regions != null) {
       announceRegions(ctx, r, regions);
     }
     write(ctx, rid, r, null);
+  }
+
+  /** Gives back what an answer that is not sent would have handed out: the pins of a get, the blobs of a create. */
+  private void undo(Response.BodyCase kind, Object value) {
+    if (!(value instanceof List<?> list)) {
+      return;
+    }
+    List<Location> locs = new ArrayList<>();
+    list.forEach(v -> {
+      if (v instanceof Location l) {
+        locs.add(l);
+      }
+    });
+    switch (kind) {
+      case GET_BLOBS -> service.release(session, locs.stream().map(Location::id).toList());
+      case CREATE_BLOBS -> service.discard(session, locs);
+      default -> { }
+    }
   }
 
   /** Writes an answer, or an error; a protocol error (the client broke the protocol) closes the connection. */
@@ -304,10 +373,24 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     }
     if (failure != null) {
       VineyardException e = DaemonService.asVineyard(failure);
-      r = Response.newBuilder().setError(Protos.toProto(e));
+      r = Response.newBuilder().setError(io.vineyard.proto.ipc.Error.newBuilder()
+          .setCode(e.code().code()).setMessage(GrpcErrors.shorten(e.reason(), MAX_ERROR_MESSAGE)));
     }
     r.setRequestId(rid);
+    Response.BodyCase kind = r.getBodyCase();
     var done = ctx.writeAndFlush(r.build());
+    // An answer that cannot be encoded or sent must not vanish: the client would wait for it until
+    // its timeout. The connection is closed instead (the client's calls fail at once), with the cause.
+    done.addListener(w -> {
+      if (!w.isSuccess()) {
+        if (w.cause() instanceof java.nio.channels.ClosedChannelException || !ctx.channel().isActive()) {
+          LOG.debug("{}: answer to request {} not sent, the connection is closed", who(), rid);
+        } else {
+          LOG.warn("{}: closing connection: the answer to request {} ({}) could not be sent: {}", who(), rid, kind, w.cause().toString());
+        }
+        ctx.close();
+      }
+    });
     if (failure != null && r.getError().getCode() == ErrorCode.PROTOCOL_ERROR.code()) {
       LOG.warn("{}: closing connection: {}", who(), r.getError().getMessage());
       done.addListener(ChannelFutureListener.CLOSE);

@@ -1,7 +1,17 @@
 package io.vineyard.server.rpc;
 
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.StatusException;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.handler.ssl.OpenSsl;
 import io.grpc.util.MutableHandlerRegistry;
@@ -58,6 +68,8 @@ public final class RpcServer implements AutoCloseable {
   static final int DEFAULT_CHUNK = 1 << 20;
   static final int MIN_CHUNK = 64 << 10;
   static final int MAX_CHUNK = 8 << 20;
+  /** The largest answer a {@code RpcClient} accepts. */
+  static final int MAX_REPLY = 64 << 20;
 
   private final Server server;
   private final MutableHandlerRegistry registry;
@@ -103,7 +115,74 @@ public final class RpcServer implements AutoCloseable {
 
   /** Starts answering calls with {@code service}. */
   public void serve(DaemonService service) {
-    registry.addService(new Service(service));
+    registry.addService(ServerInterceptors.intercept(tolerant(new Service(service).bindService()), new MalformedRequests()));
+  }
+
+  /**
+   * The service with request parsers that do not throw: grpc-java turns a request that does not
+   * parse into UNKNOWN ("Application error processing RPC") and logs a stack trace at SEVERE for
+   * each, so one client sending junk would flood the log. A request that does not parse becomes
+   * {@code null}, which {@link MalformedRequests} answers with INVALID_ARGUMENT.
+   */
+  private static ServerServiceDefinition tolerant(ServerServiceDefinition def) {
+    ServerServiceDefinition.Builder b = ServerServiceDefinition.builder(def.getServiceDescriptor().getName());
+    for (ServerMethodDefinition<?, ?> m : def.getMethods()) {
+      b.addMethod(tolerant(m));
+    }
+    return b.build();
+  }
+
+  private static <Q, R> ServerMethodDefinition<Q, R> tolerant(ServerMethodDefinition<Q, R> m) {
+    MethodDescriptor.Marshaller<Q> parser = m.getMethodDescriptor().getRequestMarshaller();
+    MethodDescriptor<Q, R> md = m.getMethodDescriptor().toBuilder().setRequestMarshaller(new MethodDescriptor.Marshaller<Q>() {
+      @Override
+      public java.io.InputStream stream(Q value) {
+        return parser.stream(value);
+      }
+
+      @Override
+      public Q parse(java.io.InputStream in) {
+        try {
+          return parser.parse(in);
+        } catch (RuntimeException malformed) {
+          return null;
+        }
+      }
+    }).build();
+    return ServerMethodDefinition.create(md, m.getServerCallHandler());
+  }
+
+  /** Ends a call whose request did not parse (see {@link #tolerant}) with INVALID_ARGUMENT. */
+  private static final class MalformedRequests implements ServerInterceptor {
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+      return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(call, headers)) {
+        private boolean refused;
+
+        @Override
+        public void onMessage(Q message) {
+          if (refused) {
+            return;
+          }
+          if (message == null) {
+            refused = true;
+            LOG.debug("refused {}: the request does not parse", call.getMethodDescriptor().getFullMethodName());
+            StatusException s = GrpcErrors.toStatus(new VineyardException(ErrorCode.INVALID_ARGUMENT,
+                "the request does not parse as a " + call.getMethodDescriptor().getBareMethodName() + " request"));
+            call.close(s.getStatus(), s.getTrailers());
+            return;
+          }
+          super.onMessage(message);
+        }
+
+        @Override
+        public void onHalfClose() {
+          if (!refused) {
+            super.onHalfClose();
+          }
+        }
+      };
+    }
   }
 
   /** The bound port. */
@@ -134,8 +213,14 @@ public final class RpcServer implements AutoCloseable {
       this.service = service;
     }
 
+    /** Bytes an answer may take: the daemon's limit, and no more than a {@code RpcClient} accepts. */
+    private int maxReply() {
+      return Math.min(service.maxReply(), MAX_REPLY);
+    }
+
     /** Answers a unary call when {@code result} completes. */
-    private static <T, R> void unary(StreamObserver<R> obs, CompletableFuture<T> result, Function<T, R> encode) {
+    private <T, R extends com.google.protobuf.MessageLite> void unary(
+        StreamObserver<R> obs, CompletableFuture<T> result, Function<T, R> encode) {
       result.whenComplete((v, e) -> {
         if (e != null) {
           obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(e)));
@@ -144,7 +229,12 @@ public final class RpcServer implements AutoCloseable {
         R r;
         try {
           r = encode.apply(v);
-        } catch (RuntimeException ex) {
+          int size = r.getSerializedSize();
+          if (size > maxReply()) {
+            // The client would refuse it (RESOURCE_EXHAUSTED, no word of why): say so instead.
+            throw service.replyTooLarge(r.getClass().getSimpleName(), size);
+          }
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError ex) {
           obs.onError(GrpcErrors.toStatus(DaemonService.asVineyard(ex)));
           return;
         }
@@ -165,7 +255,8 @@ public final class RpcServer implements AutoCloseable {
 
     @Override
     public void list(ListRequest req, StreamObserver<ListResponse> obs) {
-      unary(obs, service.list(req.getTypenamePattern(), req.getLimit(), req.getGlobal()), Protos::toProto);
+      unary(obs, service.list(req.getTypenamePattern(), req.getLimit(), req.getGlobal()),
+          l -> Protos.toProto(l, maxReply() - 1024));
     }
 
     @Override

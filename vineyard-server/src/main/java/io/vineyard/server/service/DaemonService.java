@@ -13,6 +13,7 @@ import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.store.ObjectStore;
 import io.vineyard.server.store.ObjectStore.DeleteResult;
 import io.vineyard.server.store.ObjectStore.Location;
+import io.vineyard.server.store.RequestLimits;
 import io.vineyard.server.store.Session;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -52,12 +53,31 @@ public final class DaemonService implements AutoCloseable {
       Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vineyardd-work-", 0).factory());
 
   private final int defaultListLimit;
+  private final RequestLimits limits;
+  private final int maxReply;
+
+  /** Listings with a pattern over more objects than this are matched off the event loop. */
+  static final int LIST_ON_LOOP = 4096;
 
   /**
    * @param defaultListLimit objects a listing returns when the request sets no limit
    */
   public DaemonService(ObjectStore store, Cluster cluster, String version, int defaultListLimit) {
+    this(store, cluster, version, defaultListLimit, DEFAULT_MAX_REPLY);
+  }
+
+  /** The default of {@link #maxReply}: the daemon's default frame limit. */
+  public static final int DEFAULT_MAX_REPLY = 64 << 20;
+
+  /**
+   * @param defaultListLimit objects a listing returns when the request sets no limit
+   * @param maxReply bytes an answer may take (the frame limit): a listing is cut to fit, any other
+   *     answer that would be larger is an error
+   */
+  public DaemonService(ObjectStore store, Cluster cluster, String version, int defaultListLimit, int maxReply) {
     this.store = store;
+    this.limits = store.limits();
+    this.maxReply = maxReply;
     this.defaultListLimit = defaultListLimit;
     this.arena = store.arena();
     this.cluster = cluster;
@@ -70,6 +90,27 @@ public final class DaemonService implements AutoCloseable {
 
   public String version() {
     return version;
+  }
+
+  /** What one request may cost. */
+  public RequestLimits limits() {
+    return limits;
+  }
+
+  /** Bytes an answer may take: a listing is cut to fit ({@code Protos.toProto(Listing, long)}), anything else larger is refused. */
+  public int maxReply() {
+    return maxReply;
+  }
+
+  /**
+   * The error that replaces an answer of {@code size} bytes, over {@link #maxReply}: the request
+   * asked for more than one answer may carry.
+   */
+  public VineyardException replyTooLarge(String what, long size) {
+    return new VineyardException(
+        ErrorCode.INVALID_ARGUMENT,
+        "the answer to this " + what + " would take " + size + " bytes, more than the " + maxReply
+            + " an answer may take (--max-frame); ask for less (a --limit or a --typename pattern for a listing)");
   }
 
   /** The memory blobs live in: a transport asks it for a region's descriptor to pass on. */
@@ -116,6 +157,11 @@ public final class DaemonService implements AutoCloseable {
    * are read before the returned future completes, and not after.
    */
   public CompletableFuture<List<Location>> createBlobs(Session s, List<BlobSpec> specs) {
+    try {
+      limits.checkIds(specs.size(), "create_blobs");
+    } catch (VineyardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     for (BlobSpec spec : specs) {
       if (spec.sealedData() != null && spec.sealedData().remaining() != spec.size()) {
         return CompletableFuture.failedFuture(new VineyardException(
@@ -155,7 +201,8 @@ public final class DaemonService implements AutoCloseable {
     return made;
   }
 
-  private void discard(Session s, List<Location> made) {
+  /** Aborts the unsealed blobs of {@code made} and deletes the sealed ones: a create undone. */
+  public void discard(Session s, List<Location> made) {
     for (Location l : made) {
       store.discard(s, l.id());
     }
@@ -166,6 +213,7 @@ public final class DaemonService implements AutoCloseable {
   }
 
   public void sealAll(Session s, List<Long> ids, boolean keepPinned) {
+    limits.checkIds(ids.size(), "seal_blobs");
     store.sealAll(s, ids, keepPinned);
   }
 
@@ -175,6 +223,11 @@ public final class DaemonService implements AutoCloseable {
 
   /** Pins sealed blobs for the session, all or none; waits while spilled ones are loaded back. */
   public CompletableFuture<List<Location>> getBlobs(Session s, List<Long> ids) {
+    try {
+      limits.checkIds(ids.size(), "get_blobs");
+    } catch (VineyardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     return now(() -> store.tryGetBlobs(s, ids))
         .thenCompose(l -> l != null ? CompletableFuture.completedFuture(l) : offLoop(() -> store.getBlobs(s, ids)));
   }
@@ -269,6 +322,10 @@ public final class DaemonService implements AutoCloseable {
     if (global) {
       return offLoop(() -> cluster.listGlobal(typenamePattern, limit <= 0 ? defaultListLimit : limit));
     }
+    if (typenamePattern != null && !typenamePattern.isEmpty() && store.listableCount() > LIST_ON_LOOP) {
+      // Matching many typenames takes a while (outside the store's lock): not on an event loop.
+      return offLoop(() -> store.list(typenamePattern, limit, topLevel));
+    }
     return now(() -> store.list(typenamePattern, limit, topLevel));
   }
 
@@ -279,6 +336,7 @@ public final class DaemonService implements AutoCloseable {
   public CompletableFuture<DeleteResult> delete(List<Long> ids, boolean force, boolean deep) {
     DeleteResult r;
     try {
+      limits.checkIds(ids.size(), "delete");
       r = store.delete(ids, force, deep);
     } catch (VineyardException e) {
       return CompletableFuture.failedFuture(e);

@@ -98,10 +98,16 @@ public final class ObjectStore {
     /** For a global object: the full tree, members expanded from the cluster when it was stored. */
     final ObjectMeta globalTree;
     final Set<Long> parents = new HashSet<>();
+    /** Levels of its tree: 1 + its deepest member's (a blob is level 1). */
+    final int depth;
+    /** What its metadata counts against the heap budget ({@link RequestLimits#metaBytes}). */
+    final long metaBytes;
 
-    MetaEntry(ObjectMeta shallow, ObjectMeta globalTree) {
+    MetaEntry(ObjectMeta shallow, ObjectMeta globalTree, int depth, long metaBytes) {
       this.shallow = shallow;
       this.globalTree = globalTree;
+      this.depth = depth;
+      this.metaBytes = metaBytes;
     }
   }
 
@@ -143,6 +149,9 @@ public final class ObjectStore {
   private final MemoryArena arena;
   private final Tiering tiering;
   private final int defaultListLimit;
+  private final RequestLimits limits;
+  /** Metadata bytes of the stored objects, against {@link RequestLimits#metaMemory}. */
+  private long metaBytes;
   /** One spill pass at a time (never held with the monitor while waiting for it). */
   private final ReentrantLock spilling = new ReentrantLock();
   /** Resident, sealed, unpinned, non-empty blobs: the ones that may be spilled, least recently used first. */
@@ -168,6 +177,12 @@ public final class ObjectStore {
 
   /** A store that spills to {@code tiering} when memory is short ({@code null}: never spills). */
   public ObjectStore(long instanceId, MemoryArena arena, int defaultListLimit, Tiering tiering) {
+    this(instanceId, arena, defaultListLimit, tiering, RequestLimits.DEFAULT);
+  }
+
+  /** As above, refusing requests over {@code limits}. */
+  public ObjectStore(long instanceId, MemoryArena arena, int defaultListLimit, Tiering tiering, RequestLimits limits) {
+    this.limits = limits;
     this.instanceId = instanceId;
     this.ids = new IdGenerator(instanceId);
     this.arena = arena;
@@ -177,6 +192,11 @@ public final class ObjectStore {
 
   public long instanceId() {
     return instanceId;
+  }
+
+  /** What one request may cost. */
+  public RequestLimits limits() {
+    return limits;
   }
 
   /** The memory the store allocates from. */
@@ -771,18 +791,44 @@ public final class ObjectStore {
     return b != null && b.sealed && !b.deleted;
   }
 
-  private static void checkTypename(ObjectMeta meta) {
+  /**
+   * Refuses metadata that breaks a rule or a limit ({@link RequestLimits#checkMeta}), or that would
+   * take the stored metadata over its heap budget; returns what it counts for.
+   */
+  private long checkMeta(ObjectMeta meta) {
     if (meta.typename() == null || meta.typename().isBlank()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "an object needs a typename");
     }
     if (meta.typename().equals(ObjectMeta.BLOB_TYPENAME)) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blobs are made with create-blob, not put-meta");
     }
+    long bytes = limits.checkMeta(meta);
+    if (metaBytes + bytes > limits.metaMemory()) {
+      throw new VineyardException(
+          ErrorCode.OUT_OF_MEMORY,
+          "the daemon's metadata budget is full: stored objects take " + MemorySize.format(metaBytes) + " of "
+              + MemorySize.format(limits.metaMemory()) + " (--meta-memory), this one needs " + MemorySize.format(bytes)
+              + "; delete objects first");
+    }
+    return bytes;
+  }
+
+  private VineyardException tooDeep(int depth) {
+    return new VineyardException(
+        ErrorCode.INVALID_ARGUMENT,
+        "the object would be " + depth + " levels deep, more than the " + limits.maxDepth()
+            + " an object tree may have (--max-depth; a blob is one level)");
+  }
+
+  /** Levels of the tree under {@code id}: a blob 1, an object 1 + its deepest member's. */
+  private int depthOf(long id) {
+    MetaEntry e = objects.get(id);
+    return e == null ? 1 : e.depth;
   }
 
   /** Stores an object whose members exist already; returns its id. */
   public synchronized long putMeta(ObjectMeta meta) {
-    checkTypename(meta);
+    long bytes = checkMeta(meta);
     if (meta.isGlobal()) {
       throw new VineyardException(ErrorCode.INTERNAL, "a global object is stored with putGlobal");
     }
@@ -802,10 +848,18 @@ public final class ObjectStore {
       refs.put(m.getKey(), ObjectMeta.reference(new ObjectId(mid)));
       memberIds.add(mid);
     }
+    int depth = 1;
+    for (long mid : memberIds) {
+      depth = Math.max(depth, 1 + depthOf(mid));
+    }
+    if (depth > limits.maxDepth()) {
+      throw tooDeep(depth);
+    }
     long nbytes = meta.nbytes() == 0 ? distinctBlobBytes(memberIds) : meta.nbytes();
     long id = ids.nextObjectId().value();
     ObjectMeta shallow = ObjectMeta.of(new ObjectId(id), meta.typename(), nbytes, instanceId, false, meta.fields(), refs);
-    objects.put(id, new MetaEntry(shallow, null));
+    objects.put(id, new MetaEntry(shallow, null, depth, bytes));
+    metaBytes += bytes;
     creationOrder.add(id);
     for (long mid : memberIds) {
       parentsOf(mid).add(id);
@@ -818,15 +872,26 @@ public final class ObjectStore {
    * as their full trees (the caller looked them up in the cluster). Returns its id.
    */
   public synchronized long putGlobal(ObjectMeta meta, Map<String, ObjectMeta> memberTrees) {
-    checkTypename(meta);
+    long bytes = checkMeta(meta);
     if (memberTrees.isEmpty()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a global object needs at least one member");
     }
     long nbytes = 0;
+    int depth = 1;
     Map<String, ObjectMeta> refs = new TreeMap<>();
     for (Map.Entry<String, ObjectMeta> e : memberTrees.entrySet()) {
       nbytes += e.getValue().nbytes();
       refs.put(e.getKey(), ObjectMeta.reference(e.getValue().id()));
+      depth = Math.max(depth, 1 + treeDepth(e.getValue()));
+      bytes += treeBytes(e.getValue());
+    }
+    if (depth > limits.maxDepth()) {
+      throw tooDeep(depth);
+    }
+    if (metaBytes + bytes > limits.metaMemory()) {
+      throw new VineyardException(ErrorCode.OUT_OF_MEMORY,
+          "the daemon's metadata budget (--meta-memory " + MemorySize.format(limits.metaMemory()) + ") has no room for this"
+              + " global object's " + MemorySize.format(bytes) + "; delete objects first");
     }
     if (meta.nbytes() != 0) {
       nbytes = meta.nbytes();
@@ -834,9 +899,35 @@ public final class ObjectStore {
     ObjectId id = ids.nextObjectId();
     ObjectMeta shallow = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), refs);
     ObjectMeta tree = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), memberTrees);
-    objects.put(id.value(), new MetaEntry(shallow, tree));
+    objects.put(id.value(), new MetaEntry(shallow, tree, depth, bytes));
+    metaBytes += bytes;
     creationOrder.add(id.value());
     return id.value();
+  }
+
+  /** Levels of a tree given whole (a blob is 1), without recursion: trees from elsewhere may be deep. */
+  static int treeDepth(ObjectMeta root) {
+    record Level(ObjectMeta meta, int depth) {}
+    int max = 0;
+    List<Level> stack = new ArrayList<>(List.of(new Level(root, 1)));
+    while (!stack.isEmpty()) {
+      Level l = stack.removeLast();
+      max = Math.max(max, l.depth());
+      l.meta().members().values().forEach(m -> stack.add(new Level(m, l.depth() + 1)));
+    }
+    return max;
+  }
+
+  /** What a whole tree counts against the metadata budget. */
+  private static long treeBytes(ObjectMeta root) {
+    long total = 0;
+    List<ObjectMeta> stack = new ArrayList<>(List.of(root));
+    while (!stack.isEmpty()) {
+      ObjectMeta m = stack.removeLast();
+      total += RequestLimits.metaBytes(m);
+      stack.addAll(m.members().values());
+    }
+    return total;
   }
 
   private long distinctBlobBytes(Collection<Long> roots) {
@@ -900,35 +991,78 @@ public final class ObjectStore {
     return list(typenameGlob, limit, false);
   }
 
-  /** As {@link #list(String, int)}; with {@code topLevel}, leaves out members of other objects before the limit. */
-  public synchronized Listing list(String typenameGlob, int limit, boolean topLevel) {
+  /**
+   * As {@link #list(String, int)}; with {@code topLevel}, leaves out members of other objects before
+   * the limit.
+   *
+   * <p>With a pattern, the store's lock is held only to copy the ids and typenames in creation order
+   * and, afterwards, to look up the objects that matched: the matching runs outside it (each distinct
+   * typename is matched once), so a listing of many objects never holds up other clients.
+   */
+  public Listing list(String typenameGlob, int limit, boolean topLevel) {
     Glob p = typenameGlob == null || typenameGlob.isEmpty() ? null : new Glob(typenameGlob);
     int max = limit <= 0 ? defaultListLimit : limit;
-    List<ObjectInfo> out = new ArrayList<>();
-    boolean truncated = false;
-    for (long id : creationOrder) {
-      MetaEntry e = objects.get(id);
-      if (topLevel && !parentsOf(id).isEmpty()) {
-        continue;
+    if (p == null) {
+      synchronized (this) {
+        return collect(creationOrder, max, topLevel);
       }
-      ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
-      if (p != null && !p.matches(m.typename())) {
+    }
+    long[] order;
+    String[] types;
+    synchronized (this) {
+      order = new long[creationOrder.size()];
+      types = new String[order.length];
+      int i = 0;
+      for (long id : creationOrder) {
+        MetaEntry e = objects.get(id);
+        order[i] = id;
+        types[i++] = e != null ? e.shallow.typename() : ObjectMeta.BLOB_TYPENAME;
+      }
+    }
+    Map<String, Boolean> seen = new HashMap<>();
+    List<Long> matched = new ArrayList<>();
+    for (int i = 0; i < order.length; i++) {
+      if (seen.computeIfAbsent(types[i], p::matches)) {
+        matched.add(order[i]);
+      }
+    }
+    synchronized (this) {
+      return collect(matched, max, topLevel);
+    }
+  }
+
+  /** Up to {@code max} of the ids that are still visible (and top-level, if asked), in their order. */
+  private Listing collect(Collection<Long> ids, int max, boolean topLevel) {
+    List<ObjectInfo> out = new ArrayList<>();
+    for (long id : ids) {
+      if (!visible(id) || (topLevel && !parentsOf(id).isEmpty())) {
         continue;
       }
       if (out.size() == max) {
-        truncated = true;
-        break;
+        return new Listing(out, true);
       }
+      MetaEntry e = objects.get(id);
+      ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
       TreeSet<String> n = namesById.get(id);
       out.add(new ObjectInfo(m, n == null ? List.of() : List.copyOf(n)));
     }
-    return new Listing(out, truncated);
+    return new Listing(out, false);
+  }
+
+  /** Objects and sealed blobs listed without a pattern: what a listing may have to match. */
+  public synchronized int listableCount() {
+    return creationOrder.size();
   }
 
   /**
    * Deletes objects and blobs. Without {@code force}, fails (deleting nothing) if any of them is a
    * member of an object not also being deleted. With {@code force}, objects that reference them are
-   * deleted too. With {@code deep}, members left unreferenced are deleted too.
+   * deleted too. With {@code deep}, members left unreferenced are deleted too: members of the targets,
+   * and their members in turn, that no object outside the delete references.
+   *
+   * <p>All or nothing: what is deleted is worked out and checked first, then deleted in one step
+   * that cannot fail, so an error never comes after a part was deleted. No step recurses, whatever
+   * the depth of the trees.
    */
   public synchronized DeleteResult delete(List<Long> targets, boolean force, boolean deep) {
     Set<Long> requested = new HashSet<>(targets);
@@ -946,43 +1080,63 @@ public final class ObjectStore {
         }
       }
     }
-    List<Long> deleted = new ArrayList<>();
+    // In the order asked, then (with force) every object that references a doomed one, up to the roots.
+    Set<Long> doomed = new LinkedHashSet<>(targets);
+    if (force) {
+      List<Long> work = new ArrayList<>(doomed);
+      for (int i = 0; i < work.size(); i++) {
+        for (long parent : parentsOf(work.get(i))) {
+          if (doomed.add(parent)) {
+            work.add(parent);
+          }
+        }
+      }
+    }
+    if (deep) {
+      // Members of the targets, and of members deleted this way, once every object that references
+      // them is doomed. A member whose last live referrer becomes doomed later is a member of that
+      // referrer, so it is looked at again when that one is expanded.
+      List<Long> expand = new ArrayList<>(requested);
+      while (!expand.isEmpty()) {
+        MetaEntry e = objects.get(expand.removeLast());
+        if (e == null || e.globalTree != null) {
+          continue; // a blob, or a global object whose members live elsewhere
+        }
+        for (ObjectMeta ref : e.shallow.members().values()) {
+          long mid = ref.id().value();
+          if (visible(mid) && !doomed.contains(mid) && doomed.containsAll(parentsOf(mid))) {
+            doomed.add(mid);
+            expand.add(mid);
+          }
+        }
+      }
+    }
+    List<Long> deleted = new ArrayList<>(doomed.size());
     List<Long> deferred = new ArrayList<>();
-    for (long id : targets) {
-      deleteOne(id, deep, requested, deleted, deferred);
+    for (long id : doomed) {
+      removeOne(id, doomed, deleted, deferred);
     }
     return new DeleteResult(deleted, deferred);
   }
 
-  private void deleteOne(long id, boolean deep, Set<Long> requested, List<Long> deleted, List<Long> deferred) {
-    if (!visible(id)) {
-      return; // already deleted in this call
-    }
-    for (long parent : List.copyOf(parentsOf(id))) {
-      // A referrer that is itself a target is deleted as asked (deep included), whatever the order of
-      // the targets; one deleted only because of force is not deep-deleted.
-      deleteOne(parent, deep && requested.contains(parent), requested, deleted, deferred);
-    }
-    if (!visible(id)) {
-      return; // a parent's deep delete took this one already
-    }
+  /** Removes one object of a delete whose set is worked out: its names, its links, its memory. */
+  private void removeOne(long id, Set<Long> doomed, List<Long> deleted, List<Long> deferred) {
     dropNamesOf(id);
     creationOrder.remove(id);
     deleted.add(id);
     MetaEntry e = objects.remove(id);
     if (e != null) {
+      metaBytes -= e.metaBytes;
       if (e.globalTree != null) {
-        return; // its members live elsewhere and are not ours to delete
+        return; // its members live elsewhere and are not ours
       }
       for (ObjectMeta ref : e.shallow.members().values()) {
-        long mid = ref.id().value();
-        if (!visible(mid)) {
-          continue;
-        }
-        Set<Long> parents = parentsOf(mid);
-        parents.remove(id);
-        if (deep && parents.isEmpty()) {
-          deleteOne(mid, true, requested, deleted, deferred);
+        MetaEntry me = objects.get(ref.id().value());
+        BlobEntry mb = me == null ? blobs.get(ref.id().value()) : null;
+        if (me != null) {
+          me.parents.remove(id);
+        } else if (mb != null) {
+          mb.parents.remove(id);
         }
       }
       return;
@@ -1001,7 +1155,7 @@ public final class ObjectStore {
   // ---------------------------------------------------------------- names
 
   public synchronized void putName(String name, long id) {
-    checkName(name);
+    limits.checkName(name);
     if (!visible(id)) {
       throw notFound(id);
     }
@@ -1016,7 +1170,7 @@ public final class ObjectStore {
     checkName(name);
     Long id = names.get(name);
     if (id == null) {
-      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
+      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + RequestLimits.echo(name) + "'");
     }
     return id;
   }
@@ -1025,7 +1179,7 @@ public final class ObjectStore {
     checkName(name);
     Long id = names.remove(name);
     if (id == null) {
-      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + name + "'");
+      throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + RequestLimits.echo(name) + "'");
     }
     removeReverseName(id, name);
   }
@@ -1067,7 +1221,7 @@ public final class ObjectStore {
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT,
           "a name must not contain control characters, line separators or bidirectional overrides: "
-              + Escapes.printable(name) + " has " + Escapes.printable(String.valueOf(name.charAt(bad))) + " at index " + bad);
+              + RequestLimits.echo(name) + " has " + Escapes.printable(String.valueOf(name.charAt(bad))) + " at index " + bad);
     }
   }
 

@@ -285,4 +285,41 @@ class ClusterIT {
     ObjectId chunk1Here = ca.migrate(onB);
     assertEquals(ca.instanceId(), chunk1Here.instanceId());
   }
+
+  /**
+   * docs/cluster.md: persist publishes the names bound to every object under the root. The names of
+   * member blobs were left out (B resolved 0 of 40).
+   */
+  @Test
+  void persistPublishesTheNamesOfEveryObjectUnderTheRootBlobsIncluded() {
+    String prefix = "member-name-" + unique++ + "-";
+    ObjectMeta.Builder table = ObjectMeta.builder("test::Table");
+    ObjectId[] blobs = new ObjectId[40];
+    for (int i = 0; i < blobs.length; i++) {
+      blobs[i] = ca.putBlob(random(16, i));
+      ca.putName(prefix + "blob-" + i, blobs[i]);
+      table.member("column-" + i, blobs[i]);
+    }
+    ObjectId column = putTensor(ca, random(32, 99));
+    ca.putName(prefix + "tensor", column);
+    table.member("tensor", column);
+    ObjectId root = ca.putMeta(table.build());
+    ca.putName(prefix + "root", root);
+    ca.persist(root);
+    assertEquals(root, cb.getName(prefix + "root"));
+    assertEquals(column, cb.getName(prefix + "tensor"));
+    int resolved = 0;
+    for (int i = 0; i < blobs.length; i++) {
+      try {
+        assertEquals(blobs[i], cb.getName(prefix + "blob-" + i));
+        resolved++;
+      } catch (VineyardException e) {
+        assertEquals(ErrorCode.NOT_FOUND, e.code(), e.getMessage());
+      }
+    }
+    assertEquals(blobs.length, resolved, "names of member blobs B resolves");
+    // Deleting the tree withdraws them all.
+    ca.delete(List.of(root), false, true);
+    assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cb.getName(prefix + "blob-7")).code());
+  }
 }
