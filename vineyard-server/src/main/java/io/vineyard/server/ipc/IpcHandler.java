@@ -364,6 +364,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     } else {
       session = service.openSession(req.getRegister().getClientName());
     }
+    FrameDecoder.registered(ctx); // full-size frames from now on, and no register deadline
     LOG.debug("{} registered{}", session, peer);
     return Response.newBuilder().setRegister(
         RegisterResponse.newBuilder()
@@ -402,7 +403,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     String why;
     if (cause instanceof TooLongFrameException) {
-      why = "frame too long: a request may take at most " + maxFrame + " bytes (--max-frame)";
+      why = "frame too long: " + cause.getMessage();
     } else if (cause instanceof CorruptedFrameException || cause instanceof DecoderException) {
       why = "malformed frame: " + (cause.getCause() != null ? cause.getCause().getMessage() : cause.getMessage());
     } else if (cause instanceof java.io.IOException) {

@@ -2,6 +2,7 @@ package io.vineyard.server.rpc;
 
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Server;
+import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.handler.ssl.OpenSsl;
 import io.grpc.util.MutableHandlerRegistry;
@@ -27,10 +28,16 @@ import io.vineyard.proto.ipc.StatsResponse;
 import io.vineyard.proto.rpc.BlobChunk;
 import io.vineyard.proto.rpc.FetchBlobRequest;
 import io.vineyard.proto.rpc.VineyardGrpc;
+import io.vineyard.server.ipc.RefusalLog;
 import io.vineyard.server.service.DaemonService;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -59,9 +66,16 @@ public final class RpcServer implements AutoCloseable {
   static final int MIN_CHUNK = 64 << 10;
   static final int MAX_CHUNK = 8 << 20;
 
+  /** A blob stream that sends nothing for this long (the receiver stopped reading) is ended by default. */
+  public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(30);
+
   private final Server server;
   private final MutableHandlerRegistry registry;
   private final RpcSecurity security;
+  /** Blob streams under way, watched for stalls. */
+  private final Set<BlobStream> streams = ConcurrentHashMap.newKeySet();
+  private final RefusalLog stalls = new RefusalLog(LOG);
+  private ScheduledExecutorService watchdog;
 
   private RpcServer(Server server, MutableHandlerRegistry registry, RpcSecurity security) {
     this.server = server;
@@ -103,6 +117,30 @@ public final class RpcServer implements AutoCloseable {
 
   /** Starts answering calls with {@code service}. */
   public void serve(DaemonService service) {
+    serve(service, DEFAULT_STALL_TIMEOUT);
+  }
+
+  /**
+   * Starts answering calls with {@code service}; a blob stream whose receiver takes nothing for
+   * {@code stallTimeout} is ended with DEADLINE_EXCEEDED, which unpins its blob (a deleted one's
+   * memory is freed then).
+   */
+  public synchronized void serve(DaemonService service, Duration stallTimeout) {
+    long limit = stallTimeout.toNanos();
+    long period = Math.clamp(limit / 4, 10_000_000L, 1_000_000_000L);
+    watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "vineyardd-rpc-stalls");
+      t.setDaemon(true);
+      return t;
+    });
+    watchdog.scheduleWithFixedDelay(() -> {
+      long now = System.nanoTime();
+      for (BlobStream st : streams) {
+        if (st.stalledFor(now) >= limit) {
+          st.endStalled(stallTimeout);
+        }
+      }
+    }, period, period, TimeUnit.NANOSECONDS);
     registry.addService(new Service(service));
   }
 
@@ -113,6 +151,11 @@ public final class RpcServer implements AutoCloseable {
 
   @Override
   public void close() {
+    synchronized (this) {
+      if (watchdog != null) {
+        watchdog.shutdownNow();
+      }
+    }
     server.shutdown();
     try {
       if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -126,7 +169,7 @@ public final class RpcServer implements AutoCloseable {
     }
   }
 
-  private static final class Service extends VineyardGrpc.VineyardImplBase {
+  private final class Service extends VineyardGrpc.VineyardImplBase {
 
     private final DaemonService service;
 
@@ -219,7 +262,7 @@ public final class RpcServer implements AutoCloseable {
           }
           return;
         }
-        BlobStream st = new BlobStream(call, read, chunk);
+        BlobStream st = new BlobStream(call, read, chunk, new ObjectId(req.getId()));
         stream.set(st);
         if (cancelled.get()) {
           st.finish(); // the caller left while the blob was being loaded
@@ -230,21 +273,49 @@ public final class RpcServer implements AutoCloseable {
     }
   }
 
-  /** One blob going out in chunks while the transport is ready; unpins the blob when done. */
-  private static final class BlobStream {
+  /**
+   * One blob going out in chunks while the transport is ready; unpins the blob when done, and when
+   * its receiver stops taking chunks for the stall timeout.
+   */
+  private final class BlobStream {
     private final ServerCallStreamObserver<BlobChunk> call;
     private final DaemonService.BlobRead read;
     private final MemorySegment bytes;
     private final int chunk;
+    private final ObjectId id;
     private long sent;
     private boolean started;
     private boolean finished;
+    /** When a chunk last went out (or the stream began). */
+    private volatile long lastProgress = System.nanoTime();
 
-    BlobStream(ServerCallStreamObserver<BlobChunk> call, DaemonService.BlobRead read, int chunk) {
+    BlobStream(ServerCallStreamObserver<BlobChunk> call, DaemonService.BlobRead read, int chunk, ObjectId id) {
       this.call = call;
       this.read = read;
       this.bytes = read.bytes();
       this.chunk = chunk;
+      this.id = id;
+      streams.add(this);
+    }
+
+    long stalledFor(long now) {
+      return now - lastProgress;
+    }
+
+    /** Ends a stream whose receiver took nothing for {@code timeout}: DEADLINE_EXCEEDED, and the blob unpinned. */
+    synchronized void endStalled(Duration timeout) {
+      if (finished) {
+        return;
+      }
+      String why = "the receiver took no chunk for " + timeout.toSeconds() + " s (--stream-stall-timeout)";
+      stalls.refused("ended a stalled blob stream: " + why,
+          "blob stream of " + id + " after " + sent + " of " + bytes.byteSize() + " bytes");
+      finish();
+      try {
+        call.onError(Status.DEADLINE_EXCEEDED.withDescription("blob stream of " + id + " ended: " + why).asRuntimeException());
+      } catch (RuntimeException e) {
+        // the call ended meanwhile
+      }
     }
     synchronized void pump() {
       if (finished) {
@@ -269,6 +340,7 @@ public final class RpcServer implements AutoCloseable {
           }
           call.onNext(c.build());
           sent += n;
+          lastProgress = System.nanoTime();
         }
         done = true;
         call.onCompleted();
@@ -286,6 +358,7 @@ public final class RpcServer implements AutoCloseable {
     synchronized void finish() {
       if (!finished) {
         finished = true;
+        streams.remove(this);
         read.close();
       }
     }

@@ -1101,7 +1101,8 @@ public final class ObjectStore {
         spilledBytes,
         spilledBlobs,
         spillWrites,
-        reloads);
+        reloads,
+        DirectMemory.used());
   }
 
   private static VineyardException notFound(long id) {
