@@ -445,6 +445,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     store = cluster.store();
     service = new DaemonService(store, cluster, Version.VERSION, listLimit);
     rpc.serve(service, seconds(streamStallTimeout));
+    arena.trimAfter(reserveMemory ? 0 : parseSize("--trim-after", trimAfter));
     server = IpcServer.start(sock, socketMode,
         new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),
         ioThreads, frame, limits, service);

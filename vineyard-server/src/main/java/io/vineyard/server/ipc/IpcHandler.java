@@ -32,6 +32,7 @@ import io.vineyard.proto.ipc.Region;
 import io.vineyard.proto.ipc.RegisterResponse;
 import io.vineyard.proto.ipc.Request;
 import io.vineyard.proto.ipc.Response;
+import io.vineyard.proto.ipc.TrimResponse;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
 import io.vineyard.server.service.DaemonService.BlobSpec;
@@ -215,6 +216,11 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       });
       case MIGRATE -> answer(ctx, rid, service.migrate(req.getMigrate().getId()),
           (r, m) -> r.setMigrate(MigrateResponse.newBuilder().setId(m.id().value()).setBytesCopied(m.bytesCopied())));
+      case TRIM -> {
+        long rssBefore = Rss.bytes();
+        answer(ctx, rid, service.arena().trimAsync(), (r, n) -> r.setTrim(TrimResponse.newBuilder()
+            .setReleasedBytes(n).setRssBeforeBytes(rssBefore).setRssAfterBytes(Rss.bytes())));
+      }
       case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");
     }
   }
