@@ -218,7 +218,12 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           (r, m) -> r.setMigrate(MigrateResponse.newBuilder().setId(m.id().value()).setBytesCopied(m.bytesCopied())));
       case TRIM -> {
         long rssBefore = Rss.bytes();
-        answer(ctx, rid, service.arena().trimAsync(), (r, n) -> r.setTrim(TrimResponse.newBuilder()
+        // An asked-for trim also gives back the heap the daemon grew to and no longer uses (a full
+        // collection: G1 then uncommits what is free beyond its -Xms).
+        answer(ctx, rid, service.arena().trimAsync().thenApply(n -> {
+          System.gc();
+          return n;
+        }), (r, n) -> r.setTrim(TrimResponse.newBuilder()
             .setReleasedBytes(n).setRssBeforeBytes(rssBefore).setRssAfterBytes(Rss.bytes())));
       }
       case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");

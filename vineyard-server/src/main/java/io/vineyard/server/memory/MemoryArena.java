@@ -72,7 +72,7 @@ public final class MemoryArena implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(MemoryArena.class);
   private static final long PAGE = 4096;
-  private static final long TRIM_STEP = 16L << 20;
+  private static final long TRIM_STEP = 2L << 20;
   private static final int FALLOC_FL_KEEP_SIZE = 0x01;
   private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
   /** An automatic trim waits this long after the free that called for it (the rest of a burst of deletes). */
@@ -89,6 +89,8 @@ public final class MemoryArena implements AutoCloseable {
   private final AtomicBoolean trimScheduled = new AtomicBoolean();
   private final AtomicLong trims = new AtomicLong();
   private volatile long trimAfter;
+  /** When the last allocation was asked for (System.nanoTime). */
+  private volatile long lastAllocation = System.nanoTime();
   private final ScheduledExecutorService trimmer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "vineyardd-trim");
     t.setDaemon(true);
@@ -168,6 +170,7 @@ public final class MemoryArena implements AutoCloseable {
     if (used() + footprint(size) > budget) {
       return null;
     }
+    lastAllocation = System.nanoTime();
     synchronized (allocation) {
       boolean any = false;
       for (Region r : regions) {
@@ -199,15 +202,31 @@ public final class MemoryArena implements AutoCloseable {
     }
     long freed = freedSinceTrim.addAndGet(footprint(range.size()));
     if (trimAfter > 0 && freed >= trimAfter && trimScheduled.compareAndSet(false, true)) {
-      trimmer.schedule(() -> {
-        trimScheduled.set(false);
-        try {
-          long n = trim();
-          LOG.debug("automatic trim after {} freed: {} of free pages given back", MemorySize.format(freed), MemorySize.format(n));
-        } catch (RuntimeException e) {
-          LOG.warn("automatic trim failed: {}", e.toString());
-        }
-      }, AUTO_TRIM_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+      trimmer.schedule(this::autoTrim, AUTO_TRIM_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * The automatic trim: once nothing has been allocated for {@link #AUTO_TRIM_DELAY_MILLIS}. While
+   * blobs are being created the freed pages are kept (they are reused warm; a trim would make the
+   * next creates fault them in again, and its steps would wait on the allocators meanwhile).
+   */
+  private void autoTrim() {
+    if (closed) {
+      return;
+    }
+    long quiet = (System.nanoTime() - lastAllocation) / 1_000_000;
+    if (quiet < AUTO_TRIM_DELAY_MILLIS) {
+      trimmer.schedule(this::autoTrim, AUTO_TRIM_DELAY_MILLIS - quiet, TimeUnit.MILLISECONDS);
+      return;
+    }
+    trimScheduled.set(false);
+    long freed = freedSinceTrim.get();
+    try {
+      long n = trim(true);
+      LOG.debug("automatic trim after {} freed: {} of free pages given back", MemorySize.format(freed), MemorySize.format(n));
+    } catch (RuntimeException e) {
+      LOG.warn("automatic trim failed: {}", e.toString());
     }
   }
 
@@ -215,18 +234,28 @@ public final class MemoryArena implements AutoCloseable {
    * Gives the pages of every free range back to the system: punches holes in the region files
    * ({@code fallocate(FALLOC_FL_PUNCH_HOLE)}), so tmpfs frees them and they leave every process's
    * resident set. A blob created there later faults fresh pages in (slower to write the first time:
-   * about 0.35 GB/s against 11 GB/s for resident ones on a 2-vCPU VM). Works 16 MiB at a time, each
+   * about 0.35 GB/s against 11 GB/s for resident ones on a 2-vCPU VM). Works 2 MiB at a time, each
    * step holding the allocator for only that step, so creates and deletes go on meanwhile.
    *
    * @return bytes of free ranges punched (pages that were not resident count too)
    */
   public long trim() {
+    return trim(false);
+  }
+
+  /** @param yielding stop as soon as something is allocated (the automatic trim gives way to the load) */
+  private long trim(boolean yielding) {
     ensureOpen();
     long punched = 0;
+    long started = System.nanoTime();
     freedSinceTrim.set(0);
     for (Region r : regions) {
       long cursor = 0;
       while (!closed) {
+        if (yielding && lastAllocation - started > 0) {
+          freedSinceTrim.addAndGet(trimAfter); // not done: the next free tries again
+          return punched;
+        }
         synchronized (allocation) {
           long[] free = r.allocator.freeRangeEndingAfter(cursor);
           if (free == null) {
@@ -253,7 +282,10 @@ public final class MemoryArena implements AutoCloseable {
     return punched;
   }
 
-  /** Trims after this many bytes have been freed since the last trim (0: never by itself). Disabled by reserving. */
+  /**
+   * Trims by itself once this many bytes have been freed since the last trim and nothing has been
+   * allocated for a second (0: never by itself).
+   */
   public void trimAfter(long bytes) {
     this.trimAfter = bytes;
   }

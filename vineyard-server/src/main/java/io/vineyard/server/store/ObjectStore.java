@@ -906,15 +906,21 @@ public final class ObjectStore {
     int max = limit <= 0 ? defaultListLimit : limit;
     List<ObjectInfo> out = new ArrayList<>();
     boolean truncated = false;
+    // Decided once: a listing of typed objects skips blobs without building their metadata (under
+    // load, building it for every blob was most of the daemon's garbage and of this lock's hold time).
+    boolean blobsMatch = p == null || p.matches(ObjectMeta.BLOB_TYPENAME);
     for (long id : creationOrder) {
       MetaEntry e = objects.get(id);
+      if (e == null && !blobsMatch) {
+        continue;
+      }
       if (topLevel && !parentsOf(id).isEmpty()) {
         continue;
       }
-      ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
-      if (p != null && !p.matches(m.typename())) {
+      if (e != null && p != null && !p.matches(e.shallow.typename())) {
         continue;
       }
+      ObjectMeta m = e != null ? e.shallow : blobMeta(blobs.get(id));
       if (out.size() == max) {
         truncated = true;
         break;
