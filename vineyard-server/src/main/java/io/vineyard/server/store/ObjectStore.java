@@ -376,14 +376,58 @@ public final class ObjectStore {
   }
 
   private VineyardException outOfMemory(long size, IOException spillFailure) {
+    if (size > arena.capacity()) {
+      return new VineyardException(ErrorCode.OUT_OF_MEMORY, "a blob of " + MemorySize.format(size) + " (" + size
+          + " bytes) exceeds the store's size of " + MemorySize.format(arena.capacity()) + " (--size): it can never fit");
+    }
     String why = "cannot allocate " + MemorySize.format(size) + " (" + size + " bytes): " + arena.describeFree();
     if (spillFailure != null) {
       return new VineyardException(
           ErrorCode.OUT_OF_MEMORY, why + "; spilling to " + tiering.spiller().describe() + " failed: " + spillFailure.getMessage());
     }
-    return new VineyardException(
-        ErrorCode.OUT_OF_MEMORY,
-        why + (tiering == null ? " (no --spill-dir)" : "; nothing left to spill: the rest is pinned or being written"));
+    if (tiering == null) {
+      return new VineyardException(ErrorCode.OUT_OF_MEMORY, why + " (no --spill-dir)");
+    }
+    return new VineyardException(ErrorCode.OUT_OF_MEMORY, why + "; nothing can be spilled: " + whatHoldsMemory());
+  }
+
+  /** Why no resident blob can be spilled now: what the resident ones are (pinned, being written, moving). */
+  private String whatHoldsMemory() {
+    long pinned = 0;
+    long pinnedBytes = 0;
+    long unsealed = 0;
+    long unsealedBytes = 0;
+    long moving = 0;
+    long movingBytes = 0;
+    for (BlobEntry b : blobs.values()) {
+      if (b.range == null || b.size == 0) {
+        continue;
+      }
+      if (b.inTransit()) {
+        moving++;
+        movingBytes += b.size;
+      } else if (!b.sealed) {
+        unsealed++;
+        unsealedBytes += b.size;
+      } else if (b.pins > 0) {
+        pinned++;
+        pinnedBytes += b.size;
+      }
+    }
+    List<String> parts = new ArrayList<>();
+    if (pinned > 0) {
+      parts.add(pinned + " blobs of " + MemorySize.format(pinnedBytes) + " are pinned (held by clients)");
+    }
+    if (unsealed > 0) {
+      parts.add(unsealed + " blobs of " + MemorySize.format(unsealedBytes) + " are being written (unsealed)");
+    }
+    if (moving > 0) {
+      parts.add(moving + " blobs of " + MemorySize.format(movingBytes) + " are being spilled or loaded back");
+    }
+    if (parts.isEmpty()) {
+      return "no blob is resident that could make a block of that size";
+    }
+    return String.join(", ", parts);
   }
 
   public synchronized void seal(Session s, long id, boolean keepPinned) {
@@ -526,7 +570,19 @@ public final class ObjectStore {
       IOException[] failure = {null};
       Range target = allocateMakingRoom(b.size, b.domain, failure);
       if (target == null) {
-        VineyardException oom = outOfMemory(b.size, failure[0]);
+        // Memory cannot be had by spilling (the spill directory is full too, say): exchange the blob
+        // with a resident one that nobody holds, in the room its file takes.
+        IOException[] swapFailure = {null};
+        Location swapped = swapIn(s, b, swapFailure);
+        if (swapped != null) {
+          return swapped;
+        }
+        synchronized (this) {
+          if (b.residency != Residency.SPILLED && !b.deleted) {
+            continue; // loaded back by another request meanwhile: look again
+          }
+        }
+        VineyardException oom = outOfMemory(b.size, failure[0] != null ? failure[0] : swapFailure[0]);
         throw new VineyardException(ErrorCode.OUT_OF_MEMORY, "cannot load blob " + new ObjectId(id) + " back: " + oom.reason(), oom);
       }
       synchronized (this) {
@@ -539,6 +595,95 @@ public final class ObjectStore {
         b.reloaded = new CompletableFuture<>();
       }
       reload(b, target);
+    }
+  }
+
+  /**
+   * Loads spilled blob {@code b} back in place of a resident, unpinned blob at least as large (the
+   * least recently used such), which takes its place in the spill directory: for when neither memory
+   * nor the spill directory has room. Both are in transit meanwhile (neither can be read until it
+   * ends). Pins {@code b} for the session.
+   *
+   * @param failure receives the I/O failure of the exchange, if it failed
+   * @return its location, or null when no blob can make room or the exchange failed
+   */
+  private Location swapIn(Session s, BlobEntry b, IOException[] failure) {
+    BlobEntry v = null;
+    spilling.lock(); // no spill pass meanwhile: it could pick the same victim
+    try {
+      synchronized (this) {
+        if (b.residency != Residency.SPILLED || b.deleted) {
+          return null;
+        }
+        for (BlobEntry e : evictable.values()) {
+          if (e.domain == b.domain && e.range != null && e.range.size() >= b.size && e.size > 0) {
+            v = e;
+            break;
+          }
+        }
+        if (v == null) {
+          return null;
+        }
+        evictable.remove(v.id);
+        v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
+        v.reloaded = new CompletableFuture<>();
+        b.residency = Residency.RELOADING;
+        b.reloaded = new CompletableFuture<>();
+      }
+      IOException err = null;
+      try {
+        tiering.spiller().swap(b.id, b.size, v.id, arena.bytes(v.range));
+      } catch (IOException e) {
+        err = e;
+      }
+      CompletableFuture<Void> vDone;
+      CompletableFuture<Void> bDone;
+      Location out = null;
+      synchronized (this) {
+        vDone = v.reloaded;
+        bDone = b.reloaded;
+        v.reloaded = null;
+        b.reloaded = null;
+        if (err != null) {
+          v.residency = Residency.RESIDENT;
+          settleAfterTransit(v);
+          b.residency = Residency.SPILLED;
+          b.range = null;
+        } else {
+          Range whole = v.range;
+          long head = MemoryArena.footprint(b.size);
+          long all = MemoryArena.footprint(v.size);
+          b.range = b.size == 0 ? Range.EMPTY : new Range(whole.region(), whole.offset(), b.size);
+          if (all > head) {
+            arena.free(new Range(whole.region(), whole.offset() + head, all - head)); // what v had more
+          }
+          b.residency = Residency.RESIDENT;
+          v.range = null;
+          v.residency = Residency.SPILLED;
+          spilledBytes += v.size - b.size;
+          spillWrites++;
+          reloads++;
+          if (v.deleted && v.pins == 0) {
+            blobs.remove(v.id);
+            freeBytes(v); // its new spill file
+          }
+          if (b.deleted && b.pins == 0) {
+            blobs.remove(b.id);
+            freeBytes(b);
+          } else if (!s.closed) {
+            pin(s, b);
+            out = new Location(b.id, b.range);
+          } else if (b.pins == 0) {
+            markEvictable(b);
+          }
+        }
+      }
+      vDone.complete(null);
+      bDone.complete(null);
+      failure[0] = err;
+      return out;
+    } finally {
+      spilling.unlock();
     }
   }
 
