@@ -87,6 +87,8 @@ public final class LoadBenchmark {
   private static final class OpStats {
     final Samples samples;
     long worst;
+    /** When the worst one ended (epoch ms), to find it in GC and other logs. */
+    long worstAt;
 
     OpStats(int capacity) {
       samples = new Samples(capacity);
@@ -119,7 +121,10 @@ public final class LoadBenchmark {
       long dt = System.nanoTime() - t0;
       OpStats s = stats.get(op);
       s.samples.add(dt);
-      s.worst = Math.max(s.worst, dt);
+      if (dt > s.worst) {
+        s.worst = dt;
+        s.worstAt = System.currentTimeMillis();
+      }
     }
 
     @Override
@@ -245,6 +250,7 @@ public final class LoadBenchmark {
     long total = 0;
     Map<String, Object> perOp = new LinkedHashMap<>();
     long worst = 0;
+    long worstAt = 0;
     String worstOp = "";
     for (String op : OPS) {
       int n = 0;
@@ -253,9 +259,13 @@ public final class LoadBenchmark {
       }
       Samples all = new Samples(Math.max(1, n));
       long opWorst = 0;
+      long opWorstAt = 0;
       for (Worker w : workers) {
         w.stats.get(op).samples.forEach(all::add);
-        opWorst = Math.max(opWorst, w.stats.get(op).worst);
+        if (w.stats.get(op).worst > opWorst) {
+          opWorst = w.stats.get(op).worst;
+          opWorstAt = w.stats.get(op).worstAt;
+        }
       }
       total += n;
       Map<String, Object> o = new LinkedHashMap<>();
@@ -264,10 +274,12 @@ public final class LoadBenchmark {
       o.put("p50_ms", round(all.median() / 1e6, 3));
       o.put("p99_ms", round(all.percentile(99) / 1e6, 3));
       o.put("max_ms", round(opWorst / 1e6, 3));
+      o.put("max_at", java.time.Instant.ofEpochMilli(opWorstAt).toString());
       perOp.put(op, o);
       if (opWorst > worst) {
         worst = opWorst;
         worstOp = op;
+        worstAt = opWorstAt;
       }
     }
     for (Worker w : workers) {
@@ -284,6 +296,7 @@ public final class LoadBenchmark {
     r.put("ops_per_s", round(total / wall, 0));
     r.put("max_ms", round(worst / 1e6, 3));
     r.put("max_op", worstOp);
+    r.put("max_at", java.time.Instant.ofEpochMilli(worstAt).toString());
     r.put("per_op", perOp);
     r.put("cpus_daemon", round(daemonCpu / 1000.0 / wall, 2));
     r.put("cpus_harness", round(selfCpu / 1000.0 / wall, 2));

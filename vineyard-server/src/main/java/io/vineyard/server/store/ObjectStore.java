@@ -156,6 +156,11 @@ public final class ObjectStore {
   private final Map<Long, MetaEntry> objects = new HashMap<>();
   /** Every visible object and sealed blob, in creation order, for listing. */
   private final Set<Long> creationOrder = new LinkedHashSet<>();
+  /** The objects (not blobs) of {@link #creationOrder}, in the same order: what a listing of typed objects walks. */
+  private final Set<Long> objectOrder = new LinkedHashSet<>();
+  /** Blobs with at least one pin; deleted blobs still present (pinned or in transit). Kept so stats need no scan. */
+  private long pinnedBlobs;
+  private long deferredDeletes;
   private final Map<String, Long> names = new TreeMap<>();
   private final Map<Long, TreeSet<String>> namesById = new HashMap<>();
   private final Map<Long, Session> sessions = new HashMap<>();
@@ -664,11 +669,11 @@ public final class ObjectStore {
           spillWrites++;
           reloads++;
           if (v.deleted && v.pins == 0) {
-            blobs.remove(v.id);
+            removeDeleted(v);
             freeBytes(v); // its new spill file
           }
           if (b.deleted && b.pins == 0) {
-            blobs.remove(b.id);
+            removeDeleted(b);
             freeBytes(b);
           } else if (!s.closed) {
             pin(s, b);
@@ -710,7 +715,7 @@ public final class ObjectStore {
         spilledBlobs--;
         reloads++;
         if (b.deleted && b.pins == 0) {
-          blobs.remove(b.id);
+          removeDeleted(b);
           freeBytes(b);
         } else if (b.pins == 0) {
           markEvictable(b);
@@ -743,7 +748,9 @@ public final class ObjectStore {
   }
 
   private void pin(Session s, BlobEntry b) {
-    b.pins++;
+    if (b.pins++ == 0) {
+      pinnedBlobs++;
+    }
     s.pins.merge(b.id, 1, Integer::sum);
     evictable.remove(b.id);
   }
@@ -752,15 +759,26 @@ public final class ObjectStore {
     if (b == null) {
       return;
     }
+    int before = b.pins;
     b.pins -= count;
+    if (before > 0 && b.pins <= 0) {
+      pinnedBlobs--;
+    }
     if (b.pins > 0 || b.inTransit()) {
       return; // a blob in transit is settled when its I/O ends
     }
     if (b.deleted) {
-      blobs.remove(b.id);
+      removeDeleted(b);
       freeBytes(b);
     } else {
       markEvictable(b); // most recently used: last to go
+    }
+  }
+
+  /** Drops a deleted blob whose deletion was deferred (it was pinned or in transit). */
+  private void removeDeleted(BlobEntry b) {
+    if (blobs.remove(b.id) != null) {
+      deferredDeletes--;
     }
   }
 
@@ -878,7 +896,7 @@ public final class ObjectStore {
    */
   private void settleAfterTransit(BlobEntry b) {
     if (b.deleted && b.pins == 0) {
-      blobs.remove(b.id);
+      removeDeleted(b);
       freeBytes(b);
     } else if (b.pins == 0 && !evictable.containsKey(b.id)) {
       markEvictable(b);
@@ -952,6 +970,7 @@ public final class ObjectStore {
     ObjectMeta shallow = ObjectMeta.of(new ObjectId(id), meta.typename(), nbytes, instanceId, false, meta.fields(), refs);
     objects.put(id, new MetaEntry(shallow, null));
     creationOrder.add(id);
+    objectOrder.add(id);
     for (long mid : memberIds) {
       parentsOf(mid).add(id);
     }
@@ -981,6 +1000,7 @@ public final class ObjectStore {
     ObjectMeta tree = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), memberTrees);
     objects.put(id.value(), new MetaEntry(shallow, tree));
     creationOrder.add(id.value());
+    objectOrder.add(id.value());
     return id.value();
   }
 
@@ -1051,14 +1071,11 @@ public final class ObjectStore {
     int max = limit <= 0 ? defaultListLimit : limit;
     List<ObjectInfo> out = new ArrayList<>();
     boolean truncated = false;
-    // Decided once: a listing of typed objects skips blobs without building their metadata (under
-    // load, building it for every blob was most of the daemon's garbage and of this lock's hold time).
+    // Decided once: a listing of typed objects walks the objects only, not every blob (under load,
+    // building metadata for every blob was most of the daemon's garbage and of this lock's hold time).
     boolean blobsMatch = p == null || p.matches(ObjectMeta.BLOB_TYPENAME);
-    for (long id : creationOrder) {
+    for (long id : blobsMatch ? creationOrder : objectOrder) {
       MetaEntry e = objects.get(id);
-      if (e == null && !blobsMatch) {
-        continue;
-      }
       if (topLevel && !parentsOf(id).isEmpty()) {
         continue;
       }
@@ -1122,6 +1139,7 @@ public final class ObjectStore {
     deleted.add(id);
     MetaEntry e = objects.remove(id);
     if (e != null) {
+      objectOrder.remove(id);
       if (e.globalTree != null) {
         return; // its members live elsewhere and are not ours to delete
       }
@@ -1141,6 +1159,7 @@ public final class ObjectStore {
     BlobEntry b = blobs.get(id);
     if (b.pins > 0 || b.inTransit()) {
       b.deleted = true;
+      deferredDeletes++;
       evictable.remove(b.id);
       deferred.add(id);
     } else {
@@ -1225,16 +1244,8 @@ public final class ObjectStore {
   // ---------------------------------------------------------------- stats
 
   public synchronized StoreStats stats() {
-    long pinned = 0;
-    long blobCount = 0;
-    for (BlobEntry b : blobs.values()) {
-      if (!b.deleted) {
-        blobCount++;
-      }
-      if (b.pins > 0) {
-        pinned++;
-      }
-    }
+    long pinned = pinnedBlobs;
+    long blobCount = blobs.size() - deferredDeletes;
     Runtime rt = Runtime.getRuntime();
     return new StoreStats(
         instanceId,

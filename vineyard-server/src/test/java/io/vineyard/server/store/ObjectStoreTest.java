@@ -969,6 +969,8 @@ class ObjectStoreTest {
     assertEquals(spiller.written.size(), st.spillWrites(), "spill writes");
     assertEquals(spiller.reads, st.reloads(), "reloads");
     assertTrue(st.usedBytes() <= CAPACITY, "resident bytes within --size");
+    // stats keeps its counts without scanning: they must agree with the blobs themselves.
+    assertEquals(store.pinsSnapshot().values().stream().filter(p -> p > 0).count(), st.pinnedBlobCount(), "pinned blobs");
     spiller.files.forEach((id, bytes) ->
         assertArrayEquals(expected.get(id), bytes, "spilled bytes of " + new ObjectId(id)));
   }
