@@ -19,6 +19,8 @@ package io.vineyard;
  * @param spilledBlobCount blobs currently spilled
  * @param spillWrites blobs spilled since the daemon started
  * @param reloads spilled blobs loaded back since the daemon started
+ * @param directMemoryBytes direct (off-heap, not shared) memory the daemon's JVM holds: its
+ *     connections' request and answer buffers
  */
 public record StoreStats(
     long instanceId,
@@ -36,4 +38,5 @@ public record StoreStats(
     long spilledBytes,
     long spilledBlobCount,
     long spillWrites,
-    long reloads) {}
+    long reloads,
+    long directMemoryBytes) {}

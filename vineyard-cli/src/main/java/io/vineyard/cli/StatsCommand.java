@@ -41,6 +41,7 @@ final class StatsCommand extends MetadataCommand {
           + ", \"client_count\": " + s.clientCount()
           + ", \"heap_used_bytes\": " + s.heapUsedBytes()
           + ", \"heap_max_bytes\": " + s.heapMaxBytes()
+          + ", \"direct_memory_bytes\": " + s.directMemoryBytes()
           + ", \"spilled_bytes\": " + s.spilledBytes()
           + ", \"spilled_blob_count\": " + s.spilledBlobCount()
           + ", \"spill_writes\": " + s.spillWrites()
@@ -59,7 +60,8 @@ final class StatsCommand extends MetadataCommand {
     rows.add(new String[] {"blobs", s.blobCount() + " (" + s.unsealedBlobCount() + " unsealed, " + s.pinnedBlobCount() + " pinned)"});
     rows.add(new String[] {"names", Long.toString(s.nameCount())});
     rows.add(new String[] {"clients", Long.toString(s.clientCount())});
-    rows.add(new String[] {"daemon heap", MemorySize.format(s.heapUsedBytes()) + " of " + MemorySize.format(s.heapMaxBytes())});
+    rows.add(new String[] {"daemon heap", MemorySize.format(s.heapUsedBytes()) + " of " + MemorySize.format(s.heapMaxBytes())
+        + ", direct memory " + MemorySize.format(s.directMemoryBytes())});
     Table.print(root.out, rows);
     return ExitCodes.OK;
   }

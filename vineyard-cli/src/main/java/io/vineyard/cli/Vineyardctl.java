@@ -54,6 +54,7 @@ import picocli.CommandLine.Spec;
       GcCommand.class,
       NameCommand.class,
       StatsCommand.class,
+      TrimCommand.class,
       InstancesCommand.class,
       PersistCommand.class,
       LocateCommand.class,

@@ -1055,6 +1055,7 @@ class VineyardctlIT {
     assertEquals(".", located.get("path").asText(), "the object's own path is . as in the table");
     seen.put("locate", keys(located));
     seen.put("stats", keys(json(ctl("--output", "json", "stats"))));
+    seen.put("trim", keys(json(ctl("--output", "json", "trim"))));
     seen.put("instances", keys(json(ctl("--output", "json", "instances")).get(0)));
     String second = uniqueName("vocabulary");
     seen.put("name", keys(json(ctl("--output", "json", "name", id, second))));

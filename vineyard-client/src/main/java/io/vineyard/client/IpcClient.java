@@ -931,6 +931,16 @@ public final class IpcClient implements MetadataClient {
     return Protos.fromProto(call(Request.newBuilder().setStats(StatsRequest.getDefaultInstance())).getStats());
   }
 
+  /**
+   * Asks the daemon to give the pages of its free shared memory back to the system (what {@code
+   * vineyardctl trim} does). Blobs stay where they are; a blob created later in trimmed space
+   * faults its pages in afresh.
+   */
+  public TrimResult trim() {
+    var t = call(Request.newBuilder().setTrim(io.vineyard.proto.ipc.TrimRequest.getDefaultInstance())).getTrim();
+    return new TrimResult(t.getReleasedBytes(), t.getRssBeforeBytes(), t.getRssAfterBytes());
+  }
+
   // ---------------------------------------------------------------- handle callbacks
 
   void seal(ObjectId id, boolean keepPinned) {

@@ -121,7 +121,8 @@ public final class Protos {
         s.getSpilledBytes(),
         s.getSpilledBlobCount(),
         s.getSpillWrites(),
-        s.getReloads());
+        s.getReloads(),
+        s.getDirectMemoryBytes());
   }
 
   public static io.vineyard.proto.ipc.Error toProto(VineyardException e) {
@@ -226,6 +227,7 @@ public final class Protos {
         .setSpilledBlobCount(s.spilledBlobCount())
         .setSpillWrites(s.spillWrites())
         .setReloads(s.reloads())
+        .setDirectMemoryBytes(s.directMemoryBytes())
         .build();
   }
 }

@@ -359,6 +359,9 @@ public final class ReplyDemux {
     }
   }
 
+  /** The error the daemon sent just before closing the connection (request id 0), if any. */
+  private volatile io.vineyard.proto.ipc.Error closingError;
+
   /**
    * Hands a response to its request; a reply to an abandoned request goes to its hook, one to an
    * unknown id is dropped (it cannot be anyone's).
@@ -369,7 +372,10 @@ public final class ReplyDemux {
     Pending p = pending.remove(r.getRequestId());
     if (p == null) {
       // Not ours: id 0 is an error the daemon could not attribute (it closes the connection next,
-      // which fails everyone); any other unknown id cannot belong to a waiter either.
+      // which fails everyone, with this reason); any other unknown id cannot belong to a waiter either.
+      if (r.getRequestId() == 0 && r.hasError()) {
+        closingError = r.getError();
+      }
       return false;
     }
     if (p.state.compareAndSet(WAITING, COMPLETING)) {
@@ -444,7 +450,9 @@ public final class ReplyDemux {
   public void failAll(VineyardException e) {
     synchronized (this) {
       if (failed == null) {
-        failed = e;
+        io.vineyard.proto.ipc.Error why = closingError;
+        failed = why == null ? e : new VineyardException(ErrorCode.fromCode(why.getCode()),
+            "the daemon closed the connection: " + why.getMessage(), e);
       }
     }
     VineyardException cause = failed;

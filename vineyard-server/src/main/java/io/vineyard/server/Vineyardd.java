@@ -11,6 +11,7 @@ import io.vineyard.server.cluster.Cluster;
 import io.vineyard.server.cluster.EtcdMetadata;
 import io.vineyard.server.cluster.LocalMetadata;
 import io.vineyard.server.cluster.MetadataBackend;
+import io.vineyard.server.ipc.IpcLimits;
 import io.vineyard.server.ipc.IpcServer;
 import io.vineyard.server.ipc.SocketAccess;
 import io.vineyard.server.rpc.RpcSecurity;
@@ -284,6 +285,67 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
 
   // ---- end of request limits ----
 
+  // ---- Resource limits and timeouts (issue 19; docs/operations.md lists them all) ----
+
+  @Option(names = "--max-connections", paramLabel = "N", defaultValue = "" + IpcLimits.DEFAULT_MAX_CONNECTIONS,
+      description = "Socket connections open at once, registered or not; more are refused (logged once per cause).")
+  int maxConnections;
+
+  @Option(names = "--max-connections-per-uid", paramLabel = "N",
+      defaultValue = "" + IpcLimits.DEFAULT_MAX_CONNECTIONS_PER_UID,
+      description = "Socket connections one user (by peer credentials) may have open at once.")
+  int maxConnectionsPerUid;
+
+  @Option(names = "--register-timeout", paramLabel = "SECONDS", defaultValue = "10",
+      description = "A connection that has not registered within this time is closed.")
+  double registerTimeout;
+
+  @Option(names = "--frame-timeout", paramLabel = "SECONDS", defaultValue = "30",
+      description = "A request frame begun must arrive whole within this time, else its connection is closed.")
+  double frameTimeout;
+
+  @Option(names = "--max-buffered", paramLabel = "SIZE", defaultValue = "256Mi",
+      description = "Bytes of incomplete request frames all connections together may hold; a connection whose frame"
+          + " needs more is not read until others complete (at least --max-frame).")
+  String maxBuffered;
+
+  @Option(names = "--stream-stall-timeout", paramLabel = "SECONDS", defaultValue = "30",
+      description = "A gRPC blob stream whose receiver takes nothing for this long is ended, unpinning the blob.")
+  double streamStallTimeout;
+
+  @Option(names = "--trim-after", paramLabel = "SIZE", defaultValue = "256Mi",
+      description = "Give freed shared-memory pages back to the system (punch holes in the region file) once this much"
+          + " has been freed since the last trim; 0: only on `vineyardctl trim`. Not with --reserve-memory.")
+  String trimAfter;
+
+  /** The limits above, checked at start. */
+  private IpcLimits limits;
+
+  /** The limits above, checked. */
+  private IpcLimits ipcLimits(long frame) {
+    long buffered = parseSize("--max-buffered", maxBuffered);
+    if (maxConnections < 1 || maxConnectionsPerUid < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--max-connections and --max-connections-per-uid must be at least 1");
+    }
+    if (!(registerTimeout > 0) || !(frameTimeout > 0) || !(streamStallTimeout > 0)) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--register-timeout, --frame-timeout and --stream-stall-timeout must be positive");
+    }
+    if (buffered < frame) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--max-buffered (" + maxBuffered + ") must be at least --max-frame (" + maxFrame + ")");
+    }
+    return new IpcLimits(maxConnections, maxConnectionsPerUid, seconds(registerTimeout), seconds(frameTimeout), buffered,
+        IpcLimits.DEFAULT_UNREGISTERED_MAX_FRAME);
+  }
+
+  private static Duration seconds(double s) {
+    return Duration.ofNanos(Math.max(1_000_000L, (long) (s * 1e9)));
+  }
+
+  // ---- end of the resource limits ----
+
   /** Read by {@link #main} before parsing (see {@link ConfigFile}); declared so that it parses and shows in --help. */
   @Option(names = "--config", paramLabel = "FILE",
       description = "Settings from a file, keys as the flags without '--' (see below); flags given here win.")
@@ -315,6 +377,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     if (frame < 1024 || frame > Integer.MAX_VALUE - 8) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--max-frame must be between 1Ki and 2Gi");
     }
+    limits = ipcLimits(frame);
     if (ioThreads < 1) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--io-threads must be at least 1");
     }
@@ -434,10 +497,11 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     }
     store = cluster.store();
     service = new DaemonService(store, cluster, Version.VERSION, listLimit, frame);
-    rpc.serve(service);
+    rpc.serve(service, seconds(streamStallTimeout));
+    arena.trimAfter(reserveMemory ? 0 : parseSize("--trim-after", trimAfter));
     server = IpcServer.start(sock, socketMode,
         new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),
-        ioThreads, frame, service);
+        ioThreads, frame, limits, service);
   }
 
   private long parseSize(String flag, String text) {

@@ -36,6 +36,7 @@ import io.vineyard.proto.ipc.Region;
 import io.vineyard.proto.ipc.RegisterResponse;
 import io.vineyard.proto.ipc.Request;
 import io.vineyard.proto.ipc.Response;
+import io.vineyard.proto.ipc.TrimResponse;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.service.DaemonService;
 import io.vineyard.server.service.DaemonService.BlobSpec;
@@ -227,6 +228,16 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       });
       case MIGRATE -> answer(ctx, rid, service.migrate(req.getMigrate().getId()),
           (r, m) -> r.setMigrate(MigrateResponse.newBuilder().setId(m.id().value()).setBytesCopied(m.bytesCopied())));
+      case TRIM -> {
+        long rssBefore = Rss.bytes();
+        // An asked-for trim also gives back the heap the daemon grew to and no longer uses (a full
+        // collection: G1 then uncommits what is free beyond its -Xms).
+        answer(ctx, rid, service.arena().trimAsync().thenApply(n -> {
+          System.gc();
+          return n;
+        }), (r, n) -> r.setTrim(TrimResponse.newBuilder()
+            .setReleasedBytes(n).setRssBeforeBytes(rssBefore).setRssAfterBytes(Rss.bytes())));
+      }
       case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");
     }
   }
@@ -447,6 +458,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     } else {
       session = service.openSession(req.getRegister().getClientName());
     }
+    FrameDecoder.registered(ctx); // full-size frames from now on, and no register deadline
     LOG.debug("{} registered{}", session, peer);
     return Response.newBuilder().setRegister(
         RegisterResponse.newBuilder()
@@ -485,7 +497,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     String why;
     if (cause instanceof TooLongFrameException) {
-      why = "frame too long: a request may take at most " + maxFrame + " bytes (--max-frame)";
+      why = "frame too long: " + cause.getMessage();
     } else if (cause instanceof CorruptedFrameException || cause instanceof DecoderException) {
       why = "malformed frame: " + (cause.getCause() != null ? cause.getCause().getMessage() : cause.getMessage());
     } else if (cause instanceof java.io.IOException) {

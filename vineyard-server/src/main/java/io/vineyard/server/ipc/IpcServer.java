@@ -12,7 +12,6 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketChannel;
-import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.protobuf.ProtobufDecoder;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.vineyard.ErrorCode;
@@ -38,11 +37,15 @@ public final class IpcServer implements AutoCloseable {
   private final Path socket;
   private final EventLoopGroup group;
   private final Channel channel;
+  private final ConnectionGate gate;
+  private final BufferBudget budget;
 
-  private IpcServer(Path socket, EventLoopGroup group, Channel channel) {
+  private IpcServer(Path socket, EventLoopGroup group, Channel channel, ConnectionGate gate, BufferBudget budget) {
     this.socket = socket;
     this.group = group;
     this.channel = channel;
+    this.gate = gate;
+    this.budget = budget;
   }
 
   /**
@@ -59,12 +62,26 @@ public final class IpcServer implements AutoCloseable {
   /** As above, admitting only the peers {@code access} allows (checked on their credentials). */
   public static IpcServer start(
       Path socket, String socketMode, SocketAccess access, int ioThreads, int maxFrame, DaemonService service) {
+    return start(socket, socketMode, access, ioThreads, maxFrame, IpcLimits.DEFAULT, service);
+  }
+
+  /** As above, with {@code limits} on connections, incomplete frames and their timeouts. */
+  public static IpcServer start(
+      Path socket, String socketMode, SocketAccess access, int ioThreads, int maxFrame, IpcLimits limits,
+      DaemonService service) {
+    if (limits.maxBufferedBytes() < maxFrame) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "the buffer for incomplete requests (--max-buffered, "
+          + limits.maxBufferedBytes() + " bytes) must hold at least one frame of --max-frame (" + maxFrame + " bytes)");
+    }
     if (!Epoll.isAvailable()) {
       throw new VineyardException(
           ErrorCode.UNAVAILABLE, "the epoll transport is not available: " + Epoll.unavailabilityCause());
     }
     prepareSocketPath(socket);
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(ioThreads, EpollIoHandler.newFactory());
+    RefusalLog refusals = new RefusalLog(LOG);
+    ConnectionGate gate = new ConnectionGate(limits, refusals);
+    BufferBudget budget = new BufferBudget(limits.maxBufferedBytes());
     try {
       ServerBootstrap b =
           new ServerBootstrap()
@@ -74,13 +91,15 @@ public final class IpcServer implements AutoCloseable {
                   new ChannelInitializer<DomainSocketChannel>() {
                     @Override
                     protected void initChannel(DomainSocketChannel ch) {
-                      configure(ch.pipeline(), maxFrame, new IpcHandler(service, maxFrame, access));
+                      ch.pipeline().addLast("gate", gate);
+                      configure(ch.pipeline(), new FrameDecoder(maxFrame, limits, budget, refusals),
+                          new IpcHandler(service, maxFrame, access));
                     }
                   });
       Channel ch = b.bind(new DomainSocketAddress(socket.toFile())).syncUninterruptibly().channel();
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString(socketMode));
       LOG.info("listening on {} (mode {})", socket, socketMode);
-      return new IpcServer(socket, group, ch);
+      return new IpcServer(socket, group, ch, gate, budget);
     } catch (IOException | RuntimeException e) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       if (e instanceof VineyardException ve) {
@@ -98,8 +117,15 @@ public final class IpcServer implements AutoCloseable {
    * per answer; answers completed later (off the event loop) are flushed at once.
    */
   static void configure(ChannelPipeline p, int maxFrame, ChannelHandler handler) {
+    IpcLimits framing = new IpcLimits(1, 1, IpcLimits.DEFAULT_REGISTER_TIMEOUT, IpcLimits.DEFAULT_FRAME_TIMEOUT,
+        Math.max(maxFrame, IpcLimits.DEFAULT_MAX_BUFFERED), Math.max(64, maxFrame));
+    configure(p, new FrameDecoder(maxFrame, framing, new BufferBudget(framing.maxBufferedBytes()), new RefusalLog(LOG)),
+        handler);
+  }
+
+  private static void configure(ChannelPipeline p, FrameDecoder frames, ChannelHandler handler) {
     p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, false))
-        .addLast("frame", new LengthFieldBasedFrameDecoder(maxFrame + 4, 0, 4, 0, 4))
+        .addLast("frame", frames)
         .addLast("decode", new ProtobufDecoder(Request.getDefaultInstance()))
         .addLast("encode", FrameEncoder.INSTANCE)
         .addLast("serve", handler);
@@ -136,6 +162,16 @@ public final class IpcServer implements AutoCloseable {
 
   public Path socket() {
     return socket;
+  }
+
+  /** Connections open now, registered or not. */
+  public int openConnections() {
+    return gate.open();
+  }
+
+  /** Bytes of incomplete request frames the connections hold now. */
+  public long bufferedBytes() {
+    return budget.used();
   }
 
   @Override

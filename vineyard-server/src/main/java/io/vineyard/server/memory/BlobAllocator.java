@@ -127,6 +127,18 @@ public final class BlobAllocator {
     return freeBySize.isEmpty() ? 0 : freeBySize.last().size;
   }
 
+  /**
+   * The first free range that ends after {@code from}, as {@code {offset, size}}, or null when
+   * there is none.
+   */
+  public long[] freeRangeEndingAfter(long from) {
+    Map.Entry<Long, Long> e = freeByOffset.floorEntry(from);
+    if (e == null || e.getKey() + e.getValue() <= from) {
+      e = freeByOffset.higherEntry(from);
+    }
+    return e == null ? null : new long[] {e.getKey(), e.getValue()};
+  }
+
   /** Number of separate free ranges (1 when nothing is fragmented). */
   public int freeRangeCount() {
     return freeByOffset.size();

@@ -7,7 +7,16 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import io.vineyard.internal.Libc;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one owner of the daemon's shared memory: the region files (in a directory private to this
@@ -61,8 +70,32 @@ public final class MemoryArena implements AutoCloseable {
     }
   }
 
+  private static final Logger LOG = LoggerFactory.getLogger(MemoryArena.class);
+  private static final long PAGE = 4096;
+  private static final long TRIM_STEP = 2L << 20;
+  private static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+  /** An automatic trim waits this long after the free that called for it (the rest of a burst of deletes). */
+  static final long AUTO_TRIM_DELAY_MILLIS = 1000;
+
   private final Path dir;
   private final List<Region> regions = new CopyOnWriteArrayList<>();
+  /**
+   * Serializes the allocators: the store calls allocate and free under its own lock, and a trim
+   * (on its own thread) takes only this one, a step at a time.
+   */
+  private final Object allocation = new Object();
+  private final AtomicLong freedSinceTrim = new AtomicLong();
+  private final AtomicBoolean trimScheduled = new AtomicBoolean();
+  private final AtomicLong trims = new AtomicLong();
+  private volatile long trimAfter;
+  /** When the last allocation was asked for (System.nanoTime). */
+  private volatile long lastAllocation = System.nanoTime();
+  private final ScheduledExecutorService trimmer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "vineyardd-trim");
+    t.setDaemon(true);
+    return t;
+  });
   /** What all regions together may hold: the sizes of the shared regions. */
   private volatile long budget;
   private volatile boolean closed;
@@ -137,23 +170,26 @@ public final class MemoryArena implements AutoCloseable {
     if (used() + footprint(size) > budget) {
       return null;
     }
-    boolean any = false;
-    for (Region r : regions) {
-      if (r.domain != domain) {
-        continue;
+    lastAllocation = System.nanoTime();
+    synchronized (allocation) {
+      boolean any = false;
+      for (Region r : regions) {
+        if (r.domain != domain) {
+          continue;
+        }
+        any = true;
+        long offset = r.allocator.allocate(size);
+        if (offset >= 0) {
+          return new Range(r.id, offset, size);
+        }
       }
-      any = true;
-      long offset = r.allocator.allocate(size);
-      if (offset >= 0) {
-        return new Range(r.id, offset, size);
+      if (!any && domain != SHARED) {
+        Region r = addDomainRegion(domain);
+        long offset = r.allocator.allocate(size);
+        return offset >= 0 ? new Range(r.id, offset, size) : null;
       }
+      return null;
     }
-    if (!any && domain != SHARED) {
-      Region r = addDomainRegion(domain);
-      long offset = r.allocator.allocate(size);
-      return offset >= 0 ? new Range(r.id, offset, size) : null;
-    }
-    return null;
   }
 
   /** Gives back a range returned by {@link #allocate}. */
@@ -161,7 +197,107 @@ public final class MemoryArena implements AutoCloseable {
     if (range.size() == 0 || closed) {
       return;
     }
-    region(range).allocator.free(range.offset(), range.size());
+    synchronized (allocation) {
+      region(range).allocator.free(range.offset(), range.size());
+    }
+    long freed = freedSinceTrim.addAndGet(footprint(range.size()));
+    if (trimAfter > 0 && freed >= trimAfter && trimScheduled.compareAndSet(false, true)) {
+      trimmer.schedule(this::autoTrim, AUTO_TRIM_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * The automatic trim: once nothing has been allocated for {@link #AUTO_TRIM_DELAY_MILLIS}. While
+   * blobs are being created the freed pages are kept (they are reused warm; a trim would make the
+   * next creates fault them in again, and its steps would wait on the allocators meanwhile).
+   */
+  private void autoTrim() {
+    if (closed) {
+      return;
+    }
+    long quiet = (System.nanoTime() - lastAllocation) / 1_000_000;
+    if (quiet < AUTO_TRIM_DELAY_MILLIS) {
+      trimmer.schedule(this::autoTrim, AUTO_TRIM_DELAY_MILLIS - quiet, TimeUnit.MILLISECONDS);
+      return;
+    }
+    trimScheduled.set(false);
+    long freed = freedSinceTrim.get();
+    try {
+      long n = trim(true);
+      LOG.debug("automatic trim after {} freed: {} of free pages given back", MemorySize.format(freed), MemorySize.format(n));
+    } catch (RuntimeException e) {
+      LOG.warn("automatic trim failed: {}", e.toString());
+    }
+  }
+
+  /**
+   * Gives the pages of every free range back to the system: punches holes in the region files
+   * ({@code fallocate(FALLOC_FL_PUNCH_HOLE)}), so tmpfs frees them and they leave every process's
+   * resident set. A blob created there later faults fresh pages in (slower to write the first time:
+   * about 0.35 GB/s against 11 GB/s for resident ones on a 2-vCPU VM). Works 2 MiB at a time, each
+   * step holding the allocator for only that step, so creates and deletes go on meanwhile.
+   *
+   * @return bytes of free ranges punched (pages that were not resident count too)
+   */
+  public long trim() {
+    return trim(false);
+  }
+
+  /** @param yielding stop as soon as something is allocated (the automatic trim gives way to the load) */
+  private long trim(boolean yielding) {
+    ensureOpen();
+    long punched = 0;
+    long started = System.nanoTime();
+    freedSinceTrim.set(0);
+    for (Region r : regions) {
+      long cursor = 0;
+      while (!closed) {
+        if (yielding && lastAllocation - started > 0) {
+          freedSinceTrim.addAndGet(trimAfter); // not done: the next free tries again
+          return punched;
+        }
+        synchronized (allocation) {
+          long[] free = r.allocator.freeRangeEndingAfter(cursor);
+          if (free == null) {
+            break;
+          }
+          long start = Math.max(free[0], cursor);
+          long end = free[0] + free[1];
+          long from = (start + PAGE - 1) & -PAGE;
+          long to = Math.min(end, from + TRIM_STEP) & -PAGE;
+          if (to > from) {
+            if (Libc.fallocate(r.memory.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, from, to - from) != 0) {
+              throw new VineyardException(ErrorCode.IO_ERROR, "cannot give free pages of " + r.memory.file() + " back: "
+                  + Libc.strerror(Libc.lastErrno()));
+            }
+            punched += to - from;
+            cursor = to;
+          } else {
+            cursor = end;
+          }
+        }
+      }
+    }
+    trims.incrementAndGet();
+    return punched;
+  }
+
+  /**
+   * Trims by itself once this many bytes have been freed since the last trim and nothing has been
+   * allocated for a second (0: never by itself).
+   */
+  public void trimAfter(long bytes) {
+    this.trimAfter = bytes;
+  }
+
+  /** {@link #trim} on the arena's own thread. */
+  public CompletableFuture<Long> trimAsync() {
+    return CompletableFuture.supplyAsync(this::trim, trimmer);
+  }
+
+  /** Trims done since the arena was made. */
+  public long trimCount() {
+    return trims.get();
   }
 
   /** The daemon's read-write view of a range. */
@@ -256,6 +392,7 @@ public final class MemoryArena implements AutoCloseable {
       return;
     }
     closed = true;
+    trimmer.shutdownNow();
     for (Region r : regions) {
       r.memory.close();
     }

@@ -35,6 +35,7 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SpillFiles.class);
   private static final int CHUNK = 64 << 20;
+  private static final int SWAP_CHUNK = 4 << 20;
 
   private final Path dir;
   /** The file that holds each spilled blob. */
@@ -108,6 +109,88 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
         }
         off += n;
       }
+    }
+  }
+
+  /**
+   * In place, a chunk at a time: each chunk of the spilled blob's file is read into a buffer, the
+   * resident blob's chunk written over it, and the buffer copied into the resident blob's memory;
+   * then the rest of the resident blob (if it is larger) is appended. The file is then the resident
+   * blob's. Nothing needs new disk space but that rest; if writing it fails, the chunks are
+   * exchanged back (in place again) and the file cut to its old length.
+   */
+  @Override
+  public void swap(long spilledId, long spilledSize, long residentId, MemorySegment residentBytes) throws IOException {
+    if (residentBytes.byteSize() < spilledSize) {
+      throw new IOException("a blob of " + residentBytes.byteSize() + " bytes cannot make room for one of " + spilledSize);
+    }
+    Path p = file(spilledId);
+    byte[] tmp = new byte[(int) Math.min(SWAP_CHUNK, Math.max(1, spilledSize))];
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      if (ch.size() != spilledSize) {
+        throw new IOException("spill file of " + ch.size() + " bytes for a blob of " + spilledSize);
+      }
+      long[] done = {0};
+      try {
+        exchange(ch, residentBytes, spilledSize, tmp, done);
+      } catch (IOException | RuntimeException e) {
+        try {
+          exchange(ch, residentBytes, done[0], tmp, new long[1]); // the chunks exchanged so far, back
+        } catch (IOException | RuntimeException again) {
+          e.addSuppressed(again);
+        }
+        throw e;
+      }
+      try {
+        long size = residentBytes.byteSize();
+        for (long off = spilledSize; off < size; ) {
+          int n = (int) Math.min(CHUNK, size - off);
+          ByteBuffer buf = residentBytes.asSlice(off, n).asByteBuffer();
+          while (buf.hasRemaining()) {
+            ch.write(buf, off + buf.position());
+          }
+          off += n;
+        }
+        ch.force(false);
+      } catch (IOException | RuntimeException e) {
+        ch.truncate(spilledSize);
+        exchange(ch, residentBytes, spilledSize, tmp, new long[1]); // back as it was
+        throw e;
+      }
+    }
+    files.remove(spilledId);
+    files.put(residentId, p);
+  }
+
+  /**
+   * Exchanges the first {@code n} bytes of the file with those of {@code mem}, chunk by chunk;
+   * {@code done[0]} says how far it got. A chunk whose write fails is put back in the file first.
+   */
+  private static void exchange(FileChannel ch, MemorySegment mem, long n, byte[] tmp, long[] done) throws IOException {
+    MemorySegment t = MemorySegment.ofArray(tmp);
+    for (long off = 0; off < n; ) {
+      int len = (int) Math.min(tmp.length, n - off);
+      ByteBuffer in = ByteBuffer.wrap(tmp, 0, len);
+      while (in.hasRemaining()) {
+        if (ch.read(in, off + in.position()) < 0) {
+          throw new IOException("spill file ended early");
+        }
+      }
+      try {
+        ByteBuffer out = mem.asSlice(off, len).asByteBuffer();
+        while (out.hasRemaining()) {
+          ch.write(out, off + out.position());
+        }
+      } catch (IOException | RuntimeException e) {
+        ByteBuffer back = ByteBuffer.wrap(tmp, 0, len);
+        while (back.hasRemaining()) {
+          ch.write(back, off + back.position());
+        }
+        throw e;
+      }
+      MemorySegment.copy(t, 0, mem, off, len);
+      off += len;
+      done[0] = off;
     }
   }
 

@@ -11,6 +11,7 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.handler.ssl.OpenSsl;
@@ -37,10 +38,16 @@ import io.vineyard.proto.ipc.StatsResponse;
 import io.vineyard.proto.rpc.BlobChunk;
 import io.vineyard.proto.rpc.FetchBlobRequest;
 import io.vineyard.proto.rpc.VineyardGrpc;
+import io.vineyard.server.ipc.RefusalLog;
 import io.vineyard.server.service.DaemonService;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -71,9 +78,16 @@ public final class RpcServer implements AutoCloseable {
   /** The largest answer a {@code RpcClient} accepts. */
   static final int MAX_REPLY = 64 << 20;
 
+  /** A blob stream that sends nothing for this long (the receiver stopped reading) is ended by default. */
+  public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(30);
+
   private final Server server;
   private final MutableHandlerRegistry registry;
   private final RpcSecurity security;
+  /** Blob streams under way, watched for stalls. */
+  private final Set<BlobStream> streams = ConcurrentHashMap.newKeySet();
+  private final RefusalLog stalls = new RefusalLog(LOG);
+  private ScheduledExecutorService watchdog;
 
   private RpcServer(Server server, MutableHandlerRegistry registry, RpcSecurity security) {
     this.server = server;
@@ -115,6 +129,30 @@ public final class RpcServer implements AutoCloseable {
 
   /** Starts answering calls with {@code service}. */
   public void serve(DaemonService service) {
+    serve(service, DEFAULT_STALL_TIMEOUT);
+  }
+
+  /**
+   * Starts answering calls with {@code service}; a blob stream whose receiver takes nothing for
+   * {@code stallTimeout} is ended with DEADLINE_EXCEEDED, which unpins its blob (a deleted one's
+   * memory is freed then).
+   */
+  public synchronized void serve(DaemonService service, Duration stallTimeout) {
+    long limit = stallTimeout.toNanos();
+    long period = Math.clamp(limit / 4, 10_000_000L, 1_000_000_000L);
+    watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "vineyardd-rpc-stalls");
+      t.setDaemon(true);
+      return t;
+    });
+    watchdog.scheduleWithFixedDelay(() -> {
+      long now = System.nanoTime();
+      for (BlobStream st : streams) {
+        if (st.stalledFor(now) >= limit) {
+          st.endStalled(stallTimeout);
+        }
+      }
+    }, period, period, TimeUnit.NANOSECONDS);
     registry.addService(ServerInterceptors.intercept(tolerant(new Service(service).bindService()), new MalformedRequests()));
   }
 
@@ -192,6 +230,11 @@ public final class RpcServer implements AutoCloseable {
 
   @Override
   public void close() {
+    synchronized (this) {
+      if (watchdog != null) {
+        watchdog.shutdownNow();
+      }
+    }
     server.shutdown();
     try {
       if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -205,7 +248,7 @@ public final class RpcServer implements AutoCloseable {
     }
   }
 
-  private static final class Service extends VineyardGrpc.VineyardImplBase {
+  private final class Service extends VineyardGrpc.VineyardImplBase {
 
     private final DaemonService service;
 
@@ -310,7 +353,7 @@ public final class RpcServer implements AutoCloseable {
           }
           return;
         }
-        BlobStream st = new BlobStream(call, read, chunk);
+        BlobStream st = new BlobStream(call, read, chunk, new ObjectId(req.getId()));
         stream.set(st);
         if (cancelled.get()) {
           st.finish(); // the caller left while the blob was being loaded
@@ -321,21 +364,49 @@ public final class RpcServer implements AutoCloseable {
     }
   }
 
-  /** One blob going out in chunks while the transport is ready; unpins the blob when done. */
-  private static final class BlobStream {
+  /**
+   * One blob going out in chunks while the transport is ready; unpins the blob when done, and when
+   * its receiver stops taking chunks for the stall timeout.
+   */
+  private final class BlobStream {
     private final ServerCallStreamObserver<BlobChunk> call;
     private final DaemonService.BlobRead read;
     private final MemorySegment bytes;
     private final int chunk;
+    private final ObjectId id;
     private long sent;
     private boolean started;
     private boolean finished;
+    /** When a chunk last went out (or the stream began). */
+    private volatile long lastProgress = System.nanoTime();
 
-    BlobStream(ServerCallStreamObserver<BlobChunk> call, DaemonService.BlobRead read, int chunk) {
+    BlobStream(ServerCallStreamObserver<BlobChunk> call, DaemonService.BlobRead read, int chunk, ObjectId id) {
       this.call = call;
       this.read = read;
       this.bytes = read.bytes();
       this.chunk = chunk;
+      this.id = id;
+      streams.add(this);
+    }
+
+    long stalledFor(long now) {
+      return now - lastProgress;
+    }
+
+    /** Ends a stream whose receiver took nothing for {@code timeout}: DEADLINE_EXCEEDED, and the blob unpinned. */
+    synchronized void endStalled(Duration timeout) {
+      if (finished) {
+        return;
+      }
+      String why = "the receiver took no chunk for " + timeout.toSeconds() + " s (--stream-stall-timeout)";
+      stalls.refused("ended a stalled blob stream: " + why,
+          "blob stream of " + id + " after " + sent + " of " + bytes.byteSize() + " bytes");
+      finish();
+      try {
+        call.onError(Status.DEADLINE_EXCEEDED.withDescription("blob stream of " + id + " ended: " + why).asRuntimeException());
+      } catch (RuntimeException e) {
+        // the call ended meanwhile
+      }
     }
     synchronized void pump() {
       if (finished) {
@@ -360,6 +431,7 @@ public final class RpcServer implements AutoCloseable {
           }
           call.onNext(c.build());
           sent += n;
+          lastProgress = System.nanoTime();
         }
         done = true;
         call.onCompleted();
@@ -377,6 +449,7 @@ public final class RpcServer implements AutoCloseable {
     synchronized void finish() {
       if (!finished) {
         finished = true;
+        streams.remove(this);
         read.close();
       }
     }

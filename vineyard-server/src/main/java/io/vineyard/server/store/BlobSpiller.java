@@ -12,6 +12,20 @@ public interface BlobSpiller {
   /** Reads the blob's bytes back into {@code target} (exactly its size). */
   void read(long id, MemorySegment target) throws IOException;
 
+  /**
+   * Exchanges a spilled blob with a resident one when neither memory nor the spill directory has
+   * room for the other: afterwards the first {@code spilledSize} bytes of {@code residentBytes} hold
+   * the spilled blob, and the resident blob's bytes (all of {@code residentBytes} as they were) are
+   * spilled under {@code residentId}, in the space the other one's file took (plus what the
+   * resident blob has more). On failure nothing has changed.
+   *
+   * @throws IOException when it cannot (this spiller does not swap, or the resident blob is larger
+   *     and the extra bytes do not fit)
+   */
+  default void swap(long spilledId, long spilledSize, long residentId, MemorySegment residentBytes) throws IOException {
+    throw new IOException(describe() + " cannot exchange blobs in place");
+  }
+
   /** Forgets a spilled blob (after it was loaded back, or deleted). Best effort. */
   void delete(long id);
 

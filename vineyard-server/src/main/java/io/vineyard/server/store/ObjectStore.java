@@ -165,6 +165,11 @@ public final class ObjectStore {
   private final Map<Long, MetaEntry> objects = new HashMap<>();
   /** Every visible object and sealed blob, in creation order, for listing. */
   private final Set<Long> creationOrder = new LinkedHashSet<>();
+  /** The objects (not blobs) of {@link #creationOrder}, in the same order: what a listing of typed objects walks. */
+  private final Set<Long> objectOrder = new LinkedHashSet<>();
+  /** Blobs with at least one pin; deleted blobs still present (pinned or in transit). Kept so stats need no scan. */
+  private long pinnedBlobs;
+  private long deferredDeletes;
   private final Map<String, Long> names = new TreeMap<>();
   private final Map<Long, TreeSet<String>> namesById = new HashMap<>();
   private final Map<Long, Session> sessions = new HashMap<>();
@@ -396,14 +401,58 @@ public final class ObjectStore {
   }
 
   private VineyardException outOfMemory(long size, IOException spillFailure) {
+    if (size > arena.capacity()) {
+      return new VineyardException(ErrorCode.OUT_OF_MEMORY, "a blob of " + MemorySize.format(size) + " (" + size
+          + " bytes) exceeds the store's size of " + MemorySize.format(arena.capacity()) + " (--size): it can never fit");
+    }
     String why = "cannot allocate " + MemorySize.format(size) + " (" + size + " bytes): " + arena.describeFree();
     if (spillFailure != null) {
       return new VineyardException(
           ErrorCode.OUT_OF_MEMORY, why + "; spilling to " + tiering.spiller().describe() + " failed: " + spillFailure.getMessage());
     }
-    return new VineyardException(
-        ErrorCode.OUT_OF_MEMORY,
-        why + (tiering == null ? " (no --spill-dir)" : "; nothing left to spill: the rest is pinned or being written"));
+    if (tiering == null) {
+      return new VineyardException(ErrorCode.OUT_OF_MEMORY, why + " (no --spill-dir)");
+    }
+    return new VineyardException(ErrorCode.OUT_OF_MEMORY, why + "; nothing can be spilled: " + whatHoldsMemory());
+  }
+
+  /** Why no resident blob can be spilled now: what the resident ones are (pinned, being written, moving). */
+  private String whatHoldsMemory() {
+    long pinned = 0;
+    long pinnedBytes = 0;
+    long unsealed = 0;
+    long unsealedBytes = 0;
+    long moving = 0;
+    long movingBytes = 0;
+    for (BlobEntry b : blobs.values()) {
+      if (b.range == null || b.size == 0) {
+        continue;
+      }
+      if (b.inTransit()) {
+        moving++;
+        movingBytes += b.size;
+      } else if (!b.sealed) {
+        unsealed++;
+        unsealedBytes += b.size;
+      } else if (b.pins > 0) {
+        pinned++;
+        pinnedBytes += b.size;
+      }
+    }
+    List<String> parts = new ArrayList<>();
+    if (pinned > 0) {
+      parts.add(pinned + " blobs of " + MemorySize.format(pinnedBytes) + " are pinned (held by clients)");
+    }
+    if (unsealed > 0) {
+      parts.add(unsealed + " blobs of " + MemorySize.format(unsealedBytes) + " are being written (unsealed)");
+    }
+    if (moving > 0) {
+      parts.add(moving + " blobs of " + MemorySize.format(movingBytes) + " are being spilled or loaded back");
+    }
+    if (parts.isEmpty()) {
+      return "no blob is resident that could make a block of that size";
+    }
+    return String.join(", ", parts);
   }
 
   public synchronized void seal(Session s, long id, boolean keepPinned) {
@@ -546,7 +595,19 @@ public final class ObjectStore {
       IOException[] failure = {null};
       Range target = allocateMakingRoom(b.size, b.domain, failure);
       if (target == null) {
-        VineyardException oom = outOfMemory(b.size, failure[0]);
+        // Memory cannot be had by spilling (the spill directory is full too, say): exchange the blob
+        // with a resident one that nobody holds, in the room its file takes.
+        IOException[] swapFailure = {null};
+        Location swapped = swapIn(s, b, swapFailure);
+        if (swapped != null) {
+          return swapped;
+        }
+        synchronized (this) {
+          if (b.residency != Residency.SPILLED && !b.deleted) {
+            continue; // loaded back by another request meanwhile: look again
+          }
+        }
+        VineyardException oom = outOfMemory(b.size, failure[0] != null ? failure[0] : swapFailure[0]);
         throw new VineyardException(ErrorCode.OUT_OF_MEMORY, "cannot load blob " + new ObjectId(id) + " back: " + oom.reason(), oom);
       }
       synchronized (this) {
@@ -559,6 +620,95 @@ public final class ObjectStore {
         b.reloaded = new CompletableFuture<>();
       }
       reload(b, target);
+    }
+  }
+
+  /**
+   * Loads spilled blob {@code b} back in place of a resident, unpinned blob at least as large (the
+   * least recently used such), which takes its place in the spill directory: for when neither memory
+   * nor the spill directory has room. Both are in transit meanwhile (neither can be read until it
+   * ends). Pins {@code b} for the session.
+   *
+   * @param failure receives the I/O failure of the exchange, if it failed
+   * @return its location, or null when no blob can make room or the exchange failed
+   */
+  private Location swapIn(Session s, BlobEntry b, IOException[] failure) {
+    BlobEntry v = null;
+    spilling.lock(); // no spill pass meanwhile: it could pick the same victim
+    try {
+      synchronized (this) {
+        if (b.residency != Residency.SPILLED || b.deleted) {
+          return null;
+        }
+        for (BlobEntry e : evictable.values()) {
+          if (e.domain == b.domain && e.range != null && e.range.size() >= b.size && e.size > 0) {
+            v = e;
+            break;
+          }
+        }
+        if (v == null) {
+          return null;
+        }
+        evictable.remove(v.id);
+        v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
+        v.reloaded = new CompletableFuture<>();
+        b.residency = Residency.RELOADING;
+        b.reloaded = new CompletableFuture<>();
+      }
+      IOException err = null;
+      try {
+        tiering.spiller().swap(b.id, b.size, v.id, arena.bytes(v.range));
+      } catch (IOException e) {
+        err = e;
+      }
+      CompletableFuture<Void> vDone;
+      CompletableFuture<Void> bDone;
+      Location out = null;
+      synchronized (this) {
+        vDone = v.reloaded;
+        bDone = b.reloaded;
+        v.reloaded = null;
+        b.reloaded = null;
+        if (err != null) {
+          v.residency = Residency.RESIDENT;
+          settleAfterTransit(v);
+          b.residency = Residency.SPILLED;
+          b.range = null;
+        } else {
+          Range whole = v.range;
+          long head = MemoryArena.footprint(b.size);
+          long all = MemoryArena.footprint(v.size);
+          b.range = b.size == 0 ? Range.EMPTY : new Range(whole.region(), whole.offset(), b.size);
+          if (all > head) {
+            arena.free(new Range(whole.region(), whole.offset() + head, all - head)); // what v had more
+          }
+          b.residency = Residency.RESIDENT;
+          v.range = null;
+          v.residency = Residency.SPILLED;
+          spilledBytes += v.size - b.size;
+          spillWrites++;
+          reloads++;
+          if (v.deleted && v.pins == 0) {
+            removeDeleted(v);
+            freeBytes(v); // its new spill file
+          }
+          if (b.deleted && b.pins == 0) {
+            removeDeleted(b);
+            freeBytes(b);
+          } else if (!s.closed) {
+            pin(s, b);
+            out = new Location(b.id, b.range);
+          } else if (b.pins == 0) {
+            markEvictable(b);
+          }
+        }
+      }
+      vDone.complete(null);
+      bDone.complete(null);
+      failure[0] = err;
+      return out;
+    } finally {
+      spilling.unlock();
     }
   }
 
@@ -585,7 +735,7 @@ public final class ObjectStore {
         spilledBlobs--;
         reloads++;
         if (b.deleted && b.pins == 0) {
-          blobs.remove(b.id);
+          removeDeleted(b);
           freeBytes(b);
         } else if (b.pins == 0) {
           markEvictable(b);
@@ -618,7 +768,9 @@ public final class ObjectStore {
   }
 
   private void pin(Session s, BlobEntry b) {
-    b.pins++;
+    if (b.pins++ == 0) {
+      pinnedBlobs++;
+    }
     s.pins.merge(b.id, 1, Integer::sum);
     evictable.remove(b.id);
   }
@@ -627,15 +779,26 @@ public final class ObjectStore {
     if (b == null) {
       return;
     }
+    int before = b.pins;
     b.pins -= count;
+    if (before > 0 && b.pins <= 0) {
+      pinnedBlobs--;
+    }
     if (b.pins > 0 || b.inTransit()) {
       return; // a blob in transit is settled when its I/O ends
     }
     if (b.deleted) {
-      blobs.remove(b.id);
+      removeDeleted(b);
       freeBytes(b);
     } else {
       markEvictable(b); // most recently used: last to go
+    }
+  }
+
+  /** Drops a deleted blob whose deletion was deferred (it was pinned or in transit). */
+  private void removeDeleted(BlobEntry b) {
+    if (blobs.remove(b.id) != null) {
+      deferredDeletes--;
     }
   }
 
@@ -753,7 +916,7 @@ public final class ObjectStore {
    */
   private void settleAfterTransit(BlobEntry b) {
     if (b.deleted && b.pins == 0) {
-      blobs.remove(b.id);
+      removeDeleted(b);
       freeBytes(b);
     } else if (b.pins == 0 && !evictable.containsKey(b.id)) {
       markEvictable(b);
@@ -861,6 +1024,7 @@ public final class ObjectStore {
     objects.put(id, new MetaEntry(shallow, null, depth, bytes));
     metaBytes += bytes;
     creationOrder.add(id);
+    objectOrder.add(id);
     for (long mid : memberIds) {
       parentsOf(mid).add(id);
     }
@@ -902,6 +1066,7 @@ public final class ObjectStore {
     objects.put(id.value(), new MetaEntry(shallow, tree, depth, bytes));
     metaBytes += bytes;
     creationOrder.add(id.value());
+    objectOrder.add(id.value());
     return id.value();
   }
 
@@ -1007,13 +1172,17 @@ public final class ObjectStore {
         return collect(creationOrder, max, topLevel);
       }
     }
+    // A pattern no blob matches walks the objects only, not every blob (under load, building
+    // metadata for every blob was most of the daemon's garbage and of this lock's hold time).
+    boolean blobsMatch = p.matches(ObjectMeta.BLOB_TYPENAME);
     long[] order;
     String[] types;
     synchronized (this) {
-      order = new long[creationOrder.size()];
+      Collection<Long> source = blobsMatch ? creationOrder : objectOrder;
+      order = new long[source.size()];
       types = new String[order.length];
       int i = 0;
-      for (long id : creationOrder) {
+      for (long id : source) {
         MetaEntry e = objects.get(id);
         order[i] = id;
         types[i++] = e != null ? e.shallow.typename() : ObjectMeta.BLOB_TYPENAME;
@@ -1127,6 +1296,7 @@ public final class ObjectStore {
     MetaEntry e = objects.remove(id);
     if (e != null) {
       metaBytes -= e.metaBytes;
+      objectOrder.remove(id);
       if (e.globalTree != null) {
         return; // its members live elsewhere and are not ours
       }
@@ -1144,6 +1314,7 @@ public final class ObjectStore {
     BlobEntry b = blobs.get(id);
     if (b.pins > 0 || b.inTransit()) {
       b.deleted = true;
+      deferredDeletes++;
       evictable.remove(b.id);
       deferred.add(id);
     } else {
@@ -1228,16 +1399,8 @@ public final class ObjectStore {
   // ---------------------------------------------------------------- stats
 
   public synchronized StoreStats stats() {
-    long pinned = 0;
-    long blobCount = 0;
-    for (BlobEntry b : blobs.values()) {
-      if (!b.deleted) {
-        blobCount++;
-      }
-      if (b.pins > 0) {
-        pinned++;
-      }
-    }
+    long pinned = pinnedBlobs;
+    long blobCount = blobs.size() - deferredDeletes;
     Runtime rt = Runtime.getRuntime();
     return new StoreStats(
         instanceId,
@@ -1255,7 +1418,8 @@ public final class ObjectStore {
         spilledBytes,
         spilledBlobs,
         spillWrites,
-        reloads);
+        reloads,
+        DirectMemory.used());
   }
 
   private static VineyardException notFound(long id) {

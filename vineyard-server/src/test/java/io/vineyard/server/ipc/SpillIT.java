@@ -398,7 +398,8 @@ class SpillIT {
       try (BlobWriter a = writer.createBlob(10 * MI); BlobWriter b = writer.createBlob(10 * MI)) {
         VineyardException e = assertThrows(VineyardException.class, () -> pusher.createBlob(16 * MI));
         assertEquals(ErrorCode.OUT_OF_MEMORY, e.code(), e.getMessage());
-        assertTrue(e.getMessage().contains("pinned or being written"), e.getMessage());
+        assertTrue(e.getMessage().contains("2 blobs of 20.0 MiB are being written (unsealed)"), e.getMessage());
+        assertFalse(e.getMessage().contains("pinned"), "nothing is pinned: " + e.getMessage());
         assertTrue(a.id() != null && b.id() != null);
       } // aborted
       assertIntact(pusher, big);

@@ -26,6 +26,61 @@ class MemoryArenaTest {
   private static final Path SHM = Path.of("/dev/shm/vineyard-unit-tests");
   private static final long MI = 1 << 20;
 
+  /** This process's resident shared-memory pages (it maps the arena's region), from /proc/self/status. */
+  private static long rssShmem() throws java.io.IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("RssShmem:")) {
+        return Long.parseLong(line.substring(9).trim().split("\\s+")[0]) * 1024;
+      }
+    }
+    throw new AssertionError("no RssShmem in /proc/self/status");
+  }
+
+  @Test
+  void trimGivesFreedPagesBackAndKeepsEveryLiveByte() throws Exception {
+    try (MemoryArena arena = MemoryArena.create(SHM, 64 * MI, false)) {
+      Range small = arena.allocate(100); // shares its page with the free range after it
+      Range big = arena.allocate(32 * MI);
+      Range last = arena.allocate(MI);
+      arena.bytes(small).fill((byte) 1);
+      arena.bytes(big).fill((byte) 2);
+      arena.bytes(last).fill((byte) 3);
+      long touched = rssShmem();
+      arena.free(big);
+      assertTrue(rssShmem() >= touched - MI, "a free alone keeps the pages resident");
+      long released = arena.trim();
+      assertTrue(released >= 32 * MI - 8192, "punched " + released);
+      long after = rssShmem();
+      assertTrue(touched - after >= 31 * MI, "resident shared memory " + touched / MI + " MiB -> " + after / MI + " MiB");
+      for (long i = 0; i < small.size(); i++) {
+        assertEquals(1, arena.bytes(small).get(ValueLayout.JAVA_BYTE, i));
+      }
+      MemorySegment l = arena.bytes(last);
+      assertEquals(3, l.get(ValueLayout.JAVA_BYTE, 0));
+      assertEquals(3, l.get(ValueLayout.JAVA_BYTE, l.byteSize() - 1));
+      assertEquals(MI + 128, arena.used(), "a trim frees no allocation");
+      Range again = arena.allocate(32 * MI);
+      assertNotNull(again, "trimmed space is allocated as before");
+      arena.bytes(again).fill((byte) 4);
+      assertEquals(4, arena.bytes(again).get(ValueLayout.JAVA_BYTE, 32 * MI - 1));
+      assertEquals(1, arena.trimCount());
+    }
+  }
+
+  @Test
+  void largeFreesTrimByThemselves() throws Exception {
+    try (MemoryArena arena = MemoryArena.create(SHM, 64 * MI, false)) {
+      arena.trimAfter(16 * MI);
+      Range big = arena.allocate(24 * MI);
+      arena.bytes(big).fill((byte) 2);
+      long touched = rssShmem();
+      arena.free(big);
+      io.vineyard.testing.Poll.until(java.time.Duration.ofSeconds(10), java.time.Duration.ofMillis(50), "an automatic trim",
+          () -> arena.trimCount() == 1);
+      assertTrue(touched - rssShmem() >= 23 * MI, "given back");
+    }
+  }
+
   @Test
   void eachTrustDomainAllocatesInARegionOfItsOwnWithinOneBudget() {
     try (MemoryArena arena = MemoryArena.create(SHM, 4 * MI, false)) {

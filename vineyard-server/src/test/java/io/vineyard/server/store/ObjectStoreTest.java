@@ -856,6 +856,29 @@ class ObjectStoreTest {
       deleted.add(id);
     }
 
+    int swaps;
+
+    /** As the real one does: in the spilled blob's room; a full disk refuses only what the resident blob has more. */
+    @Override
+    public void swap(long spilledId, long spilledSize, long residentId, MemorySegment resident) throws IOException {
+      byte[] in = files.get(spilledId);
+      if (in == null) {
+        throw new IOException("no spill file for " + new ObjectId(spilledId));
+      }
+      assertEquals(spilledSize, in.length);
+      if (full && resident.byteSize() > spilledSize) {
+        failedWrites++;
+        throw new IOException("No space left on device");
+      }
+      byte[] out = resident.toArray(ValueLayout.JAVA_BYTE);
+      MemorySegment.copy(in, 0, resident, ValueLayout.JAVA_BYTE, 0, in.length);
+      files.remove(spilledId);
+      files.put(residentId, out);
+      written.add(residentId);
+      reads++;
+      swaps++;
+    }
+
     @Override
     public String describe() {
       return "the test spill area";
@@ -946,6 +969,8 @@ class ObjectStoreTest {
     assertEquals(spiller.written.size(), st.spillWrites(), "spill writes");
     assertEquals(spiller.reads, st.reloads(), "reloads");
     assertTrue(st.usedBytes() <= CAPACITY, "resident bytes within --size");
+    // stats keeps its counts without scanning: they must agree with the blobs themselves.
+    assertEquals(store.pinsSnapshot().values().stream().filter(p -> p > 0).count(), st.pinnedBlobCount(), "pinned blobs");
     spiller.files.forEach((id, bytes) ->
         assertArrayEquals(expected.get(id), bytes, "spilled bytes of " + new ObjectId(id)));
   }
@@ -1136,8 +1161,9 @@ class ObjectStoreTest {
     assertSpillAccounting();
   }
 
+  /** Memory and the spill directory both full (issue 19, item 9): a read exchanges the blob with an unpinned one. */
   @Test
-  void aReloadThatNeedsAFailingSpillFailsCleanly() {
+  void aReloadWithMemoryAndDiskFullExchangesTheBlobWithAnUnpinnedOne() {
     useSpillingStore(UPPER, LOWER);
     long[] b = new long[14];
     for (int i = 0; i < 12; i++) {
@@ -1149,13 +1175,48 @@ class ObjectStoreTest {
     b[12] = put(K100, 12); // crosses the upper mark: the failed spill is only logged
     b[13] = put(K100, 13); // 1000 KiB resident, 24 KiB free
     assertEquals(10 * K100, used());
-    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.getBlobs(reader, List.of(b[4], b[0])));
-    assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
-    assertTrue(reader.pins.isEmpty());
-    assertEquals(0, store.stats().pinnedBlobCount());
+    List<ObjectStore.Location> got = store.getBlobs(reader, List.of(b[4], b[0]));
+    assertTrue(spiller.failedWrites > 0, "spilling was tried first, and failed");
+    assertEquals(1, spiller.swaps);
+    assertArrayEquals(expected.get(b[0]), bytesAt(got.get(1)), "the spilled blob, loaded back");
+    assertArrayEquals(expected.get(b[4]), bytesAt(got.get(0)));
+    assertFalse(spilled(b[0]));
+    assertTrue(spilled(b[5]), "the least recently used unpinned blob took its place on disk");
+    assertEquals(2, store.stats().pinnedBlobCount());
+    assertEquals(10 * K100, used(), "as much memory and disk as before");
+    assertSpillAccounting();
+    store.release(reader, List.of(b[4], b[0]));
+    // Every blob can be read with both still full, one exchange at a time.
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+    spiller.full = false;
+    assertEveryBlobIntact();
+    assertSpillAccounting();
+  }
+
+  @Test
+  void aReloadWithMemoryAndDiskFullAndEveryResidentBlobHeldFailsSayingSo() {
+    useSpillingStore(UPPER, LOWER);
+    long[] b = new long[12];
+    for (int i = 0; i < 12; i++) {
+      b[i] = put(K100, i);
+    }
+    spiller.full = true;
+    List<Long> resident = new ArrayList<>();
+    for (long id : b) {
+      if (!spilled(id)) {
+        resident.add(id);
+      }
+    }
+    resident.add(put(K100, 12)); // memory crosses the upper mark: the spill fails, the create does not
+    resident.add(put(K100, 13));
+    store.getBlobs(reader, resident); // every resident blob held
+    long held = store.stats().pinnedBlobCount();
+    VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.getBlobs(reader, List.of(b[0])));
+    assertTrue(e.getMessage().contains("are pinned (held by clients)"), e.getMessage());
+    assertEquals(held, store.stats().pinnedBlobCount(), "pins nothing");
     assertTrue(spilled(b[0]), "still spilled, still there");
-    assertEquals(0, store.stats().reloads());
-    assertEquals(10 * K100, used());
+    store.release(reader, resident);
     spiller.full = false;
     assertEveryBlobIntact();
     assertSpillAccounting();
@@ -1287,7 +1348,9 @@ class ObjectStoreTest {
     // Only pinned and unsealed blobs resident, and no room left for 500 KiB: a clear failure.
     long request = 5 * K100;
     VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, request));
-    assertTrue(e.getMessage().contains("nothing left to spill"), e.getMessage());
+    assertTrue(e.getMessage().contains("nothing can be spilled"), e.getMessage());
+    assertTrue(e.getMessage().contains("are pinned (held by clients)") && e.getMessage().contains("are being written (unsealed)"),
+        "says what holds the memory: " + e.getMessage());
     assertEquals(6 * K100, used());
 
     store.seal(writer, unsealed.id(), false);
@@ -1311,6 +1374,8 @@ class ObjectStoreTest {
     }
     VineyardException e = assertCode(ErrorCode.OUT_OF_MEMORY, () -> store.createBlob(writer, CAPACITY + 1));
     assertTrue(e.getMessage().contains(Long.toString(CAPACITY + 1)), e.getMessage());
+    assertTrue(e.getMessage().contains("exceeds the store's size"), e.getMessage());
+    assertFalse(e.getMessage().contains("pinned"), "nothing is pinned: " + e.getMessage());
     assertEquals(0, store.stats().spillWrites(), "no amount of spilling can make room for more than --size");
     assertEquals(7 * K100, used());
   }

@@ -1,0 +1,38 @@
+package io.vineyard.cli;
+
+import io.vineyard.MemorySize;
+import io.vineyard.client.IpcClient;
+import io.vineyard.client.TrimResult;
+import picocli.CommandLine.Command;
+
+@Command(
+    name = "trim",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Gives the pages of the daemon's free shared memory back to the system: memory that blobs held and that"
+          + " deletes freed stays resident in the region file (and counts in the daemon's resident set) until then.",
+      "Blobs are not touched. A blob created later in trimmed space writes into fresh pages, which is slower the first"
+          + " time. The daemon trims by itself once --trim-after bytes have been freed (not with --reserve-memory)."
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  vineyardctl trim",
+      "  vineyardctl trim --output json",
+      ""
+    })
+final class TrimCommand extends ClientCommand {
+
+  @Override
+  protected int run(IpcClient client) {
+    TrimResult t = client.trim();
+    if (root.json()) {
+      root.out.println("{\"released_bytes\": " + t.releasedBytes() + ", \"rss_before_bytes\": " + t.rssBeforeBytes()
+          + ", \"rss_after_bytes\": " + t.rssAfterBytes() + "}");
+    } else {
+      root.out.println("gave back the pages of " + MemorySize.format(t.releasedBytes()) + " of free memory; daemon resident set "
+          + MemorySize.format(t.rssBeforeBytes()) + " -> " + MemorySize.format(t.rssAfterBytes()));
+    }
+    return ExitCodes.OK;
+  }
+}
