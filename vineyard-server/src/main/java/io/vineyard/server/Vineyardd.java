@@ -319,7 +319,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
   String trimAfter;
 
   /** The limits above, checked at start. */
-  private IpcLimits limits;
+  private IpcLimits ipcLimits;
 
   /** The limits above, checked. */
   private IpcLimits ipcLimits(long frame) {
@@ -377,7 +377,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     if (frame < 1024 || frame > Integer.MAX_VALUE - 8) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--max-frame must be between 1Ki and 2Gi");
     }
-    limits = ipcLimits(frame);
+    ipcLimits = ipcLimits(frame);
     if (ioThreads < 1) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--io-threads must be at least 1");
     }
@@ -501,7 +501,7 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     arena.trimAfter(reserveMemory ? 0 : parseSize("--trim-after", trimAfter));
     server = IpcServer.start(sock, socketMode,
         new SocketAccess(Set.copyOf(allowUids), Set.copyOf(allowGids), ownUid(), isolation.equals("user")),
-        ioThreads, frame, limits, service);
+        ioThreads, frame, ipcLimits, service);
   }
 
   private long parseSize(String flag, String text) {
