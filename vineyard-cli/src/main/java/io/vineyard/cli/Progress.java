@@ -69,8 +69,7 @@ final class Progress implements AutoCloseable {
       return;
     }
     long now = System.nanoTime();
-    // The first bar waits one redraw interval: a rate over the first few bytes means nothing.
-    if (now - (lastDraw == 0 ? start : lastDraw) >= REDRAW_NANOS) {
+    if (lastDraw == 0 || now - lastDraw >= REDRAW_NANOS) {
       lastDraw = now;
       draw(now);
     }
@@ -82,15 +81,16 @@ final class Progress implements AutoCloseable {
       Runtime.getRuntime().addShutdownHook(endLineAtExit);
     }
     double seconds = Math.max(1e-9, (now - start) / 1e9);
-    String rate = MemorySize.format((long) (done / seconds)) + "/s";
+    // No rate before one redraw interval has passed: a rate over the first few bytes means nothing.
+    String rate = now - start < REDRAW_NANOS ? "" : ", " + MemorySize.format((long) (done / seconds)) + "/s";
     if (total > 0) {
       int width = 30;
       long shown = Math.min(done, total);
       int filled = (int) (width * shown / total);
-      err.printf(Locale.ROOT, "\r%s [%s%s] %3d%% %s of %s, %s\033[K", label, "=".repeat(filled), " ".repeat(width - filled),
+      err.printf(Locale.ROOT, "\r%s [%s%s] %3d%% %s of %s%s\033[K", label, "=".repeat(filled), " ".repeat(width - filled),
           100 * shown / total, MemorySize.format(done), MemorySize.format(total), rate);
     } else {
-      err.printf(Locale.ROOT, "\r%s %s, %s\033[K", label, MemorySize.format(done), rate);
+      err.printf(Locale.ROOT, "\r%s %s%s\033[K", label, MemorySize.format(done), rate);
     }
     err.flush();
   }
