@@ -191,6 +191,15 @@ class VineyarddOptionsIT {
   }
 
   @Test
+  void aSocketPathThatHoldsSomethingElseIsRefusedAndLeftAlone() throws Exception {
+    Path precious = Files.writeString(work.resolve("precious.txt"), "keep me");
+    ChildJvm.Result r = vineyardd("--socket", precious.toString(), "--size", "16Mi", "--rpc-port", "0");
+    assertEquals(2, r.exitCode(), r.output());
+    assertTrue(r.output().contains("exists and is not a socket"), r.output());
+    assertEquals("keep me", Files.readString(precious), "the file is left as it was");
+  }
+
+  @Test
   void aConfigFileWithAnUnknownKeyOrNoFileIsAUsageError() throws Exception {
     Path config = Files.writeString(work.resolve("typo.conf"), "sise = 1Gi\nsize = 1Gi\n");
     ChildJvm.Result typo = vineyardd("--config", config.toString(), "--socket", work.resolve("v.sock").toString());

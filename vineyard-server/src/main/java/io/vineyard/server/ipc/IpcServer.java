@@ -145,7 +145,13 @@ public final class IpcServer implements AutoCloseable {
         Files.createDirectories(parent);
         LOG.info("created {} for the socket (it did not exist)", parent);
       }
-      if (Files.exists(socket)) {
+      if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        int type = (int) Files.getAttribute(socket, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS) & 0170000;
+        if (type != 0140000) {
+          // Never delete what is not a socket: a mistyped --socket must not cost a file.
+          throw new VineyardException(ErrorCode.INVALID_ARGUMENT,
+              "--socket " + socket + " exists and is not a socket; give a path that is free or holds a stale socket");
+        }
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
           probe.connect(UnixDomainSocketAddress.of(socket));
           throw new VineyardException(
