@@ -56,3 +56,25 @@ bench_stop() {
     wait "$bench_pid" 2>/dev/null || true
   fi
 }
+
+# bench_cleanup NAME [PATH...]: the EXIT trap of a one-daemon benchmark: stops the harness and the
+# daemon, shows the daemon's last log lines after a failure, removes its shared memory ($shm_dir),
+# $tmp and the PATHs, and exits with the status the script was exiting with.
+bench_cleanup() {
+  local rc=$?
+  local name=$1
+  shift
+  trap - EXIT INT TERM
+  bench_stop
+  daemon_stop "$name"
+  if [ "$rc" != 0 ] && [ -s "$daemon_log" ]; then
+    echo "[$name] last lines of the daemon log:" >&2
+    tail -n 20 "$daemon_log" >&2 || true
+  fi
+  if [ -n "$daemon_pid" ]; then
+    rm -rf "$shm_dir/vineyardd-$daemon_pid"
+  fi
+  rmdir "$shm_dir" 2>/dev/null || true
+  rm -rf "$@" "$tmp"
+  exit "$rc"
+}

@@ -77,20 +77,7 @@ daemon_pid=""
 bench_pid=""
 
 cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  bench_stop
-  daemon_stop spill
-  if [ "$rc" != 0 ] && [ -s "$daemon_log" ]; then
-    echo "[spill] last lines of the daemon log:" >&2
-    tail -n 20 "$daemon_log" >&2 || true
-  fi
-  if [ -n "$daemon_pid" ]; then
-    rm -rf "$shm_dir/vineyardd-$daemon_pid"
-  fi
-  rmdir "$shm_dir" 2>/dev/null || true
-  rm -rf "$spill_dir" "$tmp"
-  exit "$rc"
+  bench_cleanup spill "$spill_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

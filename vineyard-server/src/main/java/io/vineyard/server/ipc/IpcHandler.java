@@ -67,6 +67,26 @@ import org.slf4j.LoggerFactory;
 final class IpcHandler extends SimpleChannelInboundHandler<Request> {
 
   private static final Logger LOG = LoggerFactory.getLogger(IpcHandler.class);
+
+  /**
+   * Shortest time between two full collections asked for by trims: any client may send a trim, and
+   * a loop of them must not keep the daemon in stop-the-world pauses.
+   */
+  static final long HEAP_COLLECT_INTERVAL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+
+  /** When the last asked-for full collection ran ({@link System#nanoTime()}), or 0. */
+  private static final java.util.concurrent.atomic.AtomicLong LAST_HEAP_COLLECT = new java.util.concurrent.atomic.AtomicLong();
+
+  /** A full collection, unless one ran less than {@code intervalNanos} ago; returns whether it ran. */
+  static boolean collectHeapAtMostEvery(long intervalNanos) {
+    long now = System.nanoTime();
+    long last = LAST_HEAP_COLLECT.get();
+    if (last != 0 && now - last < intervalNanos || !LAST_HEAP_COLLECT.compareAndSet(last, now)) {
+      return false;
+    }
+    System.gc();
+    return true;
+  }
   private static final Empty EMPTY = Empty.getDefaultInstance();
   /** Waiting requests one connection may have; beyond it the daemon stops reading that connection until some finish. */
   static final int MAX_WAITING = 1024;
@@ -233,7 +253,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         // An asked-for trim also gives back the heap the daemon grew to and no longer uses (a full
         // collection: G1 then uncommits what is free beyond its -Xms).
         answer(ctx, rid, service.arena().trimAsync().thenApply(n -> {
-          System.gc();
+          collectHeapAtMostEvery(HEAP_COLLECT_INTERVAL_NANOS);
           return n;
         }), (r, n) -> r.setTrim(TrimResponse.newBuilder()
             .setReleasedBytes(n).setRssBeforeBytes(rssBefore).setRssAfterBytes(Rss.bytes())));
