@@ -11,7 +11,8 @@
 #
 # 8 and then 48 connections, each on its own thread of one harness JVM, run a rotation of
 # create + seal, get, put/get meta, names, list, stats and deletes; then everything is deleted,
-# the daemon trimmed and its resident set compared with its start. The daemon gets its own socket
+# the daemon trimmed and its resident set compared with the one it had after a warm-up phase,
+# emptied and trimmed (a fresh JVM's is printed too). The daemon gets its own socket
 # in a temporary directory and its shared memory under /dev/shm/vineyard-load-bench, both removed
 # on exit, whatever happens.
 set -euo pipefail
