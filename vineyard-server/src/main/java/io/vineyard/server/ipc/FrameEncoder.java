@@ -9,32 +9,45 @@ import io.netty.handler.codec.MessageToByteEncoder;
 import java.nio.ByteBuffer;
 
 /**
- * Encodes a protobuf message as one frame, a 4-byte big-endian length and the message, in a single
+ * Encodes an answer (a protobuf message, or {@link MetaFrames}) as one frame, a 4-byte big-endian length and the message, in a single
  * buffer: one allocation and one buffer to write per answer (a separate length prefix would be a
  * second buffer in every {@code writev}).
  */
 @ChannelHandler.Sharable
-final class FrameEncoder extends MessageToByteEncoder<MessageLite> {
+final class FrameEncoder extends MessageToByteEncoder<Object> {
 
   static final FrameEncoder INSTANCE = new FrameEncoder();
 
   private FrameEncoder() {
-    super(MessageLite.class);
+    super(Object.class);
   }
 
   @Override
-  protected ByteBuf allocateBuffer(ChannelHandlerContext ctx, MessageLite msg, boolean preferDirect) {
-    int size = 4 + msg.getSerializedSize();
+  public boolean acceptOutboundMessage(Object msg) {
+    return msg instanceof MessageLite || msg instanceof MetaFrames;
+  }
+
+  private static int sizeOf(Object msg) {
+    return msg instanceof MetaFrames f ? f.size() : ((MessageLite) msg).getSerializedSize();
+  }
+
+  @Override
+  protected ByteBuf allocateBuffer(ChannelHandlerContext ctx, Object msg, boolean preferDirect) {
+    int size = 4 + sizeOf(msg);
     return preferDirect ? ctx.alloc().ioBuffer(size, size) : ctx.alloc().heapBuffer(size, size);
   }
 
   @Override
-  protected void encode(ChannelHandlerContext ctx, MessageLite msg, ByteBuf out) throws Exception {
-    int size = msg.getSerializedSize();
+  protected void encode(ChannelHandlerContext ctx, Object msg, ByteBuf out) throws Exception {
+    int size = sizeOf(msg);
     out.writeInt(size);
     ByteBuffer body = out.nioBuffer(out.writerIndex(), size);
     CodedOutputStream cos = CodedOutputStream.newInstance(body);
-    msg.writeTo(cos);
+    if (msg instanceof MetaFrames f) {
+      f.writeTo(cos);
+    } else {
+      ((MessageLite) msg).writeTo(cos);
+    }
     cos.flush();
     out.writerIndex(out.writerIndex() + size);
   }

@@ -1,5 +1,6 @@
 package io.vineyard.server.ipc;
 
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -24,7 +25,6 @@ import io.vineyard.proto.ipc.DeleteResponse;
 import io.vineyard.proto.ipc.Empty;
 import io.vineyard.proto.ipc.ExistsResponse;
 import io.vineyard.proto.ipc.GetBlobsResponse;
-import io.vineyard.proto.ipc.GetMetaResponse;
 import io.vineyard.proto.ipc.GetNameResponse;
 import io.vineyard.proto.ipc.InstancesResponse;
 import io.vineyard.proto.ipc.ListRequest;
@@ -223,11 +223,17 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
           Response.newBuilder().setExists(ExistsResponse.newBuilder().setExists(service.exists(req.getExists().getId()))), null);
       case PUT_META -> answer(ctx, rid, service.putMeta(metaToStore(req.getPutMeta().getMeta(), service.limits())),
           (r, id) -> r.setPutMeta(PutMetaResponse.newBuilder().setId(id.value())));
-      case GET_META -> answer(ctx, rid, service.getMeta(req.getGetMeta().getId()),
-          (r, m) -> r.setGetMeta(GetMetaResponse.newBuilder().setMeta(Protos.toProto(m))));
+      case GET_META -> answerFrame(ctx, rid, service.getMeta(req.getGetMeta().getId()), m -> {
+        MetaFrames frame = MetaFrames.getMeta(rid, m);
+        if (frame.size() > service.maxReply() - REPLY_SLACK) {
+          throw service.replyTooLarge("get_meta", frame.size());
+        }
+        return frame;
+      });
       case LIST -> {
         ListRequest l = req.getList();
-        answer(ctx, rid, service.list(l.getTypenamePattern(), l.getLimit(), l.getGlobal(), l.getTopLevel()), (r, listing) -> r.setList(Protos.toProto(listing, service.maxReply() - REPLY_SLACK)));
+        answerFrame(ctx, rid, service.list(l.getTypenamePattern(), l.getLimit(), l.getGlobal(), l.getTopLevel()),
+            listing -> MetaFrames.list(rid, listing, service.maxReply() - REPLY_SLACK));
       }
       case PUT_NAME -> answer(ctx, rid, service.putName(req.getPutName().getName(), req.getPutName().getId()),
           (r, v) -> r.setPutName(EMPTY));
@@ -326,8 +332,18 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   private <T> void answer(
       ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, BiConsumer<Response.Builder, T> fill,
       Function<T, Needs> needs) {
+    whenDone(ctx, f, () -> complete(ctx, rid, f, fill, needs));
+  }
+
+  /** As {@link #answer}, for answers encoded straight into their frame ({@link MetaFrames}). */
+  private <T> void answerFrame(ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, Function<T, MetaFrames> encode) {
+    whenDone(ctx, f, () -> completeFrame(ctx, rid, f, encode));
+  }
+
+  /** Runs {@code deliver} once {@code f} is done: at once if it is, else on the event loop, reading on meanwhile. */
+  private void whenDone(ChannelHandlerContext ctx, CompletableFuture<?> f, Runnable deliver) {
     if (f.isDone()) {
-      complete(ctx, rid, f, fill, needs);
+      deliver.run();
       return;
     }
     waiting++;
@@ -341,8 +357,29 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
         readingPaused = false;
         ctx.channel().config().setAutoRead(true);
       }
-      complete(ctx, rid, f, fill, needs);
+      deliver.run();
     }));
+  }
+
+  private <T> void completeFrame(ChannelHandlerContext ctx, long rid, CompletableFuture<T> f, Function<T, MetaFrames> encode) {
+    T value;
+    try {
+      value = f.join();
+    } catch (RuntimeException e) {
+      write(ctx, rid, null, e);
+      return;
+    }
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    MetaFrames frame;
+    try {
+      frame = encode.apply(value);
+    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+      write(ctx, rid, null, e);
+      return;
+    }
+    afterSend(ctx, rid, "metadata", ctx.writeAndFlush(frame));
   }
 
   private <T> void complete(
@@ -379,6 +416,23 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     write(ctx, rid, r, null);
   }
 
+  /**
+   * An answer that cannot be encoded or sent must not vanish: the client would wait for it until
+   * its timeout. The connection is closed instead (the client's calls fail at once), with the cause.
+   */
+  private void afterSend(ChannelHandlerContext ctx, long rid, Object kind, ChannelFuture done) {
+    done.addListener(w -> {
+      if (!w.isSuccess()) {
+        if (w.cause() instanceof java.nio.channels.ClosedChannelException || !ctx.channel().isActive()) {
+          LOG.debug("{}: answer to request {} not sent, the connection is closed", who(), rid);
+        } else {
+          LOG.warn("{}: closing connection: the answer to request {} ({}) could not be sent: {}", who(), rid, kind, w.cause().toString());
+        }
+        ctx.close();
+      }
+    });
+  }
+
   /** Gives back what an answer that is not sent would have handed out: the pins of a get, the blobs of a create. */
   private void undo(Response.BodyCase kind, Object value) {
     if (!(value instanceof List<?> list)) {
@@ -410,18 +464,7 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
     r.setRequestId(rid);
     Response.BodyCase kind = r.getBodyCase();
     var done = ctx.writeAndFlush(r.build());
-    // An answer that cannot be encoded or sent must not vanish: the client would wait for it until
-    // its timeout. The connection is closed instead (the client's calls fail at once), with the cause.
-    done.addListener(w -> {
-      if (!w.isSuccess()) {
-        if (w.cause() instanceof java.nio.channels.ClosedChannelException || !ctx.channel().isActive()) {
-          LOG.debug("{}: answer to request {} not sent, the connection is closed", who(), rid);
-        } else {
-          LOG.warn("{}: closing connection: the answer to request {} ({}) could not be sent: {}", who(), rid, kind, w.cause().toString());
-        }
-        ctx.close();
-      }
-    });
+    afterSend(ctx, rid, kind, done);
     if (failure != null && r.getError().getCode() == ErrorCode.PROTOCOL_ERROR.code()) {
       LOG.warn("{}: closing connection: {}", who(), r.getError().getMessage());
       done.addListener(ChannelFutureListener.CLOSE);

@@ -13,6 +13,7 @@ import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.memory.MemoryArena.Range;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -946,7 +947,7 @@ public final class ObjectStore {
     return e != null && e.globalTree != null;
   }
 
-  private boolean visible(long id) {
+  private boolean visible(Long id) {
     if (objects.containsKey(id)) {
       return true;
     }
@@ -1175,35 +1176,36 @@ public final class ObjectStore {
     // A pattern no blob matches walks the objects only, not every blob (under load, building
     // metadata for every blob was most of the daemon's garbage and of this lock's hold time).
     boolean blobsMatch = p.matches(ObjectMeta.BLOB_TYPENAME);
-    long[] order;
+    // The ids stay the boxed keys of the tables (new boxes for every id were much of a listing's garbage).
+    Long[] order;
     String[] types;
     synchronized (this) {
       Collection<Long> source = blobsMatch ? creationOrder : objectOrder;
-      order = new long[source.size()];
+      order = new Long[source.size()];
       types = new String[order.length];
       int i = 0;
-      for (long id : source) {
+      for (Long id : source) {
         MetaEntry e = objects.get(id);
         order[i] = id;
         types[i++] = e != null ? e.shallow.typename() : ObjectMeta.BLOB_TYPENAME;
       }
     }
     Map<String, Boolean> seen = new HashMap<>();
-    List<Long> matched = new ArrayList<>();
+    int matched = 0;
     for (int i = 0; i < order.length; i++) {
       if (seen.computeIfAbsent(types[i], p::matches)) {
-        matched.add(order[i]);
+        order[matched++] = order[i];
       }
     }
     synchronized (this) {
-      return collect(matched, max, topLevel);
+      return collect(Arrays.asList(order).subList(0, matched), max, topLevel);
     }
   }
 
   /** Up to {@code max} of the ids that are still visible (and top-level, if asked), in their order. */
   private Listing collect(Collection<Long> ids, int max, boolean topLevel) {
     List<ObjectInfo> out = new ArrayList<>();
-    for (long id : ids) {
+    for (Long id : ids) {
       if (!visible(id) || (topLevel && !parentsOf(id).isEmpty())) {
         continue;
       }
