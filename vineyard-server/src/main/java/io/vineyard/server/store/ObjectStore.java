@@ -1191,9 +1191,10 @@ public final class ObjectStore {
       }
     }
     Map<String, Boolean> seen = new HashMap<>();
+    java.util.function.Function<String, Boolean> match = p::matches; // once: a method reference in the loop is an object an id
     int matched = 0;
     for (int i = 0; i < order.length; i++) {
-      if (seen.computeIfAbsent(types[i], p::matches)) {
+      if (seen.computeIfAbsent(types[i], match)) {
         order[matched++] = order[i];
       }
     }
