@@ -941,6 +941,11 @@ public final class ObjectStore {
     return visible(id);
   }
 
+  /** What the stored metadata counts against the heap budget (--meta-memory), as {@link RequestLimits#metaBytes} counts it. */
+  synchronized long countedMetaBytes() {
+    return metaBytes;
+  }
+
   /** Whether the id is a global object of this instance. */
   public synchronized boolean isGlobal(long id) {
     MetaEntry e = objects.get(id);

@@ -143,26 +143,71 @@ public record RequestLimits(
   }
 
   /**
-   * What an object's metadata is counted for against the heap budget: its strings in UTF-8, eight
-   * bytes a number, and an allowance for the table's own objects.
+   * What an object's metadata is counted for against the heap budget: what it takes on the heap, as
+   * measured (MetaBudgetTest): its strings as Java keeps them (one byte a character, two for the
+   * whole string once one character is past U+00FF; a string of half a heap region or more takes
+   * whole regions), and for each object, field and member the table's own objects (a member costs
+   * its entry, its reference and its place in the member's set of parents).
    */
   public static long metaBytes(ObjectMeta meta) {
-    long total = 256 + utf8Length(meta.typename());
+    long total = OBJECT_HEAP + heapBytes(meta.typename());
     for (Map.Entry<String, Object> f : meta.fields().entrySet()) {
-      total += 64 + utf8Length(f.getKey()) + valueBytes(f.getValue());
+      total += FIELD_HEAP + heapBytes(f.getKey()) + valueHeap(f.getValue());
     }
     for (String m : meta.members().keySet()) {
-      total += 96 + utf8Length(m);
+      total += MEMBER_HEAP + heapBytes(m);
     }
     return total;
   }
 
+  /** Heap of one stored object beside its strings, fields and members (its entries in the store's tables). */
+  private static final long OBJECT_HEAP = 512;
+  /** Heap of one field beside its name and value (a map entry). */
+  private static final long FIELD_HEAP = 64;
+  /** Heap of one member beside its name (measured about 390 bytes). */
+  private static final long MEMBER_HEAP = 400;
+  /** The heap's region size (G1: an array of half a region or more takes whole regions); 1 MiB if unknown. */
+  private static final long REGION = regionSize();
+
+  private static long regionSize() {
+    try {
+      var hotspot = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+      long r = Long.parseLong(hotspot.getVMOption("G1HeapRegionSize").getValue());
+      return r > 0 ? r : 1L << 20;
+    } catch (RuntimeException | LinkageError e) {
+      return 1L << 20;
+    }
+  }
+
+  /** UTF-8 bytes of a field's value (a number counts eight). */
   private static long valueBytes(Object v) {
     return switch (v) {
       case String s -> utf8Length(s);
       case ObjectMeta.Json j -> utf8Length(j.text());
       default -> Long.BYTES;
     };
+  }
+
+  private static long valueHeap(Object v) {
+    return switch (v) {
+      case String s -> heapBytes(s);
+      case ObjectMeta.Json j -> 16 + heapBytes(j.text());
+      default -> 16; // a boxed number or boolean
+    };
+  }
+
+  /** Heap of a string: the object, its array's header and one or two bytes a character. */
+  static long heapBytes(String s) {
+    long chars = s.length();
+    boolean latin1 = true;
+    for (int i = 0; i < s.length() && latin1; i++) {
+      latin1 = s.charAt(i) <= 0xFF;
+    }
+    long array = 16 + (latin1 ? chars : 2 * chars);
+    if (array >= REGION / 2) {
+      array = (array + REGION - 1) / REGION * REGION; // a humongous object: whole regions
+    }
+    return 24 + array;
   }
 
   /** UTF-8 length of {@code s}, without encoding it. */
