@@ -261,6 +261,10 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       description = "Bytes one object's fields and members may take together.")
   String maxMetaSize;
 
+  @Option(names = "--max-tree-objects", paramLabel = "N", defaultValue = "" + RequestLimits.DEFAULT_TREE_OBJECTS,
+      description = "Objects an object's tree may hold, a member counted as often as it appears in the tree.")
+  long maxTreeObjects;
+
   @Option(names = "--meta-memory", paramLabel = "SIZE",
       description = "Heap the metadata of all stored objects may take (default: half the JVM's maximum heap);"
           + " a put beyond it fails with an out-of-memory error.")
@@ -272,15 +276,19 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
     long name = parseSize("--max-name-size", maxNameSize);
     long meta = parseSize("--max-meta-size", maxMetaSize);
     long budget = metaMemory == null ? RequestLimits.defaultMetaMemory() : parseSize("--meta-memory", metaMemory);
+    if (listLimit < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--list-limit must be at least 1, got " + listLimit);
+    }
     if (maxDepth < 2 || maxDepth > RequestLimits.DEPTH_CEILING) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "--max-depth must be between 2 and " + RequestLimits.DEPTH_CEILING);
     }
-    if (maxRequestIds < 1 || maxFields < 1 || field < 1 || name < 1 || name > Integer.MAX_VALUE || meta < 1 || budget < 1) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
-          "--max-request-ids, --max-fields, --max-field-size, --max-name-size, --max-meta-size and --meta-memory must be positive");
+    if (maxRequestIds < 1 || maxFields < 1 || field < 1 || name < 1 || name > Integer.MAX_VALUE || meta < 1 || budget < 1
+        || maxTreeObjects < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--max-request-ids, --max-fields, --max-field-size,"
+          + " --max-name-size, --max-meta-size, --max-tree-objects and --meta-memory must be positive");
     }
-    return new RequestLimits(maxRequestIds, maxDepth, maxFields, field, (int) name, meta, budget);
+    return new RequestLimits(maxRequestIds, maxDepth, maxFields, field, (int) name, meta, budget, maxTreeObjects);
   }
 
   // ---- end of request limits ----

@@ -10,6 +10,15 @@ import java.util.ArrayDeque;
  */
 final class JsonSyntax {
 
+  /**
+   * Deepest nesting of arrays and objects a document may have: the documents are read back by
+   * consumers that recurse (Python's json stops near 1,000 levels), and the CLI prints them.
+   */
+  static final int MAX_NESTING = 512;
+
+  /** Longest number literal, in characters (Python refuses integers of more than 4,300 digits). */
+  static final int MAX_NUMBER_CHARS = 1000;
+
   private JsonSyntax() {}
 
   /** Null when {@code text} is one JSON document, else what is wrong and where. */
@@ -63,22 +72,24 @@ final class JsonSyntax {
         char c = next("a value");
         switch (c) {
           case '{' -> {
+            checkNesting();
             skipSpace();
             if (peek() == '}') {
               i++;
               return;
             }
-            open.push('{');
+            push('{');
             key();
             continue; // its first value
           }
           case '[' -> {
+            checkNesting();
             skipSpace();
             if (peek() == ']') {
               i++;
               return;
             }
-            open.push('[');
+            push('[');
             continue;
           }
           case '"' -> string();
@@ -95,6 +106,17 @@ final class JsonSyntax {
         }
         return;
       }
+    }
+
+    /** A container opens (just read): refused when it would be more than {@link #MAX_NESTING} deep, empty or not. */
+    private void checkNesting() {
+      if (open.size() >= MAX_NESTING) {
+        throw fail("nested more than " + MAX_NESTING + " levels deep", i - 1);
+      }
+    }
+
+    private void push(char c) {
+      open.push(c);
     }
 
     private void key() {
@@ -157,6 +179,9 @@ final class JsonSyntax {
         }
         requireDigit(start);
         digits();
+      }
+      if (i - start > MAX_NUMBER_CHARS) {
+        throw fail("a number of " + (i - start) + " characters, more than " + MAX_NUMBER_CHARS, start);
       }
     }
 

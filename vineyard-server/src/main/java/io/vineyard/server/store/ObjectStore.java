@@ -103,12 +103,15 @@ public final class ObjectStore {
     final int depth;
     /** What its metadata counts against the heap budget ({@link RequestLimits#metaBytes}). */
     final long metaBytes;
+    /** Objects of its tree, itself included, a member counted as often as it appears (a blob is 1). */
+    final long treeObjects;
 
-    MetaEntry(ObjectMeta shallow, ObjectMeta globalTree, int depth, long metaBytes) {
+    MetaEntry(ObjectMeta shallow, ObjectMeta globalTree, int depth, long metaBytes, long treeObjects) {
       this.shallow = shallow;
       this.globalTree = globalTree;
       this.depth = depth;
       this.metaBytes = metaBytes;
+      this.treeObjects = treeObjects;
     }
   }
 
@@ -383,7 +386,8 @@ public final class ObjectStore {
 
   private static void checkSize(long size) {
     if (size < 0) {
-      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "blob size must not be negative: " + size);
+      // The wire's size is unsigned: what reads as negative here is 2^63 bytes or more.
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "a blob of " + Long.toUnsignedString(size) + " bytes is larger than any store");
     }
   }
 
@@ -989,6 +993,28 @@ public final class ObjectStore {
             + " an object tree may have (--max-depth; a blob is one level)");
   }
 
+  /** Objects of the tree under {@code id}, as {@link MetaEntry#treeObjects} counts them (a blob is 1). */
+  private long treeObjectsOf(long id) {
+    MetaEntry e = objects.get(id);
+    return e == null ? 1 : e.treeObjects;
+  }
+
+  private static long saturatedAdd(long a, long b) {
+    long r = a + b;
+    return r < 0 ? Long.MAX_VALUE : r;
+  }
+
+  /** Objects of a tree given whole, counted up to a little past {@code max} (then it stops walking). */
+  static long treeObjects(ObjectMeta root, long max) {
+    long n = 0;
+    List<ObjectMeta> stack = new ArrayList<>(List.of(root));
+    while (!stack.isEmpty() && n <= max) {
+      n++;
+      stack.addAll(stack.removeLast().members().values());
+    }
+    return n;
+  }
+
   /** Levels of the tree under {@code id}: a blob 1, an object 1 + its deepest member's. */
   private int depthOf(long id) {
     MetaEntry e = objects.get(id);
@@ -1024,10 +1050,15 @@ public final class ObjectStore {
     if (depth > limits.maxDepth()) {
       throw tooDeep(depth);
     }
+    long treeObjects = 1;
+    for (ObjectMeta ref : refs.values()) { // per member name: one object under two names is spelt out twice
+      treeObjects = saturatedAdd(treeObjects, treeObjectsOf(ref.id().value()));
+    }
+    limits.checkTreeObjects(treeObjects);
     long nbytes = meta.nbytes() == 0 ? distinctBlobBytes(memberIds) : meta.nbytes();
     long id = ids.nextObjectId().value();
     ObjectMeta shallow = ObjectMeta.of(new ObjectId(id), meta.typename(), nbytes, instanceId, false, meta.fields(), refs);
-    objects.put(id, new MetaEntry(shallow, null, depth, bytes));
+    objects.put(id, new MetaEntry(shallow, null, depth, bytes, treeObjects));
     metaBytes += bytes;
     creationOrder.add(id);
     objectOrder.add(id);
@@ -1048,11 +1079,14 @@ public final class ObjectStore {
     }
     long nbytes = 0;
     int depth = 1;
+    long treeObjects = 1;
     Map<String, ObjectMeta> refs = new TreeMap<>();
     for (Map.Entry<String, ObjectMeta> e : memberTrees.entrySet()) {
       nbytes += e.getValue().nbytes();
       refs.put(e.getKey(), ObjectMeta.reference(e.getValue().id()));
       depth = Math.max(depth, 1 + treeDepth(e.getValue()));
+      treeObjects = saturatedAdd(treeObjects, treeObjects(e.getValue(), limits.maxTreeObjects()));
+      limits.checkTreeObjects(treeObjects);
       bytes += treeBytes(e.getValue());
     }
     if (depth > limits.maxDepth()) {
@@ -1069,7 +1103,7 @@ public final class ObjectStore {
     ObjectId id = ids.nextObjectId();
     ObjectMeta shallow = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), refs);
     ObjectMeta tree = ObjectMeta.of(id, meta.typename(), nbytes, instanceId, true, meta.fields(), memberTrees);
-    objects.put(id.value(), new MetaEntry(shallow, tree, depth, bytes));
+    objects.put(id.value(), new MetaEntry(shallow, tree, depth, bytes, treeObjects));
     metaBytes += bytes;
     creationOrder.add(id.value());
     objectOrder.add(id.value());
@@ -1131,12 +1165,17 @@ public final class ObjectStore {
     return blobs.get(id).parents;
   }
 
-  /** The object's metadata with every member expanded. */
+  /**
+   * The object's metadata with every member expanded. A member that appears at several places of
+   * the tree is expanded once and the same instance shared, so the heap this takes grows with the
+   * distinct objects of the tree (what spells it out, an encoder, is bounded by
+   * {@link RequestLimits#maxTreeObjects} and by the size an answer may take).
+   */
   public synchronized ObjectMeta getMeta(long id) {
-    return expand(id);
+    return expand(id, null);
   }
 
-  private ObjectMeta expand(long id) {
+  private ObjectMeta expand(long id, Map<Long, ObjectMeta> done) {
     MetaEntry e = objects.get(id);
     if (e == null) {
       return blobMeta(sealedBlob(id));
@@ -1147,10 +1186,17 @@ public final class ObjectStore {
     if (e.shallow.members().isEmpty()) {
       return e.shallow;
     }
+    Map<Long, ObjectMeta> expanded = done == null ? new HashMap<>() : done;
+    ObjectMeta known = expanded.get(id);
+    if (known != null) {
+      return known;
+    }
     Map<String, ObjectMeta> members = new TreeMap<>();
-    e.shallow.members().forEach((name, ref) -> members.put(name, expand(ref.id().value())));
+    e.shallow.members().forEach((name, ref) -> members.put(name, expand(ref.id().value(), expanded)));
     ObjectMeta s = e.shallow;
-    return ObjectMeta.of(s.id(), s.typename(), s.nbytes(), s.instanceId(), false, s.fields(), members);
+    ObjectMeta tree = ObjectMeta.of(s.id(), s.typename(), s.nbytes(), s.instanceId(), false, s.fields(), members);
+    expanded.put(id, tree);
+    return tree;
   }
 
   private ObjectMeta blobMeta(BlobEntry b) {

@@ -24,9 +24,23 @@ import java.util.Map;
  *     {@link #metaBytes} counts them
  * @param metaMemory heap that the metadata of all stored objects may take together, as counted by
  *     {@link #metaBytes}
+ * @param maxTreeObjects objects an object's tree may hold, a member counted as often as it appears
+ *     in the tree: answers and persisted records spell a shared member out at every place it
+ *     appears, so a few small objects sharing their members could otherwise make an answer of
+ *     millions of objects
  */
 public record RequestLimits(
-    int maxIds, int maxDepth, int maxFields, long maxFieldBytes, int maxNameBytes, long maxMetaBytes, long metaMemory) {
+    int maxIds, int maxDepth, int maxFields, long maxFieldBytes, int maxNameBytes, long maxMetaBytes, long metaMemory,
+    long maxTreeObjects) {
+
+  /** The default of {@link #maxTreeObjects}. */
+  public static final long DEFAULT_TREE_OBJECTS = 100_000;
+
+  /** Limits with the default {@link #maxTreeObjects}. */
+  public RequestLimits(
+      int maxIds, int maxDepth, int maxFields, long maxFieldBytes, int maxNameBytes, long maxMetaBytes, long metaMemory) {
+    this(maxIds, maxDepth, maxFields, maxFieldBytes, maxNameBytes, maxMetaBytes, metaMemory, DEFAULT_TREE_OBJECTS);
+  }
 
   /** The largest {@link #maxDepth} that may be configured: what clients read and the etcd records hold. */
   public static final int DEPTH_CEILING = io.vineyard.internal.Protos.MAX_TREE_DEPTH;
@@ -39,7 +53,8 @@ public record RequestLimits(
       new RequestLimits(100_000, 64, 100_000, 16L << 20, 4096, 32L << 20, defaultMetaMemory());
 
   public RequestLimits {
-    if (maxIds < 1 || maxFields < 1 || maxFieldBytes < 1 || maxNameBytes < 1 || maxMetaBytes < 1 || metaMemory < 1) {
+    if (maxIds < 1 || maxFields < 1 || maxFieldBytes < 1 || maxNameBytes < 1 || maxMetaBytes < 1 || metaMemory < 1
+        || maxTreeObjects < 1) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "request limits must be positive");
     }
     // The daemon's flag stops at DEPTH_CEILING; the store itself works at any depth (tests go deeper).
@@ -55,12 +70,26 @@ public record RequestLimits(
 
   /** These limits with another depth limit. */
   public RequestLimits withMaxDepth(int depth) {
-    return new RequestLimits(maxIds, depth, maxFields, maxFieldBytes, maxNameBytes, maxMetaBytes, metaMemory);
+    return new RequestLimits(maxIds, depth, maxFields, maxFieldBytes, maxNameBytes, maxMetaBytes, metaMemory, maxTreeObjects);
   }
 
   /** These limits with another heap budget for metadata. */
   public RequestLimits withMetaMemory(long bytes) {
-    return new RequestLimits(maxIds, maxDepth, maxFields, maxFieldBytes, maxNameBytes, maxMetaBytes, bytes);
+    return new RequestLimits(maxIds, maxDepth, maxFields, maxFieldBytes, maxNameBytes, maxMetaBytes, bytes, maxTreeObjects);
+  }
+
+  /** These limits with another limit on the objects of a tree. */
+  public RequestLimits withMaxTreeObjects(long objects) {
+    return new RequestLimits(maxIds, maxDepth, maxFields, maxFieldBytes, maxNameBytes, maxMetaBytes, metaMemory, objects);
+  }
+
+  /** Refuses a tree of more than {@link #maxTreeObjects} objects. */
+  public void checkTreeObjects(long objects) {
+    if (objects > maxTreeObjects) {
+      throw invalid("the object's tree would hold " + (objects == Long.MAX_VALUE ? "more than " + maxTreeObjects : objects)
+          + " objects, more than the " + maxTreeObjects + " a tree may hold (--max-tree-objects; a member counts as often"
+          + " as it appears in the tree, as answers and persisted records spell it out)");
+    }
   }
 
   /** Refuses a request naming more than {@link #maxIds} ids. */
@@ -82,7 +111,7 @@ public record RequestLimits(
   public long checkMeta(ObjectMeta meta) {
     checkText("typename", meta.typename());
     if (meta.nbytes() < 0) {
-      throw invalid("nbytes must not be negative, got " + meta.nbytes());
+      throw invalid("nbytes " + Long.toUnsignedString(meta.nbytes()) + " is more than 2^63 - 1, the most an object may have");
     }
     if (meta.fields().size() > maxFields) {
       throw invalid("an object may have at most " + maxFields + " fields (--max-fields), this one has " + meta.fields().size());

@@ -2,6 +2,7 @@ package io.vineyard.server.store;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -29,10 +30,23 @@ class JsonSyntaxTest {
   }
 
   @Test
-  void deepNestingCostsNoStack() {
-    int n = 1_000_000;
+  void nestingIsBoundedAndCostsNoStack() {
+    int n = JsonSyntax.MAX_NESTING;
     assertNull(JsonSyntax.check("[".repeat(n) + "]".repeat(n)));
-    assertNotNull(JsonSyntax.check("[".repeat(n) + "]".repeat(n - 1)));
     assertNull(JsonSyntax.check("{\"a\":".repeat(n) + "1" + "}".repeat(n)));
+    assertNotNull(JsonSyntax.check("[".repeat(n) + "]".repeat(n - 1)));
+    // Deeper documents broke the consumers of the CLI's JSON output (Python's json recurses).
+    String deep = JsonSyntax.check("[".repeat(n + 1) + "]".repeat(n + 1));
+    assertTrue(deep != null && deep.contains("nested more than 512"), deep);
+    assertNotNull(JsonSyntax.check("[".repeat(1_000_000) + "]".repeat(1_000_000)));
+  }
+
+  @Test
+  void numbersAreBounded() {
+    assertNull(JsonSyntax.check("1".repeat(JsonSyntax.MAX_NUMBER_CHARS)));
+    assertNull(JsonSyntax.check("[-" + "1".repeat(JsonSyntax.MAX_NUMBER_CHARS - 1) + "]"));
+    String big = JsonSyntax.check("[" + "1".repeat(100_001) + "]");
+    assertTrue(big != null && big.contains("100001 characters"), big);
+    assertNotNull(JsonSyntax.check("1." + "5".repeat(JsonSyntax.MAX_NUMBER_CHARS)));
   }
 }

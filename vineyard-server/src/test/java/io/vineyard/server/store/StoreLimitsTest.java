@@ -65,6 +65,46 @@ class StoreLimitsTest {
     return ids;
   }
 
+  /**
+   * A few small objects whose members all name the object one level down spell out 150^3 objects
+   * in an answer: get_meta ran the daemon out of heap. Now the put of such a tree is refused, and
+   * an expanded tree shares what repeats.
+   */
+  @Test
+  void aTreeThatSpellsOutTooManyObjectsIsRefusedAtPut() {
+    ObjectStore s = store(RequestLimits.DEFAULT);
+    long below = blob(s);
+    List<Long> levels = new ArrayList<>();
+    for (int level = 0; level < 2; level++) {
+      ObjectMeta.Builder b = ObjectMeta.builder("t::Wide");
+      for (int i = 0; i < 150; i++) {
+        b.member("m" + i, new ObjectId(below));
+      }
+      below = s.putMeta(b.build());
+      levels.add(below);
+    }
+    ObjectMeta.Builder top = ObjectMeta.builder("t::Wide");
+    for (int i = 0; i < 150; i++) {
+      top.member("m" + i, new ObjectId(below));
+    }
+    long count = s.stats().objectCount();
+    VineyardException e = assertCode(ErrorCode.INVALID_ARGUMENT, () -> s.putMeta(top.build()));
+    assertTrue(e.getMessage().contains("3397651 objects") && e.getMessage().contains("--max-tree-objects"), e.getMessage());
+    assertEquals(count, s.stats().objectCount(), "nothing stored");
+    // The level below (1 + 150 * 151 = 22,651 objects spelt out) is read back sharing what repeats.
+    ObjectMeta tree = s.getMeta(levels.getLast());
+    assertEquals(150, tree.members().size());
+    ObjectMeta first = tree.members().get("m0");
+    tree.members().values().forEach(m -> assertTrue(m == first, "one expansion of a shared member"));
+    assertEquals(22_651, ObjectStore.treeObjects(tree, Long.MAX_VALUE));
+
+    ObjectStore tight = store(RequestLimits.DEFAULT.withMaxTreeObjects(3));
+    long b1 = blob(tight);
+    long pair = tight.putMeta(ObjectMeta.builder("t::Pair").member("a", new ObjectId(b1)).member("b", new ObjectId(b1)).build());
+    assertCode(ErrorCode.INVALID_ARGUMENT,
+        () -> tight.putMeta(ObjectMeta.builder("t::Top").member("p", new ObjectId(pair)).build()));
+  }
+
   @Test
   void theDepthLimitIsEnforcedAtPut() {
     ObjectStore s = store(RequestLimits.DEFAULT);
