@@ -1217,6 +1217,15 @@ public final class ObjectStore {
    * typename is matched once), so a listing of many objects never holds up other clients.
    */
   public Listing list(String typenameGlob, int limit, boolean topLevel) {
+    return list(typenameGlob, limit, topLevel, Long.MAX_VALUE);
+  }
+
+  /**
+   * As {@link #list(String, int, boolean)}, or null when matching the pattern would cost more than
+   * {@code budget} (characters of distinct typenames matched, times the pattern's length in 64s):
+   * the caller is an event loop, which must not spend long on one listing, and lists again off it.
+   */
+  public Listing list(String typenameGlob, int limit, boolean topLevel, long budget) {
     Glob p = typenameGlob == null || typenameGlob.isEmpty() ? null : new Glob(typenameGlob);
     int max = limit <= 0 ? defaultListLimit : limit;
     if (p == null) {
@@ -1244,7 +1253,15 @@ public final class ObjectStore {
     Map<String, Boolean> seen = new HashMap<>();
     java.util.function.Function<String, Boolean> match = p::matches; // once: a method reference in the loop is an object an id
     int matched = 0;
+    long perChar = 1 + typenameGlob.length() / 64;
+    long cost = 0;
     for (int i = 0; i < order.length; i++) {
+      if (!seen.containsKey(types[i])) {
+        cost += types[i].length() * perChar;
+        if (cost > budget) {
+          return null;
+        }
+      }
       if (seen.computeIfAbsent(types[i], match)) {
         order[matched++] = order[i];
       }

@@ -9,6 +9,7 @@ import io.vineyard.ErrorCode;
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.VineyardException;
+import io.vineyard.client.Listing;
 import io.vineyard.internal.Protos;
 import io.vineyard.server.memory.MemoryArena;
 import io.vineyard.server.records.RecordCodec;
@@ -103,6 +104,29 @@ class StoreLimitsTest {
     long pair = tight.putMeta(ObjectMeta.builder("t::Pair").member("a", new ObjectId(b1)).member("b", new ObjectId(b1)).build());
     assertCode(ErrorCode.INVALID_ARGUMENT,
         () -> tight.putMeta(ObjectMeta.builder("t::Top").member("p", new ObjectId(pair)).build()));
+  }
+
+  /**
+   * Few objects but long, distinct typenames under a long pattern: half a second of matching ran on
+   * an event loop. With a budget the listing says it would cost more (null) instead of matching.
+   */
+  @Test
+  void aListingCostlierThanItsBudgetSaysSoInsteadOfMatching() {
+    ObjectStore s = store(RequestLimits.DEFAULT);
+    for (int i = 0; i < 300; i++) {
+      s.putMeta(ObjectMeta.builder("t::" + i + "b".repeat(4000)).build());
+    }
+    String pattern = "*a".repeat(512);
+    assertEquals(null, s.list(pattern, 0, false, 256 * 1024));
+    assertTrue(s.list(pattern, 0, false, Long.MAX_VALUE).objects().isEmpty());
+    // One typename, matched once, fits a small budget: the common listing stays where it is.
+    ObjectStore same = store(RequestLimits.DEFAULT);
+    for (int i = 0; i < 300; i++) {
+      same.putMeta(ObjectMeta.builder("t::Same").field("i", (long) i).build());
+    }
+    Listing cheap = same.list("t::S*", 5, false, 100);
+    assertEquals(5, cheap.objects().size());
+    assertTrue(cheap.truncated());
   }
 
   @Test
