@@ -10,7 +10,9 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     description = {
       "Gives the pages of the daemon's free shared memory back to the system: memory that blobs held and that"
-          + " deletes freed stays resident in the region file (and counts in the daemon's resident set) until then.",
+          + " deletes freed stays in the region file (tmpfs memory, charged to whoever wrote it: free -m shows it as"
+          + " shared) until then. Also returns the daemon's unused heap (a full collection, at most one every 10 s)"
+          + " and malloc's free memory; the resident set after is read once it has settled.",
       "Blobs are not touched. A blob created later in trimmed space writes into fresh pages, which is slower the first"
           + " time. The daemon trims by itself once --trim-after bytes have been freed (not with --reserve-memory)."
     },

@@ -301,6 +301,28 @@ public final class Libc {
     }
   }
 
+  /**
+   * glibc's {@code malloc_trim(0)}: gives the free memory of malloc's heaps back to the system (the
+   * JVM's own native allocations go through malloc). False where the libc has none (musl).
+   */
+  public static boolean mallocTrim() {
+    MethodHandle h = MallocTrim.H;
+    if (h == null) {
+      return false;
+    }
+    try {
+      return (int) h.invokeExact(state(), 0L) == 1;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  private static final class MallocTrim {
+    static final MethodHandle H = LIBC.find("malloc_trim")
+        .map(symbol -> LINKER.downcallHandle(symbol, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), CAPTURE_ERRNO))
+        .orElse(null);
+  }
+
   public static int fallocate(int fd, int mode, long offset, long length) {
     try {
       return (int) Fallocate.H.invokeExact(state(), fd, mode, offset, length);

@@ -52,7 +52,23 @@ public final class Protos {
     }
   }
 
+  /**
+   * The message of a tree. A member that appears at several places as one instance (the daemon
+   * expands a shared member once) becomes one message, shared: what this builds grows with the
+   * distinct objects, not with the places they appear.
+   */
   public static io.vineyard.proto.ipc.ObjectMeta toProto(ObjectMeta meta) {
+    return toProto(meta, new java.util.IdentityHashMap<>());
+  }
+
+  private static io.vineyard.proto.ipc.ObjectMeta toProto(
+      ObjectMeta meta, Map<ObjectMeta, io.vineyard.proto.ipc.ObjectMeta> done) {
+    if (!meta.members().isEmpty()) {
+      io.vineyard.proto.ipc.ObjectMeta known = done.get(meta);
+      if (known != null) {
+        return known;
+      }
+    }
     io.vineyard.proto.ipc.ObjectMeta.Builder b =
         io.vineyard.proto.ipc.ObjectMeta.newBuilder()
             .setTypename(meta.typename())
@@ -63,8 +79,12 @@ public final class Protos {
       b.setId(meta.id().value());
     }
     meta.fields().forEach((k, v) -> b.putFields(k, toProto(v)));
-    meta.members().forEach((k, v) -> b.putMembers(k, toProto(v)));
-    return b.build();
+    meta.members().forEach((k, v) -> b.putMembers(k, toProto(v, done)));
+    io.vineyard.proto.ipc.ObjectMeta built = b.build();
+    if (!meta.members().isEmpty()) {
+      done.put(meta, built);
+    }
+    return built;
   }
 
   public static ObjectMeta fromProto(io.vineyard.proto.ipc.ObjectMeta p) {

@@ -77,6 +77,9 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
   /** When the last asked-for full collection ran ({@link System#nanoTime()}), or 0. */
   private static final java.util.concurrent.atomic.AtomicLong LAST_HEAP_COLLECT = new java.util.concurrent.atomic.AtomicLong();
 
+  /** Where a trim's collection and the wait for the resident set to settle run: off the event loops. */
+  private static final java.util.concurrent.Executor TRIM_FINISHER = r -> Thread.ofVirtual().name("vineyardd-trim").start(r);
+
   /** A full collection, unless one ran less than {@code intervalNanos} ago; returns whether it ran. */
   static boolean collectHeapAtMostEvery(long intervalNanos) {
     long now = System.nanoTime();
@@ -257,12 +260,14 @@ final class IpcHandler extends SimpleChannelInboundHandler<Request> {
       case TRIM -> {
         long rssBefore = Rss.bytes();
         // An asked-for trim also gives back the heap the daemon grew to and no longer uses (a full
-        // collection: G1 then uncommits what is free beyond its -Xms).
-        answer(ctx, rid, service.arena().trimAsync().thenApply(n -> {
-          collectHeapAtMostEvery(HEAP_COLLECT_INTERVAL_NANOS);
-          return n;
-        }), (r, n) -> r.setTrim(TrimResponse.newBuilder()
-            .setReleasedBytes(n).setRssBeforeBytes(rssBefore).setRssAfterBytes(Rss.bytes())));
+        // collection: G1 then uncommits what is free beyond its -Xms, in the background, so the
+        // resident set is read once it has settled) and malloc's free memory. Not on the event loop.
+        answer(ctx, rid, service.arena().trimAsync().thenApplyAsync(n -> {
+          boolean collected = collectHeapAtMostEvery(HEAP_COLLECT_INTERVAL_NANOS);
+          io.vineyard.internal.Libc.mallocTrim();
+          return new long[] {n, collected ? Rss.settled() : Rss.bytes()};
+        }, TRIM_FINISHER), (r, t) -> r.setTrim(TrimResponse.newBuilder()
+            .setReleasedBytes(t[0]).setRssBeforeBytes(rssBefore).setRssAfterBytes(t[1])));
       }
       case BODY_NOT_SET -> throw new VineyardException(ErrorCode.PROTOCOL_ERROR, "empty or unknown request");
     }

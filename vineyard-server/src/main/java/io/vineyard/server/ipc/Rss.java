@@ -9,6 +9,30 @@ final class Rss {
 
   private Rss() {}
 
+  /**
+   * The resident set once it stops falling (what a collection frees, G1 gives back in the
+   * background): read every 50 ms until it has fallen by less than 1 MiB over 200 ms, at most 2 s.
+   */
+  static long settled() {
+    long deadline = System.nanoTime() + 2_000_000_000L;
+    long[] recent = new long[5];
+    int n = 0;
+    while (true) {
+      long now = bytes();
+      recent[n % recent.length] = now;
+      n++;
+      if (n >= recent.length && recent[n % recent.length] - now < (1 << 20) || System.nanoTime() > deadline) {
+        return now;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return now;
+      }
+    }
+  }
+
   static long bytes() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

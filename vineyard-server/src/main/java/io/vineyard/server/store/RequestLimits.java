@@ -34,7 +34,7 @@ public record RequestLimits(
     long maxTreeObjects) {
 
   /** The default of {@link #maxTreeObjects}. */
-  public static final long DEFAULT_TREE_OBJECTS = 100_000;
+  public static final long DEFAULT_TREE_OBJECTS = 1_000_000;
 
   /** Limits with the default {@link #maxTreeObjects}. */
   public RequestLimits(

@@ -269,6 +269,42 @@ class RequestLimitsIT {
     assertServing();
   }
 
+  /**
+   * Objects whose members all name the object below: a few small puts, then one get_meta expanded
+   * 3.4 million objects and ran the daemon out of heap. The put of such a tree is refused; one just
+   * under the limit reads back over both transports, each repeated member spelt out where it appears.
+   */
+  @Test
+  void treesThatSpellOutTooManyObjectsAreRefusedAndSharedMembersReadBack() throws Exception {
+    try (DaemonProcess d = DaemonProcess.start(Files.createDirectory(work.resolve("dag")), "16Mi", "--max-tree-objects", "30000");
+        IpcClient c = d.connect();
+        RpcClient rpc = RpcClient.connect(d.info().rpcEndpoint())) {
+      ObjectId below = c.putBlob(new byte[] {1, 2, 3});
+      for (int level = 0; level < 2; level++) {
+        ObjectMeta.Builder b = ObjectMeta.builder("test::Wide");
+        for (int i = 0; i < 150; i++) {
+          b.member("m" + i, below);
+        }
+        below = c.putMeta(b.build());
+      }
+      ObjectMeta.Builder top = ObjectMeta.builder("test::Wide");
+      for (int i = 0; i < 150; i++) {
+        top.member("m" + i, below);
+      }
+      VineyardException e = assertThrows(VineyardException.class, () -> c.putMeta(top.build()));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, e.code(), e.getMessage());
+      assertTrue(e.getMessage().contains("--max-tree-objects"), e.getMessage());
+      // 1 + 150 * (1 + 150) = 22,651 objects spelt out, of three distinct ones.
+      for (ObjectMeta tree : List.of(c.getMeta(below), rpc.getMeta(below))) {
+        assertEquals(150, tree.members().size());
+        tree.members().values().forEach(m -> assertEquals(150, m.members().size()));
+        assertEquals(3, tree.member("m149").member("m0").nbytes());
+      }
+      assertTrue(d.isAlive());
+    }
+    assertServing();
+  }
+
   @Test
   void aDepthLimitOverTheCeilingIsAUsageError() throws Exception {
     io.vineyard.testing.ChildJvm.Result r = io.vineyard.testing.ChildJvm.run(
