@@ -331,7 +331,22 @@ public final class Cluster implements AutoCloseable {
 
   /** A persisted object's tree from the backend: for ids this daemon does not hold. */
   public ObjectMeta getRemoteMeta(long id) {
-    return backend.lookup(new ObjectId(id)).orElseThrow(() -> notFound(id));
+    ObjectId oid = new ObjectId(id);
+    Optional<ObjectMeta> published = backend.lookup(oid);
+    if (published.isPresent()) {
+      return published.get();
+    }
+    // Blobs are not published (their id names the instance that holds them): ask that instance, as
+    // a client of its gRPC port would. Its name may be published (persist publishes the names bound
+    // to every object under the root), and a name that resolves must lead somewhere.
+    if (oid.isBlob() && oid.instanceId() != store.instanceId()) {
+      for (InstanceInfo owner : backend.instances()) {
+        if (owner.id() == oid.instanceId() && !owner.rpcEndpoint().isEmpty()) {
+          return peer(owner.rpcEndpoint()).getMeta(oid);
+        }
+      }
+    }
+    throw notFound(id);
   }
 
   /** The tree from this daemon's store, else from the backend. */

@@ -318,8 +318,16 @@ class ClusterIT {
       }
     }
     assertEquals(blobs.length, resolved, "names of member blobs B resolves");
+    // ... and what they resolve to is there: B said "does not exist" of a blob it had just named.
+    ObjectMeta blob3 = cb.getMeta(cb.getName(prefix + "blob-3"));
+    assertTrue(blob3.isBlob() && blob3.nbytes() == 16 && blob3.instanceId() == ca.instanceId(), blob3.toString());
+    ObjectId copy = cb.migrate(cb.getName(prefix + "blob-5"));
+    try (Blob b = cb.getBlob(copy)) {
+      assertArrayEquals(random(16, 5), b.segment().toArray(ValueLayout.JAVA_BYTE));
+    }
     // Deleting the tree withdraws them all.
     ca.delete(List.of(root), false, true);
     assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cb.getName(prefix + "blob-7")).code());
+    assertEquals(ErrorCode.NOT_FOUND, assertThrows(VineyardException.class, () -> cb.getMeta(blobs[7])).code());
   }
 }
