@@ -71,6 +71,34 @@ public final class BlobAllocator {
     return fit.offset;
   }
 
+  /**
+   * Takes {@code [offset, offset + footprint(size))} if all of it is free (for an exchange that
+   * needs a given place); otherwise takes nothing.
+   *
+   * @return whether it was taken
+   */
+  public boolean claim(long offset, long size) {
+    long len = footprint(size);
+    if (offset < 0 || offset % ALIGNMENT != 0 || offset + len > capacity) {
+      return false;
+    }
+    Map.Entry<Long, Long> f = freeByOffset.floorEntry(offset);
+    if (f == null || f.getKey() + f.getValue() < offset + len) {
+      return false;
+    }
+    long start = f.getKey();
+    long end = start + f.getValue();
+    removeFree(new Range(start, f.getValue()));
+    if (start < offset) {
+      addFree(start, offset - start);
+    }
+    if (end > offset + len) {
+      addFree(offset + len, end - offset - len);
+    }
+    used += len;
+    return true;
+  }
+
   /** Frees a range returned by {@link #allocate} for a request of {@code size} bytes. */
   public void free(long offset, long size) {
     long len = footprint(size);

@@ -192,7 +192,25 @@ public final class MemoryArena implements AutoCloseable {
     }
   }
 
-  /** Gives back a range returned by {@link #allocate}. */
+  /**
+   * Takes a given free range, as {@link BlobAllocator#claim}, within the budget.
+   *
+   * @return whether it was taken (false: some of it is in use, or the budget has no room)
+   */
+  public boolean claim(Range range) {
+    ensureOpen();
+    if (range.size() == 0) {
+      return true;
+    }
+    if (used() + footprint(range.size()) > budget) {
+      return false;
+    }
+    synchronized (allocation) {
+      return region(range).allocator.claim(range.offset(), range.size());
+    }
+  }
+
+  /** Gives back a range returned by {@link #allocate} or {@link #claim} (or a part of one). */
   public void free(Range range) {
     if (range.size() == 0 || closed) {
       return;

@@ -12,10 +12,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,8 +40,24 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
   private static final int SWAP_CHUNK = 4 << 20;
 
   private final Path dir;
-  /** The file that holds each spilled blob. */
-  private final Map<Long, Path> files = new ConcurrentHashMap<>();
+  /**
+   * A spill file, shared by the blobs whose bytes it holds: one written for a blob, or, after an
+   * exchange with several resident blobs, each of them at its offset. Unlinked with its last blob.
+   */
+  private static final class SpillFile {
+    final Path path;
+    final AtomicInteger blobs = new AtomicInteger();
+
+    SpillFile(Path path) {
+      this.path = path;
+    }
+  }
+
+  /** Where a spilled blob's bytes are: {@code size} bytes at {@code offset} of {@code file}. */
+  private record Slot(SpillFile file, long offset, long size) {}
+
+  /** Where each spilled blob is. */
+  private final Map<Long, Slot> files = new ConcurrentHashMap<>();
   private final ExecutorService unlinker =
       Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vineyardd-spill-unlink");
@@ -62,12 +80,12 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
     return new SpillFiles(dir);
   }
 
-  private Path file(long id) throws IOException {
-    Path p = files.get(id);
-    if (p == null) {
+  private Slot slot(long id) throws IOException {
+    Slot s = files.get(id);
+    if (s == null) {
       throw new IOException("no spill file for blob " + HexFormat.of().toHexDigits(id));
     }
-    return p;
+    return s;
   }
 
   @Override
@@ -86,7 +104,9 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
         }
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-      files.put(id, target);
+      SpillFile f = new SpillFile(target);
+      f.blobs.set(1);
+      files.put(id, new Slot(f, 0, bytes.byteSize()));
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(tmp);
       throw e;
@@ -95,15 +115,19 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
   @Override
   public void read(long id, MemorySegment target) throws IOException {
-    try (FileChannel ch = FileChannel.open(file(id), StandardOpenOption.READ)) {
-      if (ch.size() != target.byteSize()) {
-        throw new IOException("spill file of " + ch.size() + " bytes for a blob of " + target.byteSize());
+    Slot s = slot(id);
+    if (s.size() != target.byteSize()) {
+      throw new IOException("spilled " + s.size() + " bytes for a blob of " + target.byteSize());
+    }
+    try (FileChannel ch = FileChannel.open(s.file().path, StandardOpenOption.READ)) {
+      if (ch.size() < s.offset() + s.size()) {
+        throw new IOException("spill file of " + ch.size() + " bytes for a blob of " + s.size() + " at " + s.offset());
       }
       for (long off = 0; off < target.byteSize(); ) {
         int n = (int) Math.min(CHUNK, target.byteSize() - off);
         ByteBuffer buf = target.asSlice(off, n).asByteBuffer();
         while (buf.hasRemaining()) {
-          if (ch.read(buf, off + buf.position()) < 0) {
+          if (ch.read(buf, s.offset() + off + buf.position()) < 0) {
             throw new IOException("spill file ended early");
           }
         }
@@ -112,40 +136,54 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
     }
   }
 
+  @Override
+  public void swap(long spilledId, long spilledSize, long residentId, MemorySegment residentBytes) throws IOException {
+    swapRun(spilledId, spilledSize, residentBytes, List.of(new Piece(residentId, 0, residentBytes.byteSize())));
+  }
+
   /**
-   * In place, a chunk at a time: each chunk of the spilled blob's file is read into a buffer, the
-   * resident blob's chunk written over it, and the buffer copied into the resident blob's memory;
-   * then the rest of the resident blob (if it is larger) is appended. The file is then the resident
-   * blob's. Nothing needs new disk space but that rest; if writing it fails, the chunks are
+   * In place, a chunk at a time: each chunk of the spilled blob's bytes in its file is read into a
+   * buffer, the window's chunk written over it, and the buffer copied into the window; then the
+   * rest of the window (if it is larger) is appended. The file then holds the window's blobs, each
+   * at its offset. Nothing needs new disk space but that rest; if writing it fails, the chunks are
    * exchanged back (in place again) and the file cut to its old length.
    */
   @Override
-  public void swap(long spilledId, long spilledSize, long residentId, MemorySegment residentBytes) throws IOException {
-    if (residentBytes.byteSize() < spilledSize) {
-      throw new IOException("a blob of " + residentBytes.byteSize() + " bytes cannot make room for one of " + spilledSize);
+  public void swapRun(long spilledId, long spilledSize, MemorySegment window, List<Piece> pieces) throws IOException {
+    long length = window.byteSize();
+    if (length < spilledSize) {
+      throw new IOException(length + " bytes cannot make room for a blob of " + spilledSize);
     }
-    Path p = file(spilledId);
+    for (Piece piece : pieces) {
+      if (piece.offset() < 0 || piece.size() < 0 || piece.offset() + piece.size() > length) {
+        throw new IOException("blob " + HexFormat.of().toHexDigits(piece.id()) + " is not within the window");
+      }
+    }
+    Slot s = slot(spilledId);
     byte[] tmp = new byte[(int) Math.min(SWAP_CHUNK, Math.max(1, spilledSize))];
-    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-      if (ch.size() != spilledSize) {
-        throw new IOException("spill file of " + ch.size() + " bytes for a blob of " + spilledSize);
+    try (FileChannel ch = FileChannel.open(s.file().path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      boolean wholeFile = s.offset() == 0 && ch.size() == spilledSize;
+      if (!wholeFile && length > spilledSize) {
+        throw new IOException("the spilled blob shares its file: it can be exchanged only with as many bytes as it has");
+      }
+      if (ch.size() < s.offset() + spilledSize) {
+        throw new IOException("spill file of " + ch.size() + " bytes for a blob of " + spilledSize + " at " + s.offset());
       }
       long[] done = {0};
       try {
-        exchange(ch, residentBytes, spilledSize, tmp, done);
+        exchange(ch, s.offset(), window, spilledSize, tmp, done);
       } catch (IOException | RuntimeException e) {
         try {
-          exchange(ch, residentBytes, done[0], tmp, new long[1]); // the chunks exchanged so far, back
+          exchange(ch, s.offset(), window, done[0], tmp, new long[1]); // the chunks exchanged so far, back
         } catch (IOException | RuntimeException again) {
           e.addSuppressed(again);
         }
         throw e;
       }
       try {
-        long size = residentBytes.byteSize();
-        for (long off = spilledSize; off < size; ) {
-          int n = (int) Math.min(CHUNK, size - off);
-          ByteBuffer buf = residentBytes.asSlice(off, n).asByteBuffer();
+        for (long off = spilledSize; off < length; ) {
+          int n = (int) Math.min(CHUNK, length - off);
+          ByteBuffer buf = window.asSlice(off, n).asByteBuffer();
           while (buf.hasRemaining()) {
             ch.write(buf, off + buf.position());
           }
@@ -154,37 +192,42 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
         ch.force(false);
       } catch (IOException | RuntimeException e) {
         ch.truncate(spilledSize);
-        exchange(ch, residentBytes, spilledSize, tmp, new long[1]); // back as it was
+        exchange(ch, 0, window, spilledSize, tmp, new long[1]); // back as it was
         throw e;
       }
     }
+    SpillFile f = s.file();
+    f.blobs.addAndGet(pieces.size());
+    for (Piece piece : pieces) {
+      files.put(piece.id(), new Slot(f, s.offset() + piece.offset(), piece.size()));
+    }
     files.remove(spilledId);
-    files.put(residentId, p);
+    release(f);
   }
 
   /**
    * Exchanges the first {@code n} bytes of the file with those of {@code mem}, chunk by chunk;
    * {@code done[0]} says how far it got. A chunk whose write fails is put back in the file first.
    */
-  private static void exchange(FileChannel ch, MemorySegment mem, long n, byte[] tmp, long[] done) throws IOException {
+  private static void exchange(FileChannel ch, long base, MemorySegment mem, long n, byte[] tmp, long[] done) throws IOException {
     MemorySegment t = MemorySegment.ofArray(tmp);
     for (long off = 0; off < n; ) {
       int len = (int) Math.min(tmp.length, n - off);
       ByteBuffer in = ByteBuffer.wrap(tmp, 0, len);
       while (in.hasRemaining()) {
-        if (ch.read(in, off + in.position()) < 0) {
+        if (ch.read(in, base + off + in.position()) < 0) {
           throw new IOException("spill file ended early");
         }
       }
       try {
         ByteBuffer out = mem.asSlice(off, len).asByteBuffer();
         while (out.hasRemaining()) {
-          ch.write(out, off + out.position());
+          ch.write(out, base + off + out.position());
         }
       } catch (IOException | RuntimeException e) {
         ByteBuffer back = ByteBuffer.wrap(tmp, 0, len);
         while (back.hasRemaining()) {
-          ch.write(back, off + back.position());
+          ch.write(back, base + off + back.position());
         }
         throw e;
       }
@@ -196,10 +239,18 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
 
   @Override
   public void delete(long id) {
-    Path p = files.remove(id);
-    if (p == null) {
+    Slot s = files.remove(id);
+    if (s != null) {
+      release(s.file());
+    }
+  }
+
+  /** One blob fewer in {@code f}: unlinks it (in the background) when that was the last. */
+  private void release(SpillFile f) {
+    if (f.blobs.decrementAndGet() > 0) {
       return;
     }
+    Path p = f.path;
     unlinker.execute(() -> {
       try {
         Files.deleteIfExists(p);

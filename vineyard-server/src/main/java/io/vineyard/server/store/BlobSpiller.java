@@ -26,6 +26,21 @@ public interface BlobSpiller {
     throw new IOException(describe() + " cannot exchange blobs in place");
   }
 
+  /** A blob of a window given to {@link #swapRun}: {@code size} bytes at {@code offset} in it. */
+  record Piece(long id, long offset, long size) {}
+
+  /**
+   * As {@link #swap}, with a window of memory that holds several resident blobs (and free space):
+   * afterwards its first {@code spilledSize} bytes hold the spilled blob, and each piece's bytes (as
+   * they were) are spilled under its id, in the space the spilled blob took (plus what the window
+   * has more). On failure nothing has changed.
+   *
+   * @throws IOException when it cannot
+   */
+  default void swapRun(long spilledId, long spilledSize, MemorySegment window, java.util.List<Piece> pieces) throws IOException {
+    throw new IOException(describe() + " cannot exchange blobs in place");
+  }
+
   /** Forgets a spilled blob (after it was loaded back, or deleted). Best effort. */
   void delete(long id);
 

@@ -645,20 +645,27 @@ public final class ObjectStore {
         if (b.residency != Residency.SPILLED || b.deleted) {
           return null;
         }
+        // The least recently used of the smallest ones at least as large: what a larger one has
+        // more must be written to the spill directory besides, which may have no room for it.
         for (BlobEntry e : evictable.values()) {
-          if (e.domain == b.domain && e.range != null && e.range.size() >= b.size && e.size > 0) {
+          if (e.domain == b.domain && e.range != null && e.range.size() >= b.size && e.size > 0
+              && (v == null || e.range.size() < v.range.size())) {
             v = e;
-            break;
+            if (e.range.size() == b.size) {
+              break;
+            }
           }
         }
-        if (v == null) {
-          return null;
+        if (v != null) {
+          evictable.remove(v.id);
+          v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
+          v.reloaded = new CompletableFuture<>();
+          b.residency = Residency.RELOADING;
+          b.reloaded = new CompletableFuture<>();
         }
-        evictable.remove(v.id);
-        v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
-        v.reloaded = new CompletableFuture<>();
-        b.residency = Residency.RELOADING;
-        b.reloaded = new CompletableFuture<>();
+      }
+      if (v == null) {
+        return swapInRun(s, b, failure); // no one blob as large: several side by side, outside the monitor
       }
       IOException err = null;
       try {
@@ -710,11 +717,171 @@ public final class ObjectStore {
       }
       vDone.complete(null);
       bDone.complete(null);
+      if (err != null) {
+        // The larger blob's rest did not fit in the spill directory: blobs side by side may.
+        IOException[] again = {null};
+        out = swapInRun(s, b, again);
+        failure[0] = out != null ? null : again[0] != null ? again[0] : err;
+        return out;
+      }
       failure[0] = err;
       return out;
     } finally {
       spilling.unlock();
     }
+  }
+
+  /** A run of memory an exchange may take: its blobs (none pinned or in use) and free space between them. */
+  private record Window(Range range, List<BlobEntry> blobs, List<Range> gaps) {}
+
+  /**
+   * The first run of {@code b}'s domain's memory, at least {@code b}'s footprint long, made of
+   * blobs nobody holds and of free space (the allocator had no free range that large): for when no
+   * single resident blob is as large as the spilled one. Called holding the monitor.
+   */
+  private Window findWindow(BlobEntry b) {
+    long need = MemoryArena.footprint(b.size);
+    Map<Integer, List<BlobEntry>> byRegion = new TreeMap<>();
+    for (BlobEntry e : blobs.values()) {
+      if (e.domain == b.domain && e.range != null && e.range.size() > 0) {
+        byRegion.computeIfAbsent(e.range.region(), r -> new ArrayList<>()).add(e);
+      }
+    }
+    for (Map.Entry<Integer, List<BlobEntry>> r : byRegion.entrySet()) {
+      List<BlobEntry> inRegion = r.getValue();
+      inRegion.sort(java.util.Comparator.comparingLong(e -> e.range.offset()));
+      long start = 0;
+      List<BlobEntry> run = new ArrayList<>();
+      for (BlobEntry e : inRegion) {
+        long from = e.range.offset();
+        long to = from + MemoryArena.footprint(e.range.size());
+        if (!run.isEmpty() && from - start >= need) {
+          return window(r.getKey(), start, start + need, run);
+        }
+        if (!evictable.containsKey(e.id) || e.inTransit()) {
+          run.clear();
+          start = to;
+          continue;
+        }
+        run.add(e);
+        if (to - start >= need) {
+          return window(r.getKey(), start, to, run);
+        }
+      }
+    }
+    return null;
+  }
+
+  private static Window window(int region, long start, long end, List<BlobEntry> run) {
+    List<Range> gaps = new ArrayList<>();
+    long at = start;
+    for (BlobEntry e : run) {
+      if (e.range.offset() > at) {
+        gaps.add(new Range(region, at, e.range.offset() - at));
+      }
+      at = e.range.offset() + MemoryArena.footprint(e.range.size());
+    }
+    if (end > at) {
+      gaps.add(new Range(region, at, end - at));
+    }
+    return new Window(new Range(region, start, end - start), List.copyOf(run), gaps);
+  }
+
+  /**
+   * As {@link #swapIn}, with a run of several resident blobs nobody holds (and the free space
+   * between them) in place of one as large: {@code b} comes back into the run, and the run's blobs
+   * go into the room its file took, each at its place in it. Called holding {@link #spilling}.
+   */
+  private Location swapInRun(Session s, BlobEntry b, IOException[] failure) {
+    Window w;
+    synchronized (this) {
+      if (b.residency != Residency.SPILLED || b.deleted) {
+        return null;
+      }
+      w = findWindow(b);
+      if (w == null) {
+        return null;
+      }
+      List<Range> claimed = new ArrayList<>();
+      for (Range gap : w.gaps()) {
+        if (!arena.claim(gap)) {
+          claimed.forEach(arena::free); // taken meanwhile (a reload's target): no exchange
+          return null;
+        }
+        claimed.add(gap);
+      }
+      for (BlobEntry v : w.blobs()) {
+        evictable.remove(v.id);
+        v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
+        v.reloaded = new CompletableFuture<>();
+      }
+      b.residency = Residency.RELOADING;
+      b.reloaded = new CompletableFuture<>();
+    }
+    long start = w.range().offset();
+    List<BlobSpiller.Piece> pieces = new ArrayList<>();
+    for (BlobEntry v : w.blobs()) {
+      pieces.add(new BlobSpiller.Piece(v.id, v.range.offset() - start, v.size));
+    }
+    IOException err = null;
+    try {
+      tiering.spiller().swapRun(b.id, b.size, arena.bytes(w.range()), pieces);
+    } catch (IOException e) {
+      err = e;
+    }
+    List<CompletableFuture<Void>> done = new ArrayList<>();
+    Location out = null;
+    synchronized (this) {
+      for (BlobEntry v : w.blobs()) {
+        done.add(v.reloaded);
+        v.reloaded = null;
+      }
+      done.add(b.reloaded);
+      b.reloaded = null;
+      if (err != null) {
+        w.gaps().forEach(arena::free);
+        for (BlobEntry v : w.blobs()) {
+          v.residency = Residency.RESIDENT;
+          settleAfterTransit(v);
+        }
+        b.residency = Residency.SPILLED;
+        b.range = null;
+      } else {
+        Range whole = w.range();
+        long head = MemoryArena.footprint(b.size);
+        b.range = b.size == 0 ? Range.EMPTY : new Range(whole.region(), whole.offset(), b.size);
+        if (whole.size() > head) {
+          arena.free(new Range(whole.region(), whole.offset() + head, whole.size() - head)); // what the run had more
+        }
+        b.residency = Residency.RESIDENT;
+        spilledBytes -= b.size;
+        spilledBlobs--;
+        reloads++;
+        for (BlobEntry v : w.blobs()) {
+          v.range = null;
+          v.residency = Residency.SPILLED;
+          spilledBytes += v.size;
+          spilledBlobs++;
+          spillWrites++;
+          if (v.deleted && v.pins == 0) {
+            removeDeleted(v);
+            freeBytes(v); // its place in the spill file
+          }
+        }
+        if (b.deleted && b.pins == 0) {
+          removeDeleted(b);
+          freeBytes(b);
+        } else if (!s.closed) {
+          pin(s, b);
+          out = new Location(b.id, b.range);
+        } else if (b.pins == 0) {
+          markEvictable(b);
+        }
+      }
+    }
+    done.forEach(f -> f.complete(null));
+    failure[0] = err;
+    return out;
   }
 
   /** Reads a spilled blob into {@code target} outside the lock, then makes it resident (or gives up). */

@@ -110,4 +110,54 @@ class SpillFullIT {
       assertEquals(0, c.stats().spilledBlobCount());
     }
   }
+
+  /**
+   * A spilled blob larger than any resident one (3 MiB among 1 MiB blobs): the exchange with one
+   * blob at least as large found none and the read failed OUT_OF_MEMORY. Now several blobs side by
+   * side make room; every blob reads back, twice over.
+   */
+  @Test
+  void aSpilledBlobLargerThanEveryResidentOneIsReadBack() throws Exception {
+    Path dir = Files.createDirectories(work.resolve("mixed"));
+    Path spill2 = Files.createDirectories(dir.resolve("spill"));
+    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", spill2.toString())
+        .redirectErrorStream(true).start();
+    assumeTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, "cannot mount a small tmpfs (not root?)");
+    try (DaemonProcess d = DaemonProcess.start(dir, "8Mi", "--spill-dir", spill2.toString());
+        IpcClient c = d.connect()) {
+      List<ObjectId> ids = new ArrayList<>();
+      List<Long> crcs = new ArrayList<>();
+      VineyardException full = null;
+      for (int i = 0; i < 64 && full == null; i++) {
+        int size = i == 0 ? 3 * MIB : MIB;
+        try (BlobWriter w = c.createBlob(size)) {
+          for (long j = 0; j < size; j += 8) {
+            w.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, j, (i + 7) * 0x9E3779B97F4A7C15L ^ j);
+          }
+          ObjectId id = w.seal();
+          ids.add(id);
+          try (Blob b = c.getBlob(id)) {
+            crcs.add(crc(b));
+          }
+        } catch (VineyardException e) {
+          full = e;
+        }
+      }
+      assertTrue(full != null && full.code() == ErrorCode.OUT_OF_MEMORY, "memory and the spill directory filled up: " + full);
+      for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < ids.size(); i++) {
+          try (Blob b = c.getBlob(ids.get(i))) {
+            assertEquals(crcs.get(i), crc(b), "bytes of blob " + i + " (round " + round + ")");
+          }
+        }
+      }
+      assertEquals(0, c.stats().pinnedBlobCount());
+      c.delete(ids, false, false);
+      StoreStats st = c.stats();
+      assertEquals(0, st.spilledBlobCount(), st.toString());
+      assertEquals(0, st.usedBytes(), st.toString());
+    } finally {
+      new ProcessBuilder("umount", spill2.toString()).start().waitFor(20, TimeUnit.SECONDS);
+    }
+  }
 }

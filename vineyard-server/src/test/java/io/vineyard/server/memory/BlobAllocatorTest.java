@@ -446,4 +446,23 @@ class BlobAllocatorTest {
     assertEquals(1, a.freeRangeCount());
     assertEquals(a.capacity(), a.largestFree());
   }
+
+  @Test
+  void aFreeRangeCanBeClaimedWhereItIsAndNothingElse() {
+    BlobAllocator a = new BlobAllocator(64 * 100);
+    long first = a.allocate(64 * 10);
+    long second = a.allocate(64 * 10);
+    a.free(first, 64 * 10);
+    org.junit.jupiter.api.Assertions.assertFalse(a.claim(64 * 5, 64 * 10), "reaches into an allocated range");
+    org.junit.jupiter.api.Assertions.assertFalse(a.claim(3, 64), "not aligned");
+    org.junit.jupiter.api.Assertions.assertTrue(a.claim(64 * 2, 64 * 3));
+    assertEquals(64 * 13, a.used());
+    // What is left on either side is still free; the claimed part is not.
+    org.junit.jupiter.api.Assertions.assertTrue(a.claim(0, 64 * 2));
+    org.junit.jupiter.api.Assertions.assertTrue(a.claim(64 * 5, 64 * 5));
+    org.junit.jupiter.api.Assertions.assertFalse(a.claim(64 * 2, 64));
+    a.free(64 * 2, 64 * 3);
+    assertEquals(64 * 2, a.allocate(64 * 3));
+    assertEquals(64 * 10, second);
+  }
 }

@@ -64,4 +64,61 @@ class SpillFilesTest {
       assertArrayEquals(spilled, back.toArray(ValueLayout.JAVA_BYTE));
     }
   }
+
+  /**
+   * A window of several resident blobs (and free space) makes room for a spilled blob larger than
+   * any of them: each goes into the spilled blob's file at its place; the file goes when the last
+   * of them is loaded back or deleted.
+   */
+  @Test
+  void aRunOfSeveralBlobsMakesRoomAndEachReadsBackFromTheSharedFile() throws IOException {
+    try (SpillFiles files = SpillFiles.create(dir); Arena arena = Arena.ofConfined()) {
+      int mib = 1 << 20;
+      byte[] big = bytes(3 * mib, 7);
+      files.write(1, MemorySegment.ofArray(big));
+      MemorySegment window = arena.allocate(3 * mib);
+      byte[][] small = {bytes(mib, 11), bytes(mib - 100, 12), bytes(mib / 2, 13)};
+      long[] offsets = {0, mib, 2 * mib + mib / 4};
+      java.util.List<io.vineyard.server.store.BlobSpiller.Piece> pieces = new java.util.ArrayList<>();
+      for (int k = 0; k < small.length; k++) {
+        MemorySegment.copy(small[k], 0, window, ValueLayout.JAVA_BYTE, offsets[k], small[k].length);
+        pieces.add(new io.vineyard.server.store.BlobSpiller.Piece(10 + k, offsets[k], small[k].length));
+      }
+
+      files.swapRun(1, big.length, window, pieces);
+
+      assertArrayEquals(big, window.toArray(ValueLayout.JAVA_BYTE), "loaded in place");
+      for (int k = 0; k < small.length; k++) {
+        MemorySegment back = MemorySegment.ofArray(new byte[small[k].length]);
+        files.read(10 + k, back);
+        assertArrayEquals(small[k], back.toArray(ValueLayout.JAVA_BYTE), "blob " + k + " from the shared file");
+      }
+      assertThrows(IOException.class, () -> files.read(1, MemorySegment.ofArray(new byte[big.length])));
+      // A blob in a shared file exchanges again, in its own place, with one exactly as large.
+      MemorySegment other = arena.allocate(small[0].length);
+      byte[] third = bytes(small[0].length, 99);
+      MemorySegment.copy(third, 0, other, ValueLayout.JAVA_BYTE, 0, third.length);
+      files.swap(10, small[0].length, 20, other);
+      assertArrayEquals(small[0], other.toArray(ValueLayout.JAVA_BYTE));
+      MemorySegment back = MemorySegment.ofArray(new byte[small[1].length]);
+      files.read(11, back);
+      assertArrayEquals(small[1], back.toArray(ValueLayout.JAVA_BYTE), "its neighbours untouched");
+      try (var listing = java.nio.file.Files.list(files.directory())) {
+        org.junit.jupiter.api.Assertions.assertEquals(1, listing.count(), "one file for them all");
+      }
+      for (long id : new long[] {11, 12, 20}) {
+        files.delete(id);
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (true) {
+        try (var listing = java.nio.file.Files.list(files.directory())) {
+          if (listing.count() == 0) {
+            break;
+          }
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() < deadline, "the shared file is removed with its last blob");
+        Thread.onSpinWait();
+      }
+    }
+  }
 }
