@@ -277,7 +277,10 @@ class ResourceLimitsIT {
   void theLimitsAreFlagsCheckedAtStart() throws Exception {
     try (DaemonProcess d = DaemonProcess.start(java.nio.file.Files.createDirectories(work.resolve("total")), "16Mi",
         "--max-connections", "2")) {
-      try (IpcClient a = d.connect(); IpcClient b = d.connect()) {
+      // The start-up check's connection may not have been closed on the daemon's side yet.
+      try (IpcClient a = d.connect();
+          IpcClient b = io.vineyard.testing.Poll.ignoring(io.vineyard.VineyardException.class)
+              .await(Duration.ofSeconds(10), Duration.ofMillis(20), "a second connection", d::connect, c -> true)) {
         var e = org.junit.jupiter.api.Assertions.assertThrows(io.vineyard.VineyardException.class, d::connect);
         assertTrue(e.getMessage().contains("--max-connections"), e.getMessage());
         assertFalse(e.getMessage().contains("per-uid"), e.getMessage());
