@@ -205,8 +205,7 @@ public final class Cluster implements AutoCloseable {
     ObjectMeta tree = s.getMeta(id);
     Map<Long, ObjectMeta> nodes = new LinkedHashMap<>();
     collectPublishable(tree, nodes, true);
-    // The names of every object under the root, blobs included (blobs themselves are not published:
-    // their ids say which instance holds them).
+    // The names of every object under the root, blobs included.
     Map<String, Long> names = new TreeMap<>();
     for (long nid : treeIds(tree)) {
       s.namesOf(nid).forEach(n -> names.put(n, nid));
@@ -262,10 +261,14 @@ public final class Cluster implements AutoCloseable {
     return ids;
   }
 
-  /** Every non-blob object of the tree (and the root even if it is a blob), by id. */
+  /**
+   * Every object of the tree, blobs included, by id: each is published as a record of its own, so
+   * that every instance can look up any of them (a member blob's published name must lead to it).
+   * Each distinct object once, however many places of the tree it appears at.
+   */
   private static void collectPublishable(ObjectMeta m, Map<Long, ObjectMeta> out, boolean root) {
-    if (root || !m.isBlob()) {
-      out.putIfAbsent(m.id().value(), m);
+    if (out.putIfAbsent(m.id().value(), m) != null) {
+      return;
     }
     for (ObjectMeta member : m.members().values()) {
       collectPublishable(member, out, false);
@@ -331,22 +334,7 @@ public final class Cluster implements AutoCloseable {
 
   /** A persisted object's tree from the backend: for ids this daemon does not hold. */
   public ObjectMeta getRemoteMeta(long id) {
-    ObjectId oid = new ObjectId(id);
-    Optional<ObjectMeta> published = backend.lookup(oid);
-    if (published.isPresent()) {
-      return published.get();
-    }
-    // Blobs are not published (their id names the instance that holds them): ask that instance, as
-    // a client of its gRPC port would. Its name may be published (persist publishes the names bound
-    // to every object under the root), and a name that resolves must lead somewhere.
-    if (oid.isBlob() && oid.instanceId() != store.instanceId()) {
-      for (InstanceInfo owner : backend.instances()) {
-        if (owner.id() == oid.instanceId() && !owner.rpcEndpoint().isEmpty()) {
-          return peer(owner.rpcEndpoint()).getMeta(oid);
-        }
-      }
-    }
-    throw notFound(id);
+    return backend.lookup(new ObjectId(id)).orElseThrow(() -> notFound(id));
   }
 
   /** The tree from this daemon's store, else from the backend. */
