@@ -13,7 +13,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     description = {
       "Shows where an object lives: the object itself (path .), each member under it and each blob, with the"
-          + " instance that holds it, that instance's host and its gRPC endpoint.",
+          + " instance that holds it, that instance's host and its gRPC endpoint. An object that appears at several"
+          + " places of the tree is shown once, at the first.",
       "Finds this daemon's objects and those persisted by any instance."
     },
     footer = {

@@ -77,7 +77,13 @@ final class LsCommand extends MetadataCommand {
       }
     }
     if (truncated && limit <= 0) {
-      root.err.println("vineyardctl: showing the first " + objects.size() + " objects only; use --limit for more");
+      root.err.println("vineyardctl: showing the first " + objects.size() + " objects only; use --limit for more, or"
+          + " --typename to narrow the listing (an answer is also cut at the size a reply may take)");
+    } else if (truncated && objects.size() < limit) {
+      // Fewer than asked and yet cut: by the size a reply may take, or (--global) by members filling it.
+      root.err.println("vineyardctl: showing " + objects.size() + " objects only of the " + limit + " asked for: the"
+          + " daemon's answer was cut at the size a reply may take" + (global ? " or filled by members of other objects" : "")
+          + "; use --typename to narrow the listing");
     }
     if (root.json()) {
       StringBuilder b = new StringBuilder("[");

@@ -377,7 +377,16 @@ public final class Vineyardctl implements Runnable {
     // Text is UTF-8 whatever the locale, so names and metadata print as they are.
     PrintStream out = new PrintStream(stdout, false, StandardCharsets.UTF_8);
     PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
-    return run(System.in, out, err, stdout.getChannel(), 1, () -> Libc.isatty(2), args);
+    try {
+      return run(System.in, out, err, stdout.getChannel(), 1, () -> Libc.isatty(2), args);
+    } catch (OutOfMemoryError e) {
+      // An answer too large for this JVM's heap (a tree of a million objects, say): one line, not a
+      // stack trace; what held the memory is unreachable by now.
+      out.flush();
+      err.println("vineyardctl: ran out of memory holding the daemon's answer (" + e.getMessage() + "): give the tool more"
+          + " heap (VINEYARDCTL_JAVA_OPTS=-Xmx2g) or ask for less (--limit or --typename for ls)");
+      return ExitCodes.OUT_OF_MEMORY;
+    }
   }
 
   /** The tool's version, from the jar manifest when built. */

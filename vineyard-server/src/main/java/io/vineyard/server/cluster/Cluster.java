@@ -449,16 +449,23 @@ public final class Cluster implements AutoCloseable {
       byId.put(i.id(), i);
     }
     List<Placement> out = new ArrayList<>();
-    place(tree, "", byId, out);
+    place(tree, "", byId, out, new HashSet<>());
     return out;
   }
 
-  private static void place(ObjectMeta m, String path, Map<Long, InstanceInfo> instances, List<Placement> out) {
+  /**
+   * Each distinct object once, at the first path it is met at: a member shared by many places of a
+   * tree (up to --max-tree-objects of them) would otherwise be a placement, and a path, each time.
+   */
+  private static void place(ObjectMeta m, String path, Map<Long, InstanceInfo> instances, List<Placement> out, Set<Long> seen) {
+    if (m.id() != null && !seen.add(m.id().value())) {
+      return;
+    }
     InstanceInfo at = instances.get(m.instanceId());
     out.add(new Placement(
         path, m.id(), m.typename(), m.nbytes(), m.instanceId(), at == null ? "" : at.hostname(), at == null ? "" : at.rpcEndpoint()));
     m.members()
-        .forEach((name, member) -> place(member, path.isEmpty() ? name : path + "/" + name, instances, out));
+        .forEach((name, member) -> place(member, path.isEmpty() ? name : path + "/" + name, instances, out, seen));
   }
 
   // ---------------------------------------------------------------- deletes

@@ -602,7 +602,10 @@ public final class EtcdMetadata implements MetadataBackend {
         throw new VineyardException(
             ErrorCode.INVALID_ARGUMENT,
             "the metadata tree of " + m.id() + " takes " + b.length + " bytes; etcd holds at most "
-                + MAX_VALUE_BYTES + " per object: persist its members separately and group them in a global object");
+                + MAX_VALUE_BYTES + " per object: " + (m.isGlobal()
+                    ? "a global object's record holds its members' whole trees: split it into several global objects"
+                        + " of fewer members"
+                    : "persist its members separately and group them in a global object"));
       }
       out.add(new EncodedTree(m.id(), b));
     }

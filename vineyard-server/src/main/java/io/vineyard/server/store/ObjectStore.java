@@ -1568,6 +1568,16 @@ public final class ObjectStore {
     if (!visible(id)) {
       throw notFound(id);
     }
+    if (!names.containsKey(name)) {
+      // Names take heap as metadata does (about 200k names of 4 KiB filled a 512 MiB heap): the same budget.
+      long bytes = RequestLimits.nameBytes(name);
+      if (metaBytes + bytes > limits.metaMemory()) {
+        throw new VineyardException(ErrorCode.OUT_OF_MEMORY,
+            "the daemon's metadata budget is full: stored objects and names take " + MemorySize.format(metaBytes) + " of "
+                + MemorySize.format(limits.metaMemory()) + " (--meta-memory); drop names or delete objects first");
+      }
+      metaBytes += bytes;
+    }
     Long old = names.put(name, id);
     if (old != null) {
       removeReverseName(old, name);
@@ -1590,6 +1600,7 @@ public final class ObjectStore {
     if (id == null) {
       throw new VineyardException(ErrorCode.NOT_FOUND, "no object is named '" + RequestLimits.echo(name) + "'");
     }
+    metaBytes -= RequestLimits.nameBytes(name);
     removeReverseName(id, name);
   }
 
@@ -1606,7 +1617,10 @@ public final class ObjectStore {
   private void dropNamesOf(long id) {
     TreeSet<String> n = namesById.remove(id);
     if (n != null) {
-      n.forEach(names::remove);
+      for (String name : n) {
+        names.remove(name);
+        metaBytes -= RequestLimits.nameBytes(name);
+      }
     }
   }
 

@@ -34,7 +34,7 @@ public record RequestLimits(
     long maxTreeObjects) {
 
   /** The default of {@link #maxTreeObjects}. */
-  public static final long DEFAULT_TREE_OBJECTS = 1_000_000;
+  public static final long DEFAULT_TREE_OBJECTS = 200_000;
 
   /** Limits with the default {@link #maxTreeObjects}. */
   public RequestLimits(
@@ -188,6 +188,14 @@ public record RequestLimits(
     }
     return total;
   }
+
+  /** What a bound name counts against the heap budget: the string and its entries in both name tables. */
+  public static long nameBytes(String name) {
+    return NAME_HEAP + heapBytes(name);
+  }
+
+  /** Heap of one name beside its string: an entry in the name table and in its object's set of names. */
+  private static final long NAME_HEAP = 160;
 
   /** Heap of one stored object beside its strings, fields and members (its entries in the store's tables). */
   private static final long OBJECT_HEAP = 512;

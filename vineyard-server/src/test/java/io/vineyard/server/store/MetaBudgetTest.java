@@ -122,4 +122,41 @@ class MetaBudgetTest {
       }
     });
   }
+
+  @Test
+  void names() {
+    long[] target = new long[1];
+    assertCountsWhatItTakes("30,000 names of 100 characters", s -> target[0] = s.putMeta(ObjectMeta.builder("test::Named").build()), s -> {
+      for (int i = 0; i < 30_000; i++) {
+        s.putName(("name-" + i + "-").repeat(20).substring(0, 100), target[0]);
+      }
+    });
+  }
+
+  /** Names were outside the budget: 174,000 names of 4 KiB filled the heap and wedged the daemon. */
+  @Test
+  void namesAreRefusedWhenTheBudgetIsFullAndGiveTheirShareBack() {
+    MemoryArena a = MemoryArena.create(Path.of("/dev/shm/vineyard-unit-tests"), 1 << 20, false);
+    arenas.add(a);
+    ObjectStore s = new ObjectStore(3, a, 100, null, RequestLimits.DEFAULT.withMetaMemory(4 << 20));
+    long id = s.putMeta(ObjectMeta.builder("test::Named").build());
+    int bound = 0;
+    io.vineyard.VineyardException full = null;
+    for (; bound < 10_000 && full == null; bound++) {
+      try {
+        s.putName("n" + bound + "x".repeat(4000), id);
+      } catch (io.vineyard.VineyardException e) {
+        full = e;
+      }
+    }
+    assertTrue(full != null && full.code() == io.vineyard.ErrorCode.OUT_OF_MEMORY, "refused: " + full);
+    assertTrue(full.getMessage().contains("--meta-memory"), full.getMessage());
+    assertTrue(bound > 500 && bound < 1100, bound + " names of 4 KiB in 4 MiB");
+    long counted = s.countedMetaBytes();
+    s.dropName("n0" + "x".repeat(4000));
+    assertTrue(s.countedMetaBytes() < counted, "a dropped name gives its share back");
+    s.putName("n0" + "x".repeat(4000), id);
+    s.delete(java.util.List.of(id), true, false);
+    assertTrue(s.countedMetaBytes() == 0, "deleting the object drops its names and their share: " + s.countedMetaBytes());
+  }
 }
