@@ -32,7 +32,8 @@ final class TrimCommand extends ClientCommand {
       root.out.println("{\"released_bytes\": " + t.releasedBytes() + ", \"rss_before_bytes\": " + t.rssBeforeBytes()
           + ", \"rss_after_bytes\": " + t.rssAfterBytes() + "}");
     } else {
-      root.out.println("gave back the pages of " + MemorySize.format(t.releasedBytes()) + " of free memory; daemon resident set "
+      root.out.println("released the pages of the " + MemorySize.format(t.releasedBytes()) + " of free shared memory (those"
+          + " that held data); daemon resident set "
           + MemorySize.format(t.rssBeforeBytes()) + " -> " + MemorySize.format(t.rssAfterBytes()));
     }
     return ExitCodes.OK;

@@ -783,6 +783,7 @@ public final class IpcClient implements MetadataClient {
 
   /** Like {@link #putMeta}, without waiting. */
   public CompletableFuture<ObjectId> putMetaAsync(ObjectMeta meta) {
+    Protos.checkText(meta);
     return callAsync(Request.newBuilder().setPutMeta(PutMetaRequest.newBuilder().setMeta(Protos.toProto(meta))), null,
         r -> new ObjectId(r.getPutMeta().getId()), null);
   }
@@ -797,6 +798,7 @@ public final class IpcClient implements MetadataClient {
    * @return the new object's id
    */
   public ObjectId putMeta(ObjectMeta meta) {
+    Protos.checkText(meta);
     return new ObjectId(
         call(Request.newBuilder().setPutMeta(PutMetaRequest.newBuilder().setMeta(Protos.toProto(meta))))
             .getPutMeta()

@@ -53,6 +53,36 @@ public final class Protos {
   }
 
   /**
+   * Refuses metadata whose text UTF-8 cannot carry: a lone surrogate (half of a character outside
+   * the BMP) would reach the daemon as '?' with only a log line on the client.
+   */
+  public static void checkText(ObjectMeta meta) {
+    checkText("typename", meta.typename());
+    meta.fields().forEach((k, v) -> {
+      checkText("field name", k);
+      if (v instanceof String s) {
+        checkText("field '" + k + "'", s);
+      } else if (v instanceof ObjectMeta.Json j) {
+        checkText("field '" + k + "'", j.text());
+      }
+    });
+    meta.members().keySet().forEach(k -> checkText("member name", k));
+  }
+
+  private static void checkText(String what, String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw new VineyardException(ErrorCode.INVALID_ARGUMENT,
+            "the " + what + " has a lone surrogate (U+" + Integer.toHexString(c).toUpperCase(java.util.Locale.ROOT) + " at "
+                + i + "): not text that UTF-8 can carry");
+      }
+    }
+  }
+
+  /**
    * The message of a tree. A member that appears at several places as one instance (the daemon
    * expands a shared member once) becomes one message, shared: what this builds grows with the
    * distinct objects, not with the places they appear.

@@ -288,6 +288,12 @@ public final class Vineyardd implements Callable<Integer>, AutoCloseable {
       throw new CommandLine.ParameterException(new CommandLine(this), "--max-request-ids, --max-fields, --max-field-size,"
           + " --max-name-size, --max-meta-size, --max-tree-objects and --meta-memory must be positive");
     }
+    long heap = Runtime.getRuntime().maxMemory();
+    if (budget > heap * 3 / 4) {
+      LOG.warn("--meta-memory {} is more than three quarters of the daemon's heap ({}, -Xmx in VINEYARDD_JAVA_OPTS):"
+          + " metadata could fill the heap before the budget refuses a put; raise -Xmx with it",
+          io.vineyard.MemorySize.format(budget), io.vineyard.MemorySize.format(heap));
+    }
     return new RequestLimits(maxRequestIds, maxDepth, maxFields, field, (int) name, meta, budget, maxTreeObjects);
   }
 
