@@ -421,6 +421,19 @@ public final class ObjectStore {
     return new VineyardException(ErrorCode.OUT_OF_MEMORY, why + "; nothing can be spilled: " + whatHoldsMemory());
   }
 
+  /** How long a read of a spilled blob waits for memory that other requests hold before it fails. */
+  private static final long RELOAD_PATIENCE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(2);
+
+  /** Whether some resident memory is held for now (pinned, being written or moved) by others than {@code b}. */
+  private synchronized boolean memoryMayFreeSoon(BlobEntry b) {
+    for (BlobEntry e : blobs.values()) {
+      if (e != b && e.range != null && e.size > 0 && (e.inTransit() || !e.sealed || e.pins > 0)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Why no resident blob can be spilled now: what the resident ones are (pinned, being written, moving). */
   private String whatHoldsMemory() {
     long pinned = 0;
@@ -578,6 +591,7 @@ public final class ObjectStore {
 
   /** Pins one sealed blob, loading it back first if it is spilled. Blocks on I/O. */
   private Location pinResident(Session s, long id) {
+    long patience = 0; // when to stop waiting for memory that others hold to be let go
     while (true) {
       BlobEntry b;
       CompletableFuture<Void> wait = null;
@@ -610,6 +624,24 @@ public final class ObjectStore {
         synchronized (this) {
           if (b.residency != Residency.SPILLED && !b.deleted) {
             continue; // loaded back by another request meanwhile: look again
+          }
+        }
+        // Blobs that other requests hold (a reader's pin, an exchange or a write under way) may be let
+        // go in a moment, and a run of them then make room: two readers of large spilled blobs at once
+        // otherwise failed one of them. Not on an event loop: spilled blobs are read off it.
+        if (memoryMayFreeSoon(b)) {
+          long now = System.nanoTime();
+          if (patience == 0) {
+            patience = now + RELOAD_PATIENCE_NANOS;
+          }
+          if (now < patience) {
+            try {
+              Thread.sleep(20);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new VineyardException(ErrorCode.UNAVAILABLE, "interrupted waiting for memory to load blob " + new ObjectId(id) + " back");
+            }
+            continue;
           }
         }
         VineyardException oom = outOfMemory(b.size, failure[0] != null ? failure[0] : swapFailure[0]);
@@ -747,29 +779,66 @@ public final class ObjectStore {
         byRegion.computeIfAbsent(e.range.region(), r -> new ArrayList<>()).add(e);
       }
     }
+    // Of the runs that fit, the one that overshoots least: what the run has beyond the blob's room
+    // must be written to the spill directory besides, which is full when this is called.
+    Window best = null;
+    long bestOver = Long.MAX_VALUE;
     for (Map.Entry<Integer, List<BlobEntry>> r : byRegion.entrySet()) {
       List<BlobEntry> inRegion = r.getValue();
       inRegion.sort(java.util.Comparator.comparingLong(e -> e.range.offset()));
-      long start = 0;
-      List<BlobEntry> run = new ArrayList<>();
-      for (BlobEntry e : inRegion) {
-        long from = e.range.offset();
-        long to = from + MemoryArena.footprint(e.range.size());
-        if (!run.isEmpty() && from - start >= need) {
-          return window(r.getKey(), start, start + need, run);
-        }
-        if (!evictable.containsKey(e.id) || e.inTransit()) {
-          run.clear();
-          start = to;
+      List<BlobEntry> run = new ArrayList<>(); // the evictable blobs since the last one that is not
+      long runStart = 0;
+      for (int k = 0; k <= inRegion.size(); k++) {
+        BlobEntry e = k < inRegion.size() ? inRegion.get(k) : null;
+        boolean usable = e != null && evictable.containsKey(e.id) && !e.inTransit();
+        if (usable) {
+          run.add(e);
           continue;
         }
-        run.add(e);
-        if (to - start >= need) {
-          return window(r.getKey(), start, to, run);
+        // The run [runStart, limit) ends here: try each start in it (the end of each blob before).
+        long limit = e == null ? end(run, runStart) : e.range.offset();
+        int first = 0;
+        for (int j = 0; j <= run.size(); j++) {
+          long from = j == 0 ? runStart : end(run.get(j - 1));
+          long to = from + need;
+          if (to > limit) {
+            break;
+          }
+          while (first < run.size() && end(run.get(first)) <= from) {
+            first++;
+          }
+          // The window ends at `to`, or at the end of the blob that straddles it.
+          long windowEnd = to;
+          int last = first;
+          while (last < run.size() && run.get(last).range.offset() < to) {
+            windowEnd = Math.max(windowEnd, end(run.get(last)));
+            last++;
+          }
+          if (windowEnd > limit || last == first) {
+            continue; // past the run, or free space only (an allocation would have found it)
+          }
+          long over = windowEnd - to;
+          if (over < bestOver) {
+            bestOver = over;
+            best = window(r.getKey(), from, windowEnd, run.subList(first, last));
+            if (over == 0) {
+              return best;
+            }
+          }
         }
+        run = new ArrayList<>();
+        runStart = e == null ? 0 : end(e);
       }
     }
-    return null;
+    return best;
+  }
+
+  private static long end(BlobEntry e) {
+    return e.range.offset() + MemoryArena.footprint(e.range.size());
+  }
+
+  private static long end(List<BlobEntry> run, long otherwise) {
+    return run.isEmpty() ? otherwise : end(run.getLast());
   }
 
   private static Window window(int region, long start, long end, List<BlobEntry> run) {
