@@ -136,11 +136,6 @@ public final class SpillFiles implements BlobSpiller, AutoCloseable {
     }
   }
 
-  @Override
-  public void swap(long spilledId, long spilledSize, long residentId, MemorySegment residentBytes) throws IOException {
-    swapRun(spilledId, spilledSize, residentBytes, List.of(new Piece(residentId, 0, residentBytes.byteSize())));
-  }
-
   /**
    * In place, a chunk at a time: each chunk of the spilled blob's bytes in its file is read into a
    * buffer, the window's chunk written over it, and the buffer copied into the window; then the

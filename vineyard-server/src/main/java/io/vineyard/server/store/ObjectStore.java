@@ -661,106 +661,91 @@ public final class ObjectStore {
   }
 
   /**
-   * Loads spilled blob {@code b} back in place of a resident, unpinned blob at least as large (the
-   * least recently used such), which takes its place in the spill directory: for when neither memory
-   * nor the spill directory has room. Both are in transit meanwhile (neither can be read until it
-   * ends). Pins {@code b} for the session.
+   * Loads spilled blob {@code b} back in place of resident blobs nobody holds, which take its place
+   * in the spill directory: for when neither memory nor the spill directory has room. First one blob
+   * at least as large (the least recently used of the smallest: what it has more must be written to
+   * the spill directory besides), else a run of blobs side by side ({@link #findWindow}). All are in
+   * transit meanwhile (none can be read until it ends). Pins {@code b} for the session.
    *
    * @param failure receives the I/O failure of the exchange, if it failed
    * @return its location, or null when no blob can make room or the exchange failed
    */
   private Location swapIn(Session s, BlobEntry b, IOException[] failure) {
-    BlobEntry v = null;
-    spilling.lock(); // no spill pass meanwhile: it could pick the same victim
+    spilling.lock(); // no spill pass meanwhile: it could pick the same blobs
     try {
+      Window one;
       synchronized (this) {
-        if (b.residency != Residency.SPILLED || b.deleted) {
-          return null;
-        }
-        // The least recently used of the smallest ones at least as large: what a larger one has
-        // more must be written to the spill directory besides, which may have no room for it.
-        for (BlobEntry e : evictable.values()) {
-          if (e.domain == b.domain && e.range != null && e.range.size() >= b.size && e.size > 0
-              && (v == null || e.range.size() < v.range.size())) {
-            v = e;
-            if (e.range.size() == b.size) {
-              break;
-            }
-          }
-        }
-        if (v != null) {
-          evictable.remove(v.id);
-          v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
-          v.reloaded = new CompletableFuture<>();
-          b.residency = Residency.RELOADING;
-          b.reloaded = new CompletableFuture<>();
-        }
+        one = stillSpilled(b) ? take(b, bestFit(b)) : null;
       }
-      if (v == null) {
-        return swapInRun(s, b, failure); // no one blob as large: several side by side, outside the monitor
+      if (one != null) {
+        IOException[] err = {null};
+        Location out = exchange(s, b, one, err);
+        if (err[0] == null) {
+          return out;
+        }
+        failure[0] = err[0]; // the larger blob's rest did not fit in the spill directory: a run may
       }
-      IOException err = null;
-      try {
-        tiering.spiller().swap(b.id, b.size, v.id, arena.bytes(v.range));
-      } catch (IOException e) {
-        err = e;
-      }
-      CompletableFuture<Void> vDone;
-      CompletableFuture<Void> bDone;
-      Location out = null;
+      Window run;
       synchronized (this) {
-        vDone = v.reloaded;
-        bDone = b.reloaded;
-        v.reloaded = null;
-        b.reloaded = null;
-        if (err != null) {
-          v.residency = Residency.RESIDENT;
-          settleAfterTransit(v);
-          b.residency = Residency.SPILLED;
-          b.range = null;
-        } else {
-          Range whole = v.range;
-          long head = MemoryArena.footprint(b.size);
-          long all = MemoryArena.footprint(v.size);
-          b.range = b.size == 0 ? Range.EMPTY : new Range(whole.region(), whole.offset(), b.size);
-          if (all > head) {
-            arena.free(new Range(whole.region(), whole.offset() + head, all - head)); // what v had more
-          }
-          b.residency = Residency.RESIDENT;
-          v.range = null;
-          v.residency = Residency.SPILLED;
-          spilledBytes += v.size - b.size;
-          spillWrites++;
-          reloads++;
-          if (v.deleted && v.pins == 0) {
-            removeDeleted(v);
-            freeBytes(v); // its new spill file
-          }
-          if (b.deleted && b.pins == 0) {
-            removeDeleted(b);
-            freeBytes(b);
-          } else if (!s.closed) {
-            pin(s, b);
-            out = new Location(b.id, b.range);
-          } else if (b.pins == 0) {
-            markEvictable(b);
-          }
-        }
+        run = stillSpilled(b) ? take(b, findWindow(b)) : null;
       }
-      vDone.complete(null);
-      bDone.complete(null);
-      if (err != null) {
-        // The larger blob's rest did not fit in the spill directory: blobs side by side may.
-        IOException[] again = {null};
-        out = swapInRun(s, b, again);
-        failure[0] = out != null ? null : again[0] != null ? again[0] : err;
-        return out;
+      if (run == null) {
+        return null;
       }
-      failure[0] = err;
+      IOException[] err = {null};
+      Location out = exchange(s, b, run, err);
+      if (out != null || err[0] != null) {
+        failure[0] = err[0];
+      }
       return out;
     } finally {
       spilling.unlock();
     }
+  }
+
+  private static boolean stillSpilled(BlobEntry b) {
+    return b.residency == Residency.SPILLED && !b.deleted;
+  }
+
+  /** The least recently used of the smallest evictable blobs at least as large as {@code b}, as a window. */
+  private Window bestFit(BlobEntry b) {
+    BlobEntry v = null;
+    for (BlobEntry e : evictable.values()) {
+      if (e.domain == b.domain && e.range != null && e.range.size() >= b.size && e.size > 0
+          && (v == null || e.range.size() < v.range.size())) {
+        v = e;
+        if (e.range.size() == b.size) {
+          break;
+        }
+      }
+    }
+    return v == null ? null : new Window(v.range, List.of(v), List.of());
+  }
+
+  /**
+   * Takes a window for an exchange with {@code b}: its free gaps from the allocator, its blobs and
+   * {@code b} into transit. Null (nothing taken) when a gap was taken meanwhile. Holding the monitor.
+   */
+  private Window take(BlobEntry b, Window w) {
+    if (w == null) {
+      return null;
+    }
+    List<Range> claimed = new ArrayList<>();
+    for (Range gap : w.gaps()) {
+      if (!arena.claim(gap)) {
+        claimed.forEach(arena::free); // taken meanwhile (a reload's target): no exchange
+        return null;
+      }
+      claimed.add(gap);
+    }
+    for (BlobEntry v : w.blobs()) {
+      evictable.remove(v.id);
+      v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
+      v.reloaded = new CompletableFuture<>();
+    }
+    b.residency = Residency.RELOADING;
+    b.reloaded = new CompletableFuture<>();
+    return w;
   }
 
   /** A run of memory an exchange may take: its blobs (none pinned or in use) and free space between them. */
@@ -857,36 +842,11 @@ public final class ObjectStore {
   }
 
   /**
-   * As {@link #swapIn}, with a run of several resident blobs nobody holds (and the free space
-   * between them) in place of one as large: {@code b} comes back into the run, and the run's blobs
-   * go into the room its file took, each at its place in it. Called holding {@link #spilling}.
+   * Exchanges {@code b} with the blobs of a window {@link #take}n for it: {@code b} comes back into
+   * the window, and the window's blobs go into the room its file took, each at its place in it.
+   * Called holding {@link #spilling}.
    */
-  private Location swapInRun(Session s, BlobEntry b, IOException[] failure) {
-    Window w;
-    synchronized (this) {
-      if (b.residency != Residency.SPILLED || b.deleted) {
-        return null;
-      }
-      w = findWindow(b);
-      if (w == null) {
-        return null;
-      }
-      List<Range> claimed = new ArrayList<>();
-      for (Range gap : w.gaps()) {
-        if (!arena.claim(gap)) {
-          claimed.forEach(arena::free); // taken meanwhile (a reload's target): no exchange
-          return null;
-        }
-        claimed.add(gap);
-      }
-      for (BlobEntry v : w.blobs()) {
-        evictable.remove(v.id);
-        v.residency = Residency.RELOADING; // its bytes are being overwritten: not readable until it ends
-        v.reloaded = new CompletableFuture<>();
-      }
-      b.residency = Residency.RELOADING;
-      b.reloaded = new CompletableFuture<>();
-    }
+  private Location exchange(Session s, BlobEntry b, Window w, IOException[] failure) {
     long start = w.range().offset();
     List<BlobSpiller.Piece> pieces = new ArrayList<>();
     for (BlobEntry v : w.blobs()) {

@@ -7,7 +7,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import io.vineyard.server.store.BlobSpiller.Piece;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -38,7 +41,7 @@ class SpillFilesTest {
         MemorySegment memory = arena.allocate(sizes[1]);
         MemorySegment.copy(resident, 0, memory, ValueLayout.JAVA_BYTE, 0, resident.length);
 
-        files.swap(inId, sizes[0], outId, memory);
+        files.swapRun(inId, sizes[0], memory, List.of(new Piece(outId, 0, memory.byteSize())));
 
         assertArrayEquals(spilled, memory.asSlice(0, sizes[0]).toArray(ValueLayout.JAVA_BYTE), "loaded in place");
         MemorySegment back = arena.allocate(Math.max(1, sizes[1])).asSlice(0, sizes[1]);
@@ -57,7 +60,7 @@ class SpillFilesTest {
       files.write(1, MemorySegment.ofArray(spilled));
       byte[] resident = bytes(1 << 19, 2);
       MemorySegment memory = MemorySegment.ofArray(resident.clone());
-      assertThrows(IOException.class, () -> files.swap(1, spilled.length, 2, memory));
+      assertThrows(IOException.class, () -> files.swapRun(1, spilled.length, memory, List.of(new Piece(2, 0, memory.byteSize()))));
       assertArrayEquals(resident, memory.toArray(ValueLayout.JAVA_BYTE));
       MemorySegment back = MemorySegment.ofArray(new byte[spilled.length]);
       files.read(1, back);
@@ -79,10 +82,10 @@ class SpillFilesTest {
       MemorySegment window = arena.allocate(3 * mib);
       byte[][] small = {bytes(mib, 11), bytes(mib - 100, 12), bytes(mib / 2, 13)};
       long[] offsets = {0, mib, 2 * mib + mib / 4};
-      java.util.List<io.vineyard.server.store.BlobSpiller.Piece> pieces = new java.util.ArrayList<>();
+      List<Piece> pieces = new ArrayList<>();
       for (int k = 0; k < small.length; k++) {
         MemorySegment.copy(small[k], 0, window, ValueLayout.JAVA_BYTE, offsets[k], small[k].length);
-        pieces.add(new io.vineyard.server.store.BlobSpiller.Piece(10 + k, offsets[k], small[k].length));
+        pieces.add(new Piece(10 + k, offsets[k], small[k].length));
       }
 
       files.swapRun(1, big.length, window, pieces);
@@ -98,7 +101,7 @@ class SpillFilesTest {
       MemorySegment other = arena.allocate(small[0].length);
       byte[] third = bytes(small[0].length, 99);
       MemorySegment.copy(third, 0, other, ValueLayout.JAVA_BYTE, 0, third.length);
-      files.swap(10, small[0].length, 20, other);
+      files.swapRun(10, small[0].length, other, List.of(new Piece(20, 0, other.byteSize())));
       assertArrayEquals(small[0], other.toArray(ValueLayout.JAVA_BYTE));
       MemorySegment back = MemorySegment.ofArray(new byte[small[1].length]);
       files.read(11, back);

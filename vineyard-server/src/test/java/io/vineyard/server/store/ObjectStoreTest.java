@@ -858,23 +858,25 @@ class ObjectStoreTest {
 
     int swaps;
 
-    /** As the real one does: in the spilled blob's room; a full disk refuses only what the resident blob has more. */
+    /** As the real one does: in the spilled blob's room; a full disk refuses only what the window has more. */
     @Override
-    public void swap(long spilledId, long spilledSize, long residentId, MemorySegment resident) throws IOException {
+    public void swapRun(long spilledId, long spilledSize, MemorySegment window, List<Piece> pieces) throws IOException {
       byte[] in = files.get(spilledId);
       if (in == null) {
         throw new IOException("no spill file for " + new ObjectId(spilledId));
       }
       assertEquals(spilledSize, in.length);
-      if (full && resident.byteSize() > spilledSize) {
+      if (full && window.byteSize() > spilledSize) {
         failedWrites++;
         throw new IOException("No space left on device");
       }
-      byte[] out = resident.toArray(ValueLayout.JAVA_BYTE);
-      MemorySegment.copy(in, 0, resident, ValueLayout.JAVA_BYTE, 0, in.length);
+      byte[] out = window.toArray(ValueLayout.JAVA_BYTE);
+      MemorySegment.copy(in, 0, window, ValueLayout.JAVA_BYTE, 0, in.length);
       files.remove(spilledId);
-      files.put(residentId, out);
-      written.add(residentId);
+      for (Piece p : pieces) {
+        files.put(p.id(), java.util.Arrays.copyOfRange(out, (int) p.offset(), (int) (p.offset() + p.size())));
+        written.add(p.id());
+      }
       reads++;
       swaps++;
     }
