@@ -38,6 +38,9 @@ final class GcCommand extends ClientCommand {
 
   private static final Pattern AGE = Pattern.compile("(\\d+)(s|m|h|d)");
 
+  /** The longest age accepted: a century. */
+  static final Duration MAX_AGE = Duration.ofDays(36_500);
+
   @Option(names = "--older-than", paramLabel = "AGE", required = true, converter = Age.class,
       description = "Only objects created longer ago than this: a number and s, m, h or d (30s, 10m, 1h, 2d; 0s for any).")
   Duration olderThan;
@@ -89,13 +92,20 @@ final class GcCommand extends ClientCommand {
         throw new CommandLine.TypeConversionException(
             "'" + text + "' is not an age: give a number and a unit, s, m, h or d (such as 30s, 10m, 1h, 2d)");
       }
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        case "h" -> Duration.ofHours(n);
-        default -> Duration.ofDays(n);
+      Duration unit = switch (m.group(2)) {
+        case "s" -> Duration.ofSeconds(1);
+        case "m" -> Duration.ofMinutes(1);
+        case "h" -> Duration.ofHours(1);
+        default -> Duration.ofDays(1);
       };
+      // Object ids carry their creation time since 2020 or so: an age beyond a century selects the
+      // same as a century, and larger numbers would overflow the clock arithmetic.
+      long most = MAX_AGE.dividedBy(unit);
+      if (m.group(1).length() > 18 || Long.parseLong(m.group(1)) > most) {
+        throw new CommandLine.TypeConversionException(
+            "'" + text + "' is too long an age: at most " + most + m.group(2) + " (" + MAX_AGE.toDays() + " days)");
+      }
+      return unit.multipliedBy(Long.parseLong(m.group(1)));
     }
   }
 }
