@@ -6,8 +6,9 @@
 # usage: benchmarks/cluster.sh [--quick] [--no-build] [--tls]
 #   --quick     a 256 MiB object and 1 GiB daemons, fewer repetitions (default: 1 GiB, 3 GiB daemons)
 #   --no-build  use the artifacts already built (default: mvn -B -q -DskipTests package first)
-#   --tls       then the same again with a second pair whose gRPC ports speak TLS (certificates made
-#               with openssl in the temporary directory), into cluster-tls-latest.json, and the ratios
+#   --tls       also a second pair whose gRPC ports speak TLS (certificates made with openssl in the
+#               temporary directory), measured in the same run: the two pairs take turns, rep by rep,
+#               so both see the same machine; into cluster-tls-latest.json, and the ratios
 #
 # etcd gets free loopback ports and a data directory in a temporary directory; the daemons get their
 # sockets there too and their shared memory under /dev/shm/vineyard-cluster-bench. Everything is
@@ -63,8 +64,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vineyard-cluster-bench.XXXXXX")
 etcd_log="$tmp/etcd.log"
 etcd_pid=""
 etcd_url=""
-a_pid=""
-b_pid=""
+# Every daemon started, in order (a pair's A before its B), and its log.
+pids=()
+logs=()
 daemon_pid=""
 bench_pid=""
 
@@ -135,27 +137,32 @@ cleanup() {
   trap - EXIT
   trap '' INT TERM
   bench_stop
-  # A daemon still starting (daemon_pid), then B, then A (each withdraws from etcd as it stops),
-  # then etcd.
-  local starting=$daemon_pid p
+  # A daemon still starting (daemon_pid), then the others, last started first (B before its A: each
+  # withdraws from etcd as it stops), then etcd.
+  local starting=$daemon_pid k f
   daemon_stop cluster
-  daemon_pid=$b_pid
-  daemon_stop cluster
-  daemon_pid=$a_pid
-  daemon_stop cluster
+  for (( k=${#pids[@]}-1; k>=0; k-- )); do
+    daemon_pid=${pids[$k]}
+    daemon_stop cluster
+  done
   etcd_stop
-  for f in "$tmp/a.log" "$tmp/b.log"; do
+  for f in ${logs[@]+"${logs[@]}"}; do
     [ -s "$f" ] || continue
     if [ "$rc" != 0 ]; then
-      echo "[cluster] last lines of daemon $(basename "$f" .log | tr ab AB)'s log:" >&2
+      echo "[cluster] last lines of daemon $(basename "$f" .log)'s log:" >&2
       tail -n 20 "$f" >&2 || true
-    elif grep -q -e ' WARN ' -e ' ERROR ' "$f"; then
-      # Worth knowing next to the figures (e.g. a lost etcd lease during start-up).
-      echo "[cluster] daemon $(basename "$f" .log | tr ab AB) logged warnings:" >&2
-      grep -e ' WARN ' -e ' ERROR ' "$f" | head -n 10 >&2 || true
+    else
+      # Worth knowing next to the figures (e.g. a lost etcd lease during start-up); not the warning
+      # every daemon here gives for its loopback --rpc-host.
+      local warned
+      warned=$(grep -e ' WARN ' -e ' ERROR ' "$f" | grep -v -e 'is a loopback address' | head -n 10 || true)
+      if [ -n "$warned" ]; then
+        echo "[cluster] daemon $(basename "$f" .log) logged warnings:" >&2
+        echo "$warned" >&2
+      fi
     fi
   done
-  for p in "$starting" "$a_pid" "$b_pid"; do
+  for p in "$starting" ${pids[@]+"${pids[@]}"}; do
     if [ -n "$p" ]; then
       rm -rf "$shm_dir/vineyardd-$p"
     fi
@@ -173,53 +180,41 @@ etcd_version=$("$etcd_bin" --version | head -n 1 | sed 's/^etcd Version: //')
 echo "[cluster] etcd $etcd_version at $etcd_url, prefix $prefix" >&2
 
 daemon_flags=(--size "$size" --reserve-memory --shm-dir "$shm_dir" --meta etcd --etcd-endpoints "$etcd_url"
-  --etcd-prefix "$prefix" --rpc-host 127.0.0.1 --rpc-port 0)
+  --rpc-host 127.0.0.1 --rpc-port 0)
 mkdir -p "$root/benchmarks/results"
 
-# run_pair LABEL OUT [DAEMON FLAGS... --] [HARNESS FLAGS...]: starts A and B with daemon_flags and the
-# extra flags, runs the harness into OUT, stops both.
-run_pair() {
-  local label=$1 out=$2 extra=() harness=()
-  shift 2
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do extra+=("$1"); shift; done
-  [ $# -gt 0 ] && shift
-  harness=("$@")
-  echo "[cluster] $label: starting vineyardd A and B: ${daemon_flags[*]} ${extra[*]-}, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
-  daemon_start cluster.sh "$tmp/a.sock" "$tmp/a.log" "$daemon_java_opts" "${daemon_flags[@]}" ${extra[@]+"${extra[@]}"}
-  a_pid=$daemon_pid
-  daemon_start cluster.sh "$tmp/b.sock" "$tmp/b.log" "$daemon_java_opts" "${daemon_flags[@]}" ${extra[@]+"${extra[@]}"}
-  b_pid=$daemon_pid
-  daemon_pid=""
-  (cd "$root" &&
-    exec "$JAVA" "${VINEYARD_JVM_FLAGS[@]}" -Xmx1g -XX:MaxDirectMemorySize=4g \
-      -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.ClusterBenchmark \
-      --socket-a "$tmp/a.sock" --socket-b "$tmp/b.sock" --pid-a "$a_pid" --pid-b "$b_pid" \
-      --out "$out" ${mode_flag[@]+"${mode_flag[@]}"} \
-      --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir" \
-      --setting "java_opts=$daemon_java_opts" --setting "meta=etcd $etcd_url" --setting "etcd_prefix=$prefix" \
-      --setting "rpc=127.0.0.1:0 (free port)" --setting "etcd=$etcd_version" --setting "transport=$label" \
-      ${harness[@]+"${harness[@]}"}) &
-  bench_pid=$!
-  bench_rc=0
-  wait "$bench_pid" || bench_rc=$?
-  bench_pid=""
-  # B, then A: each withdraws from etcd as it stops.
-  daemon_pid=$b_pid; daemon_stop cluster; b_pid=""
-  daemon_pid=$a_pid; daemon_stop cluster; a_pid=""
-  daemon_pid=""
-  for p in "$tmp/a" "$tmp/b"; do
-    if [ "$bench_rc" != 0 ] || grep -q -e ' WARN ' -e ' ERROR ' "$p.log"; then
-      echo "[cluster] $label: daemon $(basename "$p" | tr ab AB) logged:" >&2
-      grep -e ' WARN ' -e ' ERROR ' "$p.log" | head -n 10 >&2 || true
-    fi
-    mv "$p.log" "$tmp/$label-$(basename "$p").log" # the clean-up on exit shows only a pair still running
+# start_pair LABEL [DAEMON FLAGS...]: starts the pair's A and B (each pair its own etcd prefix, so
+# each is a cluster of two) with daemon_flags and the extra flags; adds them to pids and logs.
+start_pair() {
+  local label=$1 x
+  shift
+  echo "[cluster] $label: starting vineyardd A and B: ${daemon_flags[*]} --etcd-prefix $prefix-$label $*, VINEYARDD_JAVA_OPTS=$daemon_java_opts" >&2
+  for x in a b; do
+    daemon_start cluster.sh "$tmp/$label-$x.sock" "$tmp/$label-$x.log" "$daemon_java_opts" "${daemon_flags[@]}" \
+      --etcd-prefix "$prefix-$label" "$@"
+    pids+=("$daemon_pid")
+    logs+=("$tmp/$label-$x.log")
+    daemon_pid=""
   done
-  rm -rf "$shm_dir"/vineyardd-*
-  [ "$bench_rc" = 0 ] || exit "$bench_rc"
+}
+
+# pair_args LABEL OUT [HARNESS FLAGS...]: the harness's flags for a pair started by start_pair (the
+# pair's pids are the last two in pids).
+pair_args() {
+  local label=$1 out=$2 n=${#pids[@]}
+  shift 2
+  harness+=(--socket-a "$tmp/$label-a.sock" --socket-b "$tmp/$label-b.sock" --pid-a "${pids[$((n-2))]}"
+    --pid-b "${pids[$((n-1))]}" --out "$out"
+    --setting "size=$size" --setting "reserve_memory=true" --setting "shm_dir=$shm_dir"
+    --setting "java_opts=$daemon_java_opts" --setting "meta=etcd $etcd_url" --setting "etcd_prefix=$prefix-$label"
+    --setting "rpc=127.0.0.1:0 (free port)" --setting "etcd=$etcd_version" --setting "transport=$label" "$@")
 }
 
 plain_out="$root/benchmarks/results/cluster-latest.json"
-run_pair plaintext "$plain_out"
+tls_out="$root/benchmarks/results/cluster-tls-latest.json"
+harness=()
+start_pair plaintext
+pair_args plaintext "$plain_out"
 if [ "$tls" = 1 ]; then
   command -v openssl >/dev/null 2>&1 || { echo "cluster.sh: --tls needs openssl (to make the certificates)" >&2; exit 3; }
   pki="$tmp/pki"
@@ -234,9 +229,23 @@ if [ "$tls" = 1 ]; then
     -days 1 -extfile "$pki/ext" 2>/dev/null
   head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$pki/cluster.token"
   echo >>"$pki/cluster.token"
-  tls_out="$root/benchmarks/results/cluster-tls-latest.json"
-  run_pair tls "$tls_out" --tls-cert "$pki/d.pem" --tls-key "$pki/d.key" --tls-client-ca "$pki/ca.pem" \
-    --tls-peer-ca "$pki/ca.pem" --cluster-token-file "$pki/cluster.token" -- --tls-ca "$pki/ca.pem" --tls-cert "$pki/d.pem" --tls-key "$pki/d.key"
+  start_pair tls --tls-cert "$pki/d.pem" --tls-key "$pki/d.key" --tls-client-ca "$pki/ca.pem" \
+    --tls-peer-ca "$pki/ca.pem" --cluster-token-file "$pki/cluster.token"
+  harness+=(--and)
+  pair_args tls "$tls_out" --tls-ca "$pki/ca.pem" --tls-cert "$pki/d.pem" --tls-key "$pki/d.key"
+fi
+
+(cd "$root" &&
+  exec "$JAVA" "${VINEYARD_JVM_FLAGS[@]}" -Xmx1g -XX:MaxDirectMemorySize=4g \
+    -cp "$bench_jar:$root/benchmarks/target/lib/*" io.vineyard.bench.ClusterBenchmark \
+    ${mode_flag[@]+"${mode_flag[@]}"} "${harness[@]}") &
+bench_pid=$!
+bench_rc=0
+wait "$bench_pid" || bench_rc=$?
+bench_pid=""
+[ "$bench_rc" = 0 ] || exit "$bench_rc"
+
+if [ "$tls" = 1 ]; then
   python3 - "$plain_out" "$tls_out" <<'PY'
 import json, sys
 p, t = (json.load(open(f)) for f in sys.argv[1:3])

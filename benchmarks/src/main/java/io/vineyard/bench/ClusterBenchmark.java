@@ -60,6 +60,12 @@ public final class ClusterBenchmark {
   static final long MIB = 1024 * KIB;
   static final long GIB = 1024 * MIB;
 
+  /**
+   * A transfer counts as run with the JIT settled when the compiler threads of both ends used at
+   * most this share of its wall time (their /proc counters tick every 10 ms).
+   */
+  static final double SETTLED_JIT_SHARE = 0.02;
+
   /** Target (reported, not asserted): fetch and migrate at this many GB/s or more. */
   static final double TARGET_GBPS = 1.0;
 
@@ -76,14 +82,16 @@ public final class ClusterBenchmark {
       int fetchReps,
       double fetchSeconds,
       int migrateReps,
-      double migrateSeconds) {
+      double migrateSeconds,
+      int settleReps,
+      double settleSeconds) {
 
     static Plan quick() {
-      return new Plan("quick", 256 * MIB, 16 * MIB, 5, 10, 60, 30, 8, 5, 30, 5, 45);
+      return new Plan("quick", 256 * MIB, 16 * MIB, 5, 10, 60, 30, 8, 5, 30, 5, 45, 24, 20);
     }
 
     static Plan full() {
-      return new Plan("full", GIB, 64 * MIB, 10, 30, 30, 15, 20, 8, 120, 8, 180);
+      return new Plan("full", GIB, 64 * MIB, 10, 30, 30, 15, 20, 8, 120, 8, 180, 24, 45);
     }
   }
 
@@ -101,62 +109,144 @@ public final class ClusterBenchmark {
   private final List<String> errors = new ArrayList<>();
   private final Map<String, Object> cluster = new LinkedHashMap<>();
   /** With --tls-ca: the CA of A's TLS port. */
-  private static Path tlsCa;
+  private final Path tlsCa;
   /** With --tls-cert and --tls-key: the harness's client certificate (mutual TLS). */
-  private static Path tlsCert;
-  private static Path tlsKey;
+  private final Path tlsCert;
+  private final Path tlsKey;
+  /** This pair's name in the log when two pairs share the run ("plaintext", "tls"), else empty. */
+  private final String label;
+
+  /**
+   * With two pairs in one run: taken around every transfer and every other heavy step (fair, so the
+   * pairs take turns), so that only one pair works at a time and each one's reps alternate with the
+   * other's: both see the same machine. One pair alone takes it uncontended.
+   */
+  private static final java.util.concurrent.locks.ReentrantLock TURN = new java.util.concurrent.locks.ReentrantLock(true);
+  /** With two pairs: where both wait before each timed phase, so that their timed reps interleave. */
+  private static java.util.concurrent.Phaser together;
   private String verified = "not checked";
   private final String loadavgStart = loadavg();
   private final List<Double> memcpyReps = new ArrayList<>();
   private long sourceCrc;
 
-  private ClusterBenchmark(Plan plan, Path socketA, Path socketB, long pidA, long pidB, Map<String, String> settings) {
+  private ClusterBenchmark(Plan plan, Pair p, String label) {
     this.plan = plan;
-    this.socketA = socketA;
-    this.socketB = socketB;
-    this.pidA = pidA;
-    this.pidB = pidB;
-    this.settings = settings;
+    this.socketA = p.a;
+    this.socketB = p.b;
+    this.pidA = p.pidA;
+    this.pidB = p.pidB;
+    this.settings = p.settings;
+    this.tlsCa = p.tlsCa;
+    this.tlsCert = p.tlsCert;
+    this.tlsKey = p.tlsKey;
+    this.label = label;
+  }
+
+  /** The command-line flags of one pair of daemons. */
+  private static final class Pair {
+    Path a;
+    Path b;
+    long pidA = -1;
+    long pidB = -1;
+    Path out = Path.of("benchmarks", "results", "cluster-latest.json");
+    Path tlsCa;
+    Path tlsCert;
+    Path tlsKey;
+    final Map<String, String> settings = new LinkedHashMap<>();
   }
 
   public static void main(String[] args) throws IOException {
-    Path a = null;
-    Path b = null;
-    long pidA = -1;
-    long pidB = -1;
     boolean quick = false;
-    Path out = Path.of("benchmarks", "results", "cluster-latest.json");
-    tlsCa = null;
-    Map<String, String> settings = new LinkedHashMap<>();
+    List<Pair> pairs = new ArrayList<>();
+    Pair p = new Pair();
+    pairs.add(p);
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
       switch (arg) {
         case "--quick" -> quick = true;
-        case "--socket-a" -> a = Path.of(value(args, ++i, arg));
-        case "--socket-b" -> b = Path.of(value(args, ++i, arg));
-        case "--pid-a" -> pidA = Long.parseLong(value(args, ++i, arg));
-        case "--pid-b" -> pidB = Long.parseLong(value(args, ++i, arg));
-        case "--out" -> out = Path.of(value(args, ++i, arg));
-        case "--tls-ca" -> tlsCa = Path.of(value(args, ++i, arg));
-        case "--tls-cert" -> tlsCert = Path.of(value(args, ++i, arg));
-        case "--tls-key" -> tlsKey = Path.of(value(args, ++i, arg));
+        case "--and" -> {
+          p = new Pair();
+          pairs.add(p);
+        }
+        case "--socket-a" -> p.a = Path.of(value(args, ++i, arg));
+        case "--socket-b" -> p.b = Path.of(value(args, ++i, arg));
+        case "--pid-a" -> p.pidA = Long.parseLong(value(args, ++i, arg));
+        case "--pid-b" -> p.pidB = Long.parseLong(value(args, ++i, arg));
+        case "--out" -> p.out = Path.of(value(args, ++i, arg));
+        case "--tls-ca" -> p.tlsCa = Path.of(value(args, ++i, arg));
+        case "--tls-cert" -> p.tlsCert = Path.of(value(args, ++i, arg));
+        case "--tls-key" -> p.tlsKey = Path.of(value(args, ++i, arg));
         case "--setting" -> {
           String kv = value(args, ++i, arg);
           int eq = kv.indexOf('=');
           if (eq <= 0) {
             usage("--setting takes KEY=VALUE, got " + kv);
           }
-          settings.put(kv.substring(0, eq), kv.substring(eq + 1));
+          p.settings.put(kv.substring(0, eq), kv.substring(eq + 1));
         }
         case "-h", "--help" -> usage(null);
         default -> usage("unknown argument " + arg);
       }
     }
-    if (a == null || b == null) {
-      usage("--socket-a and --socket-b are required");
+    if (pairs.size() > 2) {
+      usage("at most two pairs (one --and)");
     }
-    ClusterBenchmark bench = new ClusterBenchmark(quick ? Plan.quick() : Plan.full(), a, b, pidA, pidB, settings);
-    System.exit(bench.run(out));
+    for (Pair q : pairs) {
+      if (q.a == null || q.b == null) {
+        usage("--socket-a and --socket-b are required" + (pairs.size() > 1 ? " for each pair" : ""));
+      }
+    }
+    if (pairs.size() > 1 && pairs.get(0).out.equals(pairs.get(1).out)) {
+      usage("the two pairs need different --out files");
+    }
+    Plan plan = quick ? Plan.quick() : Plan.full();
+    if (pairs.size() == 1) {
+      System.exit(new ClusterBenchmark(plan, pairs.getFirst(), "").run(pairs.getFirst().out));
+    }
+    // Two pairs: each on a thread of its own, taking turns (TURN) and meeting before each timed phase.
+    together = new java.util.concurrent.Phaser(2);
+    int[] rc = new int[2];
+    List<Thread> threads = new ArrayList<>();
+    for (int k = 0; k < 2; k++) {
+      Pair q = pairs.get(k);
+      String label = q.settings.getOrDefault("transport", "pair" + (k + 1));
+      int me = k;
+      threads.add(Thread.ofPlatform().name(label).start(() -> {
+        try {
+          rc[me] = new ClusterBenchmark(plan, q, label).run(q.out);
+        } catch (IOException | RuntimeException e) {
+          e.printStackTrace();
+          rc[me] = 1;
+        }
+      }));
+    }
+    for (Thread t : threads) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        System.exit(130);
+      }
+    }
+    System.exit(Math.max(rc[0], rc[1]));
+  }
+
+  /** Runs {@code body} while holding the turn (see {@link #TURN}). */
+  private static void exclusive(Runnable body) {
+    TURN.lock();
+    try {
+      body.run();
+    } finally {
+      TURN.unlock();
+    }
+  }
+
+  /** Before a timed phase: waits for the other pair (if any) to reach it too. */
+  private static void meet() {
+    java.util.concurrent.Phaser t = together;
+    if (t != null) {
+      t.arriveAndAwaitAdvance();
+    }
   }
 
   private static String value(String[] args, int i, String flag) {
@@ -171,11 +261,12 @@ public final class ClusterBenchmark {
       System.err.println("ClusterBenchmark: " + why);
     }
     System.err.println("usage: ClusterBenchmark --socket-a PATH --socket-b PATH [--pid-a PID --pid-b PID] [--quick] [--out FILE] [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]"
-        + " [--setting KEY=VALUE ...]");
+        + " [--setting KEY=VALUE ...] [--and (the same flags for a second pair, measured in the same run, its reps"
+        + " taking turns with the first's)]");
     System.exit(why == null ? 0 : 2);
   }
 
-  private static RpcClient rpcClient(String endpoint) {
+  private RpcClient rpcClient(String endpoint) {
     if (tlsCa == null) {
       return RpcClient.connect(endpoint);
     }
@@ -205,10 +296,12 @@ public final class ClusterBenchmark {
 
       // The source of the puts and of memcpy, and the destination of memcpy and of every fetch.
       MemorySegment src = arena.allocate(n, 4096);
-      fillPattern(src);
       MemorySegment dst = arena.allocate(n, 4096);
-      dst.fill((byte) 1); // pre-touch every page
-      sourceCrc = crc(src);
+      exclusive(() -> {
+        fillPattern(src);
+        dst.fill((byte) 1); // pre-touch every page
+        sourceCrc = crc(src);
+      });
 
       Samples memcpyBefore = new Samples(plan.memcpyReps);
       Samples memcpyAfter = new Samples(plan.memcpyReps);
@@ -216,8 +309,8 @@ public final class ClusterBenchmark {
 
       List<Stored> stored = new ArrayList<>();
       phase("put", () -> {
-        stored.add(putObject(a, src, plan.warmObjectBytes, "warm-up"));
-        stored.add(putObject(a, src, n, "measured"));
+        exclusive(() -> stored.add(putObject(a, src, plan.warmObjectBytes, "warm-up")));
+        exclusive(() -> stored.add(putObject(a, src, n, "measured")));
       });
       sampleHeap(a, b, "put");
       if (stored.size() == 2) {
@@ -246,16 +339,25 @@ public final class ClusterBenchmark {
       errors.add("fatal: " + e);
       e.printStackTrace();
     }
+    java.util.concurrent.Phaser t = together;
+    if (t != null) {
+      t.arriveAndDeregister(); // the other pair no longer waits for this one
+    }
     double seconds = (System.nanoTime() - started) / 1e9;
 
     Map<String, Object> json = assemble(startedAt, seconds);
-    printTable(json);
-    Measure.writeResults(out, json);
+    TURN.lock(); // the two pairs' tables one after the other
+    try {
+      printTable(json);
+      Measure.writeResults(out, json);
+    } finally {
+      TURN.unlock();
+    }
     return errors.isEmpty() ? 0 : 1;
   }
 
   private void phase(String name, Runnable body) {
-    Measure.phase("cluster-bench", name, body, errors, details);
+    Measure.phase(logPrefix(), name, body, errors, details);
   }
 
   /** Checks that A and B see each other in the metadata; returns A's gRPC endpoint. */
@@ -454,14 +556,16 @@ public final class ClusterBenchmark {
 
   private void memcpy(MemorySegment src, MemorySegment dst, Samples s) {
     long n = dst.byteSize();
-    MemorySegment.copy(src, 0, dst, 0, n); // untimed warm-up (JIT, caches)
+    exclusive(() -> MemorySegment.copy(src, 0, dst, 0, n)); // untimed warm-up (JIT, caches)
     long deadline = deadline(plan.memcpySeconds);
     while (!s.isFull() && (s.count() < 3 || System.nanoTime() < deadline)) {
-      long t0 = System.nanoTime();
-      MemorySegment.copy(src, 0, dst, 0, n);
-      long t = System.nanoTime() - t0;
-      s.add(t);
-      memcpyReps.add(round(gbps(n, t), 2)); // in the order taken (Samples sorts its values)
+      exclusive(() -> {
+        long t0 = System.nanoTime();
+        MemorySegment.copy(src, 0, dst, 0, n);
+        long t = System.nanoTime() - t0;
+        s.add(t);
+        memcpyReps.add(round(gbps(n, t), 2)); // in the order taken (Samples sorts its values)
+      });
     }
     if (dst.get(ValueLayout.JAVA_LONG, n - 8) != src.get(ValueLayout.JAVA_LONG, n - 8)) {
       throw new IllegalStateException("memcpy check failed");
@@ -524,20 +628,80 @@ public final class ClusterBenchmark {
     MemorySegment small = dst.asSlice(0, warm.size());
     long deadline = deadline(plan.warmSeconds);
     int done = 0;
-    long t0 = System.nanoTime();
+    long smallTotal = 0;
     while (done < plan.warmFetches && (done < 1 || System.nanoTime() < deadline)) {
-      rpc.fetchBlob(warm.blob(), small);
+      long[] took = new long[1];
+      exclusive(() -> {
+        long ts = System.nanoTime();
+        rpc.fetchBlob(warm.blob(), small);
+        took[0] = System.nanoTime() - ts;
+      });
+      smallTotal += took[0];
       done++;
     }
-    double smallNanos = (System.nanoTime() - t0) / (double) done;
-    long t1 = System.nanoTime();
-    rpc.fetchBlob(big.blob(), dst);
-    long first = System.nanoTime() - t1;
+    double smallNanos = smallTotal / (double) done;
+    long[] firstTook = new long[1];
+    exclusive(() -> {
+      long t1 = System.nanoTime();
+      rpc.fetchBlob(big.blob(), dst);
+      firstTook[0] = System.nanoTime() - t1;
+    });
+    long first = firstTook[0];
+    settle("fetch", pidA, ProcessHandle.current().pid(), () -> rpc.fetchBlob(big.blob(), dst));
     details.put("fetch_warmup_count", done);
     details.put("fetch_warmup_gbps_mean", round(gbps(warm.size(), smallNanos), 3));
     details.put("fetch_first_gbps", round(gbps(big.size(), first), 3));
     log("fetch warm-up: %d x %s (mean %.2f GB/s), then the first %s fetch at %.2f GB/s", done,
         MemorySize.format(warm.size()), gbps(warm.size(), smallNanos), MemorySize.format(big.size()), gbps(big.size(), first));
+  }
+
+  /**
+   * Untimed: repeats {@code rep} (one transfer of the measured object) until one ran while the JIT
+   * compilers of both ends were all but idle (at most {@link #SETTLED_JIT_SHARE} of the rep's time
+   * between the two processes), at most {@code settleReps} times and {@code settleSeconds}. On two
+   * vCPUs busy with the transfer the compilers get little CPU: over TLS both ends were still
+   * compiling ten 1 GiB transfers after the small warm-up, and each rep was faster than the one
+   * before, so a median over the next reps measured the warm-up (docs/performance.md).
+   */
+  private void settle(String what, long pid1, long pid2, Runnable rep) {
+    long deadline = deadline(plan.settleSeconds);
+    int reps = 0;
+    long jitMs = -1;
+    double share = 1;
+    while (reps < plan.settleReps && System.nanoTime() < deadline) {
+      long[] took = new long[2];
+      exclusive(() -> {
+        long j0 = jitCpuMillis(pid1) + jitCpuMillis(pid2);
+        long t0 = System.nanoTime();
+        rep.run();
+        took[0] = Math.max(1, (System.nanoTime() - t0) / 1_000_000);
+        took[1] = jitCpuMillis(pid1) + jitCpuMillis(pid2) - j0;
+      });
+      long wallMs = took[0];
+      jitMs = took[1];
+      reps++;
+      share = jitMs / (double) wallMs;
+      if (share <= SETTLED_JIT_SHARE) {
+        break;
+      }
+    }
+    boolean settled = share <= SETTLED_JIT_SHARE;
+    details.put(what + "_settle_reps", reps);
+    details.put(what + "_settle_last_jit_ms", jitMs);
+    details.put(what + "_settled", settled);
+    log("%s settling: %d more untimed reps of the measured object; in the last, the compilers of both ends used"
+        + " %d ms (%s)", what, reps, jitMs, settled ? "settled" : "NOT settled within the bounds");
+  }
+
+  /** CPU ms so far of a process's JIT compiler threads (C1 and C2); 0 if unknown. */
+  private static long jitCpuMillis(long pid) {
+    long sum = 0;
+    for (Map.Entry<String, Long> e : Measure.threadCpuMillis(pid).entrySet()) {
+      if (e.getKey().startsWith("C1 CompilerThre") || e.getKey().startsWith("C2 CompilerThre")) {
+        sum += e.getValue();
+      }
+    }
+    return sum;
   }
 
   private void fetches(RpcClient rpc, Stored big, MemorySegment dst) {
@@ -546,23 +710,33 @@ public final class ClusterBenchmark {
     List<Double> list = new ArrayList<>();
     long deadline = deadline(plan.fetchSeconds);
     CpuMeter cpu = new CpuMeter(pidA, ProcessHandle.current().pid());
+    meet();
+    // After waiting for the other pair: one untimed fetch, so the first timed one does not start cold.
+    exclusive(() -> rpc.fetchBlob(big.blob(), dst));
+    long jit0 = jitCpuMillis(pidA) + jitCpuMillis(ProcessHandle.current().pid());
     while (!s.isFull() && (s.count() < 2 || System.nanoTime() < deadline)) {
-      cpu.start();
-      long t0 = System.nanoTime();
-      long got = rpc.fetchBlob(big.blob(), dst);
-      long t = System.nanoTime() - t0;
-      cpu.stop();
-      if (got != n) {
-        throw new IllegalStateException("fetch returned " + got + " bytes, expected " + n);
-      }
-      s.add(t);
-      list.add(round(gbps(n, t), 3));
-      log("fetch %d: %.1f ms, %.2f GB/s", s.count(), t / 1e6, gbps(n, t));
+      exclusive(() -> {
+        cpu.start();
+        long t0 = System.nanoTime();
+        long got = rpc.fetchBlob(big.blob(), dst);
+        long t = System.nanoTime() - t0;
+        cpu.stop();
+        if (got != n) {
+          throw new IllegalStateException("fetch returned " + got + " bytes, expected " + n);
+        }
+        s.add(t);
+        list.add(round(gbps(n, t), 3));
+        log("fetch %d: %.1f ms, %.2f GB/s", s.count(), t / 1e6, gbps(n, t));
+      });
     }
     // One more fetch, untimed, into the target zeroed first (memcpy left the source's bytes in it).
-    dst.fill((byte) 0);
-    rpc.fetchBlob(big.blob(), dst);
-    long fetchedCrc = crc(dst);
+    long[] crcOut = new long[1];
+    exclusive(() -> {
+      dst.fill((byte) 0);
+      rpc.fetchBlob(big.blob(), dst);
+      crcOut[0] = crc(dst);
+    });
+    long fetchedCrc = crcOut[0];
     details.put("fetch_verified", fetchedCrc == sourceCrc ? "a fetch into the zeroed target matches the source (CRC32C of all bytes)"
         : "MISMATCH: " + Long.toHexString(fetchedCrc) + " vs " + Long.toHexString(sourceCrc));
     if (fetchedCrc != sourceCrc) {
@@ -574,6 +748,7 @@ public final class ClusterBenchmark {
     details.put("fetch_reps", s.count());
     details.put("fetch_ms_median", round(s.median() / 1e6, 1));
     cpu.report(details, "fetch_", "a", "harness", n * s.count());
+    details.put("fetch_jit_ms_during_reps", jitCpuMillis(pidA) + jitCpuMillis(ProcessHandle.current().pid()) - jit0);
     reps.put("fetch_gbps", list);
   }
 
@@ -601,13 +776,22 @@ public final class ClusterBenchmark {
     int done = 0;
     long nanos = 0;
     while (done < plan.warmMigrates && (done < 1 || System.nanoTime() < deadline)) {
-      long[] m = timedMigrate(b, warm);
+      long[] m = new long[2];
+      exclusive(() -> {
+        long[] r = timedMigrate(b, warm);
+        dropReplica(b, new ObjectId(r[1]));
+        m[0] = r[0];
+      });
       nanos += m[0];
-      dropReplica(b, new ObjectId(m[1]));
       done++;
     }
-    long[] first = timedMigrate(b, big);
-    dropReplica(b, new ObjectId(first[1]));
+    long[] first = new long[2];
+    exclusive(() -> {
+      long[] r = timedMigrate(b, big);
+      dropReplica(b, new ObjectId(r[1]));
+      first[0] = r[0];
+    });
+    settle("migrate", pidA, pidB, () -> dropReplica(b, new ObjectId(timedMigrate(b, big)[1])));
     details.put("migrate_warmup_count", done);
     details.put("migrate_warmup_gbps_mean", round(gbps(warm.size() * (long) done, nanos), 3));
     details.put("migrate_first_gbps", round(gbps(big.size(), first[0]), 3));
@@ -621,40 +805,46 @@ public final class ClusterBenchmark {
     Samples s = new Samples(plan.migrateReps);
     List<Double> list = new ArrayList<>();
     long deadline = deadline(plan.migrateSeconds);
-    boolean checked = false;
+    boolean[] checked = {false};
     CpuMeter cpu = new CpuMeter(pidA, pidB);
+    meet();
+    exclusive(() -> dropReplica(b, new ObjectId(timedMigrate(b, big)[1]))); // untimed, as for the fetches
+    long jit0 = jitCpuMillis(pidA) + jitCpuMillis(pidB);
     while (!s.isFull() && (s.count() < 2 || System.nanoTime() < deadline)) {
-      StoreStats before = b.stats();
-      if (before.usedBytes() + n > before.capacityBytes()) {
-        throw new IllegalStateException("B has " + before.usedBytes() + " bytes in use: no room for a fresh replica");
-      }
-      cpu.start();
-      long[] m = timedMigrate(b, big);
-      cpu.stop();
-      ObjectId local = new ObjectId(m[1]);
-      StoreStats after = b.stats();
-      // A real copy: a new object minted by B, and B's memory grew by the blob.
-      if (local.equals(big.object()) || local.instanceId() != b.instanceId()) {
-        throw new IllegalStateException("migrate returned " + local + ", not a replica minted by B");
-      }
-      if (after.usedBytes() - before.usedBytes() < n) {
-        throw new IllegalStateException("B's memory grew by " + (after.usedBytes() - before.usedBytes())
-            + " bytes during a migrate of " + n + ": nothing was copied");
-      }
-      s.add(m[0]);
-      list.add(round(gbps(n, m[0]), 3));
-      log("migrate %d: %.1f ms, %.2f GB/s", s.count(), m[0] / 1e6, gbps(n, m[0]));
-      if (!checked) {
-        checked = true;
-        verifyReplica(a, b, big, local);
-      }
-      dropReplica(b, local);
+      exclusive(() -> {
+        StoreStats before = b.stats();
+        if (before.usedBytes() + n > before.capacityBytes()) {
+          throw new IllegalStateException("B has " + before.usedBytes() + " bytes in use: no room for a fresh replica");
+        }
+        cpu.start();
+        long[] m = timedMigrate(b, big);
+        cpu.stop();
+        ObjectId local = new ObjectId(m[1]);
+        StoreStats after = b.stats();
+        // A real copy: a new object minted by B, and B's memory grew by the blob.
+        if (local.equals(big.object()) || local.instanceId() != b.instanceId()) {
+          throw new IllegalStateException("migrate returned " + local + ", not a replica minted by B");
+        }
+        if (after.usedBytes() - before.usedBytes() < n) {
+          throw new IllegalStateException("B's memory grew by " + (after.usedBytes() - before.usedBytes())
+              + " bytes during a migrate of " + n + ": nothing was copied");
+        }
+        s.add(m[0]);
+        list.add(round(gbps(n, m[0]), 3));
+        log("migrate %d: %.1f ms, %.2f GB/s", s.count(), m[0] / 1e6, gbps(n, m[0]));
+        if (!checked[0]) {
+          checked[0] = true;
+          verifyReplica(a, b, big, local);
+        }
+        dropReplica(b, local);
+      });
     }
     results.put("migrate_gbps", round(gbps(n, s.median()), 3));
     results.put("migrate_best_gbps", round(gbps(n, s.min()), 3));
     details.put("migrate_reps", s.count());
     details.put("migrate_ms_median", round(s.median() / 1e6, 1));
     cpu.report(details, "migrate_", "a", "b", n * s.count());
+    details.put("migrate_jit_ms_during_reps", jitCpuMillis(pidA) + jitCpuMillis(pidB) - jit0);
     reps.put("migrate_gbps", list);
   }
 
@@ -777,6 +967,11 @@ public final class ClusterBenchmark {
         details.get("fetch_machine_busy_cpus"), details.get("migrate_machine_busy_cpus"),
         details.get("fetch_busy_cpus_outside_sender_and_receiver"), details.get("migrate_busy_cpus_outside_sender_and_receiver"),
         loadavgStart, ((Map<String, Object>) json.get("host")).get("loadavg_end")));
+    sb.append(String.format(Locale.ROOT, "settling reps (JIT of both ends at most %.0f%% of a rep): fetch %s (settled: %s),"
+            + " migrate %s (settled: %s); JIT ms during the timed reps: fetch %s, migrate %s%n",
+        SETTLED_JIT_SHARE * 100, details.get("fetch_settle_reps"), details.get("fetch_settled"),
+        details.get("migrate_settle_reps"), details.get("migrate_settled"),
+        details.get("fetch_jit_ms_during_reps"), details.get("migrate_jit_ms_during_reps")));
     sb.append("verified: ").append(json.get("verified")).append('\n');
     sb.append("fetch verified: ").append(details.getOrDefault("fetch_verified", "not checked")).append('\n');
     sb.append("daemon heap after each phase (MiB): ").append(heap).append('\n');
@@ -792,7 +987,12 @@ public final class ClusterBenchmark {
     return d == null ? "n/a" : String.format(Locale.ROOT, "%.3f", d);
   }
 
+  /** "cluster-bench", and the pair's name when two pairs share the run (each on a thread named so). */
+  private static String logPrefix() {
+    return together == null ? "cluster-bench" : "cluster-bench " + Thread.currentThread().getName();
+  }
+
   private static void log(String fmt, Object... args) {
-    Measure.log("cluster-bench", fmt, args);
+    Measure.log(logPrefix(), fmt, args);
   }
 }
