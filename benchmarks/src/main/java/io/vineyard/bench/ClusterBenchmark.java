@@ -51,8 +51,10 @@ import java.util.zip.CRC32C;
  * 1 GB/s or more) is reported as met or not. Every loop is bounded both in iterations and in time.
  *
  * <p>Usage: {@code ClusterBenchmark --socket-a PATH --socket-b PATH [--quick] [--out FILE]
- * [--setting KEY=VALUE ...]}. Both daemons must run with {@code --meta etcd} on the same etcd and
- * prefix, and serve gRPC.
+ * [--setting KEY=VALUE ...] [--and (a second pair's flags)]}. Both daemons of a pair must run with
+ * {@code --meta etcd} on the same etcd and prefix, and serve gRPC. With a second pair (a TLS one,
+ * say) both are measured in the same run, taking turns: one pair works at a time, and their timed reps
+ * alternate, so that both see the same machine.
  */
 public final class ClusterBenchmark {
 
