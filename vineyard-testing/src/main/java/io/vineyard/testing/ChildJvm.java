@@ -59,9 +59,16 @@ public final class ChildJvm {
     return start(log, jvmArgs, mainClass.getName(), args);
   }
 
-  /** Starts the JVM of the main class named {@code mainClass}, with stdout and stderr going to {@code log}. */
+  /**
+   * Starts the JVM of the main class named {@code mainClass}, with stdout and stderr going to {@code
+   * log}. It runs under {@link ParentWatch}: it ends when this JVM does, even when this one is killed.
+   * Its standard input belongs to that watch: write nothing to it.
+   */
   public static Process start(Path log, List<String> jvmArgs, String mainClass, String... args) throws IOException {
-    ProcessBuilder pb = new ProcessBuilder(command(jvmArgs, mainClass, List.of(args)));
+    List<String> watched = new ArrayList<>(args.length + 1);
+    watched.add(mainClass);
+    watched.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(command(jvmArgs, ParentWatch.class.getName(), watched));
     pb.redirectErrorStream(true);
     pb.redirectOutput(log.toFile());
     return pb.start();

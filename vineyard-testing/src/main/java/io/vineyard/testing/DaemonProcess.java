@@ -74,7 +74,7 @@ public final class DaemonProcess implements AutoCloseable {
       args.addAll(List.of("--rpc-port", "0")); // several daemons run at once: any free port each
     }
     args.addAll(List.of(extraArgs));
-    List<String> jvm = new ArrayList<>(List.of("-Xmx256m"));
+    List<String> jvm = new ArrayList<>(List.of("-Xmx256m", "-D" + ParentWatch.REMOVE_WHEN_ORPHANED + "=" + shmDir));
     jvm.addAll(jvmOptions);
     Process p = ChildJvm.start(log, jvm, MAIN_CLASS, args.toArray(String[]::new));
     DaemonProcess d = new DaemonProcess(p, socket, shmDir, log);
