@@ -59,7 +59,8 @@ final class GetCommand extends ClientCommand {
       names = {"-o", "--out"},
       paramLabel = "FILE",
       description = "Write here instead of standard output. A regular file appears complete or not at all; a device"
-          + " or FIFO is written into as it is.")
+          + " or FIFO is written into as it is. Binary output (a blob, --format arrow) is not written to a terminal"
+          + " unless this is -.")
   Path target;
 
   @Option(
@@ -89,6 +90,7 @@ final class GetCommand extends ClientCommand {
     long size;
     try (Blob blob = client.getBlob(id)) {
       size = blob.size();
+      refuseTerminal("the blob's " + MemorySize.format(size));
       if (target == null || target.toString().equals("-")) {
         root.out.flush();
         try {
@@ -118,6 +120,9 @@ final class GetCommand extends ClientCommand {
       throw new VineyardException(
           ErrorCode.INVALID_ARGUMENT,
           id + " is a " + meta.typename() + "; --format " + format + " writes a " + Table.TYPENAME + " or " + DataFrame.TYPENAME);
+    }
+    if (format == TableFormat.arrow) {
+      refuseTerminal("an Arrow IPC file");
     }
     try (VineyardObject table = ObjectTypes.defaults().open(client, meta, VineyardObject.class, ObjectTypes.defaultAllocator());
         Progress progress = new Progress(root.err, "get", meta.nbytes(), root.stderrIsTerminal())) {
@@ -155,6 +160,18 @@ final class GetCommand extends ClientCommand {
     double seconds = (System.nanoTime() - start) / 1e9;
     verbose("wrote %s of %s as %s in %.3f s", MemorySize.format(meta.nbytes()), meta.typename(), format, seconds);
     return ExitCodes.OK;
+  }
+
+  /**
+   * Refuses to write binary output to a terminal when no {@code -o} was given (raw bytes there can
+   * change the terminal's state and flood it); {@code -o -} asks for it anyway.
+   */
+  private void refuseTerminal(String what) {
+    if (target == null && root.stdoutFd >= 0 && Libc.isatty(root.stdoutFd)) {
+      throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "standard output is a terminal, and " + what
+          + " would go to it as raw bytes: give -o FILE, pipe the output (| head -c 64 | xxd), or -o - to write"
+          + " it to the terminal anyway");
+    }
   }
 
   /** Writes a table to a channel. */

@@ -1,12 +1,18 @@
 package io.vineyard.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vineyard.ObjectId;
 import io.vineyard.ObjectMeta;
 import io.vineyard.client.IpcClient;
+import io.vineyard.testing.ChildJvm;
 import io.vineyard.testing.DaemonProcess;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,5 +70,35 @@ class TerminalSafetyIT {
     assertTrue(inspect.stdout().contains("k\\x1b]0;title\\x07"), inspect.stdout());
     assertSafe(ctl("ls", "--output", "json"));
     assertSafe(ctl("inspect", evil.toString(), "--output", "json"));
+  }
+
+  /** Runs vineyardctl in its own process with standard output on the terminal {@code pty}. */
+  private static ChildJvm.Result onTerminal(Pty pty, Path err, String... args) throws Exception {
+    List<String> all = new ArrayList<>(List.of("--socket", daemon.socket().toString()));
+    all.addAll(List.of(args));
+    Process p = new ProcessBuilder(ChildJvm.command(List.of(), Vineyardctl.class, all))
+        .redirectOutput(new File(pty.terminal)).redirectError(err.toFile()).start();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vineyardctl " + all + " did not finish");
+    return new ChildJvm.Result(p.exitValue(), Files.readString(err));
+  }
+
+  @Test
+  void getWritesBinaryToATerminalOnlyWhenAskedTo() throws Throwable {
+    // No newline in it: the terminal would turn one into CR LF.
+    byte[] bytes = "\u001b]0;owned\u0007\u001b[2J binary from another client".getBytes(StandardCharsets.ISO_8859_1);
+    ObjectId blob;
+    try (IpcClient c = daemon.connect()) {
+      blob = c.putBlob(bytes);
+    }
+    try (Pty pty = new Pty()) {
+      ChildJvm.Result refused = onTerminal(pty, work.resolve("refused.err"), "get", blob.toString());
+      assertEquals(ExitCodes.INVALID_ARGUMENT, refused.exitCode(), refused.output());
+      assertTrue(refused.output().contains("standard output is a terminal") && refused.output().contains("-o -"),
+          refused.output());
+      ChildJvm.Result forced = onTerminal(pty, work.resolve("forced.err"), "get", blob.toString(), "-o", "-");
+      assertEquals(0, forced.exitCode(), forced.output());
+      // The first bytes on the terminal are the forced run's: the refused one wrote nothing there.
+      assertArrayEquals(bytes, pty.read(bytes.length));
+    }
   }
 }
