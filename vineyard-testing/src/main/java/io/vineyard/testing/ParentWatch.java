@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.util.Arrays;
 
 /**
@@ -71,8 +73,28 @@ public final class ParentWatch {
       }
       System.exit(3);
     });
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    Class<?> main = Class.forName(args[0]);
     try {
-      Class.forName(args[0]).getMethod("main", String[].class).invoke(null, (Object) Arrays.copyOfRange(args, 1, args.length));
+      // As the java launcher would: the class need not be public (test programs are often nested
+      // in package-private classes), and main may take no arguments or be an instance method.
+      Method m;
+      Object[] call;
+      try {
+        m = main.getDeclaredMethod("main", String[].class);
+        call = new Object[] {rest};
+      } catch (NoSuchMethodException e) {
+        m = main.getDeclaredMethod("main");
+        call = new Object[0];
+      }
+      m.setAccessible(true);
+      Object target = null;
+      if (!Modifier.isStatic(m.getModifiers())) {
+        var c = main.getDeclaredConstructor();
+        c.setAccessible(true);
+        target = c.newInstance();
+      }
+      m.invoke(target, call);
     } catch (InvocationTargetException e) {
       throw e.getCause(); // as if the main class had been started directly
     }
