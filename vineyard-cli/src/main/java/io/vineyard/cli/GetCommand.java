@@ -131,6 +131,9 @@ final class GetCommand extends ClientCommand {
           ? out -> TableFiles.exportArrow(table, out, advance)
           : out -> {
             Writer w = new BufferedWriter(new OutputStreamWriter(Channels.newOutputStream(out), StandardCharsets.UTF_8), 1 << 16);
+            if (toTerminal()) {
+              w = new TerminalSafeWriter(w); // other clients' strings, shown on a terminal
+            }
             TableFiles.exportCsv(table, w, new CsvOptions(Delimiter.parse(delimiter), CsvOptions.DEFAULT_BATCH_ROWS), advance);
             w.flush();
           };
@@ -167,10 +170,50 @@ final class GetCommand extends ClientCommand {
    * change the terminal's state and flood it); {@code -o -} asks for it anyway.
    */
   private void refuseTerminal(String what) {
-    if (target == null && root.stdoutFd >= 0 && Libc.isatty(root.stdoutFd)) {
+    if (toTerminal()) {
       throw new VineyardException(ErrorCode.INVALID_ARGUMENT, "standard output is a terminal, and " + what
           + " would go to it as raw bytes: give -o FILE, pipe the output (| head -c 64 | xxd), or -o - to write"
           + " it to the terminal anyway");
+    }
+  }
+
+  /** Whether the output goes to standard output, that is a terminal, and no {@code -o -} asked for it raw. */
+  private boolean toTerminal() {
+    return target == null && root.stdoutFd >= 0 && Libc.isatty(root.stdoutFd);
+  }
+
+  /**
+   * CSV on its way to a terminal: control characters (but line ends and tabs) and the characters
+   * that reorder text become visible escapes, as in {@code ls} and {@code inspect}, so a cell
+   * another client wrote cannot retitle, clear or rewrite the terminal.
+   */
+  private static final class TerminalSafeWriter extends java.io.FilterWriter {
+    TerminalSafeWriter(Writer out) {
+      super(out);
+    }
+
+    @Override
+    public void write(int c) throws IOException {
+      char ch = (char) c;
+      if (ch != '\n' && ch != '\t' && io.vineyard.internal.Escapes.isUnsafe(ch)) {
+        out.write(io.vineyard.internal.Escapes.printable(String.valueOf(ch)));
+      } else {
+        out.write(c);
+      }
+    }
+
+    @Override
+    public void write(char[] buf, int off, int len) throws IOException {
+      for (int i = off; i < off + len; i++) {
+        write(buf[i]);
+      }
+    }
+
+    @Override
+    public void write(String str, int off, int len) throws IOException {
+      for (int i = off; i < off + len; i++) {
+        write(str.charAt(i));
+      }
     }
   }
 

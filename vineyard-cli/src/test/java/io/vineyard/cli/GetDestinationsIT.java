@@ -93,7 +93,7 @@ class GetDestinationsIT {
           ByteArrayOutputStream err = new ByteArrayOutputStream();
           PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
           int code = Vineyardctl.run(new ByteArrayInputStream(new byte[0]), o, new PrintStream(err, true, StandardCharsets.UTF_8),
-              raw, fd, false, "--socket", sock, "get", id);
+              raw, fd, false, "--socket", sock, "get", id, "-o", "-");
           assertEquals(0, code, () -> err.toString(StandardCharsets.UTF_8));
           assertEquals("", err.toString(StandardCharsets.UTF_8));
           assertArrayEquals(content, pty.read(content.length));

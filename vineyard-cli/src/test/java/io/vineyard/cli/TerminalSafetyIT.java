@@ -101,4 +101,21 @@ class TerminalSafetyIT {
       assertArrayEquals(bytes, pty.read(bytes.length));
     }
   }
+
+  @Test
+  void csvOnATerminalShowsOtherPeoplesControlCharactersEscaped() throws Throwable {
+    Path csv = work.resolve("evil.csv");
+    Files.writeString(csv, "name,n\n\"a\u001b]0;owned\u0007b\",1\n");
+    ctl("put", "--format", "csv", csv.toString(), "--name", "evil-table").ok();
+    try (Pty pty = new Pty()) {
+      ChildJvm.Result r = onTerminal(pty, work.resolve("csv.err"), "get", "evil-table", "--format", "csv");
+      assertEquals(0, r.exitCode(), r.output());
+      java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
+      pty.readUntilClosed(seen); // the child has exited: what it wrote, then end of input
+      String shown = seen.toString(StandardCharsets.UTF_8);
+      assertFalse(shown.chars().anyMatch(c -> c == 0x1b || c == 0x07), "raw control characters on the terminal:\n" + shown);
+      assertTrue(shown.contains("a\\x1b]0;owned\\x07b"), shown);
+      assertTrue(shown.startsWith("name,n"), shown);
+    }
+  }
 }
