@@ -58,6 +58,14 @@ else
 fi
 daemon_java_opts="-Xmx256m"
 shm_dir=/dev/shm/vineyard-cluster-bench
+# Every daemon reserves its whole --size of /dev/shm: two per pair, and the TLS pair beside the first.
+daemons=$(( tls == 1 ? 4 : 2 ))
+need=$(( daemons * ${size%Gi} ))
+avail=$(df -B1G --output=avail /dev/shm 2>/dev/null | tail -n 1 | tr -d ' ' || echo "")
+if [ -n "$avail" ] && [ "$avail" -lt "$need" ]; then
+  echo "cluster.sh: $daemons daemons of $size need ${need} GiB free in /dev/shm; it has ${avail} GiB (use --quick, or without --tls)" >&2
+  exit 3
+fi
 prefix="/vineyard-cluster-bench-$$"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vineyard-cluster-bench.XXXXXX")

@@ -59,11 +59,14 @@ class ParentWatchIT {
     long pid = Long.parseLong(f[1]);
     Path shm = Path.of(f[2]);
     Path socket = Path.of(f[3]);
+    // Taken once, while the daemon may still run: the handle knows the process's start time, so
+    // it never stands for another process that reuses the pid later.
+    Optional<ProcessHandle> daemon = ProcessHandle.of(pid);
     try {
       Poll.until(Duration.ofSeconds(30), Duration.ofMillis(50), "the orphaned daemon " + pid + " to exit",
-          () -> ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true));
+          () -> daemon.map(h -> !h.isAlive() || isZombie(pid)).orElse(true));
     } finally {
-      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy); // not left running when this fails
+      daemon.ifPresent(ProcessHandle::destroy); // not left running when this fails
     }
     // It exited through its shutdown hooks: its socket and its shared memory are gone, and so is
     // the directory DaemonProcess made for it, which the killed JVM could not remove.
@@ -77,5 +80,18 @@ class ParentWatchIT {
     }
     String daemonLog = Files.readString(daemonWork.resolve("vineyardd.log"));
     assertTrue(daemonLog.contains("the JVM that started this process is gone"), daemonLog);
+  }
+
+  /**
+   * Whether the process has exited but is not reaped yet (state Z): an orphan is its init's to
+   * reap, which a container without one may never do, and {@link ProcessHandle#isAlive} counts it.
+   */
+  private static boolean isZombie(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+    } catch (java.io.IOException e) {
+      return true; // gone
+    }
   }
 }

@@ -32,7 +32,11 @@ public final class ParentWatch {
 
   private ParentWatch() {}
 
-  /** Deletes {@code dir} as soon as it is empty, trying for up to 5 s (other hooks empty it meanwhile). */
+  /**
+   * Deletes {@code dir} as soon as it is empty, waiting up to 5 s for the other hooks (the daemon's)
+   * to empty it; then deletes what is left in it too (a daemon whose parent died while it was still
+   * starting had no hook yet). The directory is the child's own: nothing else uses it.
+   */
   private static void removeOnceEmpty(Path dir) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (System.nanoTime() < deadline) {
@@ -43,11 +47,18 @@ public final class ParentWatch {
         try {
           Thread.sleep(20);
         } catch (InterruptedException stop) {
-          return;
+          break;
         }
       } catch (IOException e) {
         return;
       }
+    }
+    try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException | java.io.UncheckedIOException e) {
+      // best effort: the process is ending
     }
   }
 
@@ -84,8 +95,13 @@ public final class ParentWatch {
         m = main.getDeclaredMethod("main", String[].class);
         call = new Object[] {rest};
       } catch (NoSuchMethodException e) {
-        m = main.getDeclaredMethod("main");
-        call = new Object[0];
+        try {
+          m = main.getDeclaredMethod("main");
+          call = new Object[0];
+        } catch (NoSuchMethodException again) {
+          m = main.getMethod("main", String[].class); // inherited
+          call = new Object[] {rest};
+        }
       }
       m.setAccessible(true);
       Object target = null;
