@@ -101,11 +101,12 @@ final class GcCommand extends ClientCommand {
       // Object ids carry their creation time since 2020 or so: an age beyond a century selects the
       // same as a century, and larger numbers would overflow the clock arithmetic.
       long most = MAX_AGE.dividedBy(unit);
-      if (m.group(1).length() > 18 || Long.parseLong(m.group(1)) > most) {
+      String digits = m.group(1).replaceFirst("^0+(?=\\d)", ""); // 007d is 7d
+      if (digits.length() > 18 || Long.parseLong(digits) > most) {
         throw new CommandLine.TypeConversionException(
             "'" + text + "' is too long an age: at most " + most + m.group(2) + " (" + MAX_AGE.toDays() + " days)");
       }
-      return unit.multipliedBy(Long.parseLong(m.group(1)));
+      return unit.multipliedBy(Long.parseLong(digits));
     }
   }
 }

@@ -23,6 +23,8 @@ class GcAgeTest {
     assertEquals(Duration.ofHours(1), age.convert(" 1H "));
     assertEquals(Duration.ofDays(2), age.convert("2d"));
     assertEquals(Duration.ZERO, age.convert("0s"));
+    assertEquals(Duration.ZERO, age.convert("000s"));
+    assertEquals(Duration.ofDays(1), age.convert("0000000000000000000001d"));
     assertEquals(GcCommand.MAX_AGE, age.convert("36500d"));
     assertEquals(GcCommand.MAX_AGE, age.convert(GcCommand.MAX_AGE.toSeconds() + "s"));
   }
