@@ -658,7 +658,7 @@ public final class ClusterBenchmark {
       firstTook[0] = System.nanoTime() - t1;
     });
     long first = firstTook[0];
-    settle("fetch", pidA, ProcessHandle.current().pid(), () -> rpc.fetchBlob(big.blob(), dst));
+    settle("fetch", big.size(), pidA, ProcessHandle.current().pid(), () -> rpc.fetchBlob(big.blob(), dst));
     details.put("fetch_warmup_count", done);
     details.put("fetch_warmup_gbps_mean", round(gbps(warm.size(), smallNanos), 3));
     details.put("fetch_first_gbps", round(gbps(big.size(), first), 3));
@@ -674,11 +674,12 @@ public final class ClusterBenchmark {
    * compiling ten 1 GiB transfers after the small warm-up, and each rep was faster than the one
    * before, so a median over the next reps measured the warm-up (docs/performance.md).
    */
-  private void settle(String what, long pid1, long pid2, Runnable rep) {
+  private void settle(String what, long bytes, long pid1, long pid2, Runnable rep) {
     long deadline = deadline(plan.settleSeconds);
     int reps = 0;
     long jitMs = -1;
     double share = 1;
+    List<String> seen = new ArrayList<>(); // each rep's GB/s and compiler ms: the warm-up, as it went
     while (reps < plan.settleReps && System.nanoTime() < deadline) {
       long[] took = new long[2];
       exclusive(() -> {
@@ -691,6 +692,7 @@ public final class ClusterBenchmark {
       long wallMs = took[0];
       jitMs = took[1];
       reps++;
+      seen.add(String.format(Locale.ROOT, "%.2f GB/s, JIT %d ms", bytes / (wallMs * 1e6), jitMs));
       share = jitMs / (double) wallMs;
       if (share <= SETTLED_JIT_SHARE) {
         break;
@@ -700,6 +702,7 @@ public final class ClusterBenchmark {
     details.put(what + "_settle_reps", reps);
     details.put(what + "_settle_last_jit_ms", jitMs);
     details.put(what + "_settled", settled);
+    details.put(what + "_settle_each_rep", seen);
     log("%s settling: %d more untimed reps of the measured object; in the last, the compilers of both ends used"
         + " %d ms (%s)", what, reps, jitMs, settled ? "settled" : "NOT settled within the bounds");
   }
@@ -802,7 +805,7 @@ public final class ClusterBenchmark {
       dropReplica(b, new ObjectId(r[1]));
       first[0] = r[0];
     });
-    settle("migrate", pidA, pidB, () -> dropReplica(b, new ObjectId(timedMigrate(b, big)[1])));
+    settle("migrate", big.size(), pidA, pidB, () -> dropReplica(b, new ObjectId(timedMigrate(b, big)[1])));
     details.put("migrate_warmup_count", done);
     details.put("migrate_warmup_gbps_mean", round(gbps(warm.size() * (long) done, nanos), 3));
     details.put("migrate_first_gbps", round(gbps(big.size(), first[0]), 3));

@@ -40,14 +40,23 @@ class SpillFullIT {
   @TempDir static Path work;
   static Path spill;
   static boolean mounted;
+
+  /** Mounts a tmpfs of {@code size} (as mount's size=, e.g. 6m) on {@code dir}; false when it cannot (not root). */
+  static boolean mountTmpfs(Path dir, String size) throws Exception {
+    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", dir.toString())
+        .redirectErrorStream(true).start();
+    return p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0;
+  }
+
+  static void unmount(Path dir) throws Exception {
+    new ProcessBuilder("umount", dir.toString()).start().waitFor(20, TimeUnit.SECONDS);
+  }
   static DaemonProcess daemon;
 
   @BeforeAll
   static void start() throws Exception {
     spill = Files.createDirectories(work.resolve("spill"));
-    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", spill.toString())
-        .redirectErrorStream(true).start();
-    mounted = p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0;
+    mounted = mountTmpfs(spill, "6m");
     assumeTrue(mounted, "cannot mount a small tmpfs for the spill directory (not root?)");
     daemon = DaemonProcess.start(work, "8Mi", "--spill-dir", spill.toString());
   }
@@ -58,7 +67,7 @@ class SpillFullIT {
       daemon.close();
     }
     if (mounted) {
-      new ProcessBuilder("umount", spill.toString()).start().waitFor(20, TimeUnit.SECONDS);
+      unmount(spill);
     }
   }
 
@@ -120,9 +129,7 @@ class SpillFullIT {
   void aSpilledBlobLargerThanEveryResidentOneIsReadBack() throws Exception {
     Path dir = Files.createDirectories(work.resolve("mixed"));
     Path spill2 = Files.createDirectories(dir.resolve("spill"));
-    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", spill2.toString())
-        .redirectErrorStream(true).start();
-    assumeTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, "cannot mount a small tmpfs (not root?)");
+    assumeTrue(mountTmpfs(spill2, "6m"), "cannot mount a small tmpfs (not root?)");
     try (DaemonProcess d = DaemonProcess.start(dir, "8Mi", "--spill-dir", spill2.toString());
         IpcClient c = d.connect()) {
       List<ObjectId> ids = new ArrayList<>();
@@ -157,7 +164,7 @@ class SpillFullIT {
       assertEquals(0, st.spilledBlobCount(), st.toString());
       assertEquals(0, st.usedBytes(), st.toString());
     } finally {
-      new ProcessBuilder("umount", spill2.toString()).start().waitFor(20, TimeUnit.SECONDS);
+      unmount(spill2);
     }
   }
 
@@ -172,9 +179,7 @@ class SpillFullIT {
   void twoReadersOfLargeSpilledBlobsBothGetThemIntact() throws Exception {
     Path dir = Files.createDirectories(work.resolve("readers"));
     Path spill3 = Files.createDirectories(dir.resolve("spill"));
-    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", spill3.toString())
-        .redirectErrorStream(true).start();
-    assumeTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, "cannot mount a small tmpfs (not root?)");
+    assumeTrue(mountTmpfs(spill3, "8m"), "cannot mount a small tmpfs (not root?)");
     // Whole MiB: with sizes off by a byte, an exchange can need a byte more than the full spill
     // directory has, or than the spilled blob's place in a shared spill file holds (docs/operations.md).
     long[] sizes = {6 * MIB, MIB, MIB, 6 * MIB, 3 * MIB, MIB, 6 * MIB, MIB, 2 * MIB, 7 * MIB, MIB, MIB, 5 * MIB, 6 * MIB,
@@ -226,7 +231,7 @@ class SpillFullIT {
       assertEquals(0, st.spilledBlobCount(), st.toString());
     } finally {
       pool.shutdownNow();
-      new ProcessBuilder("umount", spill3.toString()).start().waitFor(20, TimeUnit.SECONDS);
+      unmount(spill3);
     }
   }
 }
